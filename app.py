@@ -1,0 +1,17 @@
+"""The Chalice app: create it, register blueprints and the queue handler; nothing else."""
+
+from chalice import Chalice
+
+from chalicelib.api.admin import admin
+from chalicelib.api.webhooks import webhooks
+from chalicelib.workers import send
+
+app = Chalice(app_name="sms-optout")
+app.register_blueprint(webhooks)
+app.register_blueprint(admin)
+
+
+@app.on_sqs_message(queue="optout-send", batch_size=100, maximum_batching_window_in_seconds=1)
+def handle_send_queue(event):
+    """The send function: every record of the send queue goes through the send worker."""
+    return send.handle(event.to_dict())

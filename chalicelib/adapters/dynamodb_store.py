@@ -1,0 +1,267 @@
+"""SuppressionStore on one DynamoDB table (key layout in `dynamodb_table`).
+
+Each item keeps its model as a JSON document (`doc`) beside the key attributes: one attribute to
+read and write, parsed by pydantic in C, and the DynamoDB console still shows it readably.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters.dynamodb_table import GSI1
+from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
+from chalicelib.domain.models import Account, EventRecord, LoggedInbound, NumberState
+
+BATCH_GET_LIMIT = 100
+_STATE = "STATE"
+
+
+def _number_pk(account_id: str, phone: str) -> str:
+    return f"NUMBER#{account_id}#{phone}"
+
+
+def _account_key(account_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "ACCOUNT"}}
+
+
+def _inbound_key(account_id: str, message_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"INBOUND#{account_id}#{message_id}"}, "sk": {"S": "INBOUND"}}
+
+
+def _state_item(state: NumberState, version: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": _number_pk(state.account_id, state.phone)},
+        "sk": {"S": _STATE},
+        "doc": {"S": state.model_dump_json(exclude={"version"})},
+        "version": {"N": str(version)},
+    }
+    if state.suppressed:
+        # Sparse index: only suppressed numbers are listed.
+        item["gsi1pk"] = {"S": f"SUPPRESSED#{state.account_id}"}
+        item["gsi1sk"] = {"S": state.phone}
+    return item
+
+
+def _state_from(item: dict[str, Any]) -> NumberState:
+    return NumberState.model_validate_json(item["doc"]["S"]).model_copy(update={"version": int(item["version"]["N"])})
+
+
+def _inbound_item(inbound: LoggedInbound) -> dict[str, Any]:
+    message = inbound.message
+    return {
+        **_inbound_key(message.account_id, message.message_id),
+        "gsi1pk": {"S": f"INBOUND#{message.account_id}"},
+        "gsi1sk": {"S": f"{message.received_at.isoformat()}#{message.message_id}"},
+        "doc": {"S": inbound.model_dump_json()},
+    }
+
+
+class DynamoDBSuppressionStore:
+    """The production SuppressionStore. `client` is a boto3 DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # accounts
+
+    def get_account(self, account_id: str) -> Account | None:
+        """The account's settings, or None when there is no such account."""
+        response = self._call("get_item", TableName=self._table, Key=_account_key(account_id), ConsistentRead=True)
+        item = response.get("Item")
+        return Account.model_validate_json(item["doc"]["S"]) if item else None
+
+    def put_account(self, account: Account) -> None:
+        """Create or replace the account's settings."""
+        item = {**_account_key(account.account_id), "doc": {"S": account.model_dump_json()}}
+        self._call("put_item", TableName=self._table, Item=item)
+
+    # numbers
+
+    def load(self, account_id: str, phone: str, event_id: str | None = None) -> tuple[NumberState, bool]:
+        """The number's state and whether `event_id` is already recorded, in one BatchGetItem."""
+        pk = {"S": _number_pk(account_id, phone)}
+        keys = [{"pk": pk, "sk": {"S": _STATE}}]
+        if event_id is not None:
+            keys.append({"pk": pk, "sk": {"S": f"EVENT#{event_id}"}})
+        items = self._batch_get(keys)
+        state = NumberState(account_id=account_id, phone=phone)
+        seen = False
+        for item in items:
+            if item["sk"]["S"] == _STATE:
+                state = _state_from(item)
+            else:
+                seen = True
+        return state, seen
+
+    def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
+        """Each number's state, strongly consistent, one BatchGetItem per 100 distinct numbers."""
+        distinct = list(dict.fromkeys(phones))
+        states = {phone: NumberState(account_id=account_id, phone=phone) for phone in distinct}
+        for start in range(0, len(distinct), BATCH_GET_LIMIT):
+            keys = [
+                {"pk": {"S": _number_pk(account_id, phone)}, "sk": {"S": _STATE}}
+                for phone in distinct[start : start + BATCH_GET_LIMIT]
+            ]
+            for item in self._batch_get(keys):
+                state = _state_from(item)
+                states[state.phone] = state
+        return states
+
+    def commit(self, state: NumberState, record: EventRecord, inbound: LoggedInbound | None = None) -> None:
+        """Write the state and append the event in one transaction, conditional on version and novelty."""
+        if state.version == 0:
+            state_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            state_condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(state.version)}},
+            }
+        event = record.event
+        items: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": _state_item(state, state.version + 1), **state_condition}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": _number_pk(event.account_id, event.phone)},
+                        "sk": {"S": f"EVENT#{event.event_id}"},
+                        "doc": {"S": record.model_dump_json()},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if inbound is not None:
+            items.append({"Put": {"TableName": self._table, "Item": _inbound_item(inbound)}})
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise StoreUnavailable(f"could not record the event: {error}") from error
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise DuplicateEvent(event.event_id) from None
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise ConcurrentUpdate(event.phone) from None
+            # Conflicts with another transaction in flight: reload and try again.
+            raise ConcurrentUpdate(event.phone) from None
+        except BotoCoreError as error:
+            raise StoreUnavailable(f"could not record the event: {error}") from error
+
+    def history(self, account_id: str, phone: str) -> list[EventRecord]:
+        """Every event of the number, newest first by carrier time, then by received time."""
+        records = [
+            EventRecord.model_validate_json(item["doc"]["S"])
+            for item in self._query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :events)",
+                ExpressionAttributeValues={":pk": {"S": _number_pk(account_id, phone)}, ":events": {"S": "EVENT#"}},
+            )
+        ]
+        records.sort(key=lambda r: (r.event.occurred_at, r.event.received_at, r.sequence), reverse=True)
+        return records
+
+    def list_suppressed(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[NumberState], str | None]:
+        """Suppressed numbers in phone order, `limit` at a time, from the sparse index."""
+        items, next_cursor = self._page(f"SUPPRESSED#{account_id}", cursor, limit, forward=True)
+        # The index is eventually consistent: skip a number lifted since it was indexed.
+        states = [state for state in map(_state_from, items) if state.suppressed]
+        return states, next_cursor
+
+    # inbound log
+
+    def log_inbound(self, inbound: LoggedInbound) -> bool:
+        """Log the message once; False when the carrier already delivered it."""
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=_inbound_item(inbound), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise StoreUnavailable(f"could not log the message: {error}") from error
+        except BotoCoreError as error:
+            raise StoreUnavailable(f"could not log the message: {error}") from error
+        return True
+
+    def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None:
+        response = self._call(
+            "get_item", TableName=self._table, Key=_inbound_key(account_id, message_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return LoggedInbound.model_validate_json(item["doc"]["S"]) if item else None
+
+    def list_inbound(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[LoggedInbound], str | None]:
+        """The inbound log newest first, `limit` at a time."""
+        items, next_cursor = self._page(f"INBOUND#{account_id}", cursor, limit, forward=False)
+        return [LoggedInbound.model_validate_json(item["doc"]["S"]) for item in items], next_cursor
+
+    # plumbing
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for _ in range(10):
+            response = self._call("batch_get_item", RequestItems=request)
+            items.extend(response.get("Responses", {}).get(self._table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+        raise StoreUnavailable("the store kept throttling a batch read")
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            response = self._call("query", TableName=self._table, ConsistentRead=True, **kwargs, **extra)
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return items
+
+    def _page(
+        self, partition: str, cursor: str | None, limit: int, *, forward: bool
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": partition}},
+            "ScanIndexForward": forward,
+            "Limit": limit,
+        }
+        if cursor:
+            start = _decode_cursor(cursor)
+            if start.get("gsi1pk") != {"S": partition}:
+                raise InvalidRequest("the cursor belongs to another listing", cursor=cursor)
+            kwargs["ExclusiveStartKey"] = start
+        response = self._call("query", **kwargs)
+        last = response.get("LastEvaluatedKey")
+        return response.get("Items", []), _encode_cursor(last) if last else None
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("the cursor is not one this service returned", cursor=cursor) from None
+    if not isinstance(key, dict) or not all(isinstance(v, dict) and set(v) == {"S"} for v in key.values()):
+        raise InvalidRequest("the cursor is not one this service returned", cursor=cursor)
+    return key

@@ -1,0 +1,267 @@
+"""The admin API: parse the request, authorise it, call one service, serialise the answer."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import Field, ValidationInfo, field_validator
+
+from chalicelib.api.http import int_param, json_errors, json_response, parse_json, path_param, query_param
+from chalicelib.domain import accounts, services
+from chalicelib.domain.accounts import AccountSettingsIn, Principal
+from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.models import ACCOUNT_ID_PATTERN, Account, Frozen, NumberState, Scope, validate_scope
+from chalicelib.domain.phone import to_e164
+from chalicelib.wiring import Dependencies, dependencies, operator_token
+
+admin = Blueprint(__name__)
+
+ANY = ["*/*"]
+MAX_CHECK = 1000
+
+
+# --- request bodies --------------------------------------------------------------------------
+
+
+def _e164(raw: str, info: ValidationInfo) -> str:
+    region = (info.context or {}).get("region", "US")
+    return to_e164(raw, region)
+
+
+class ManualOptOutIn(Frozen):
+    phone: str
+    scope: Scope = "all"
+    notes: str | None = Field(default=None, max_length=2000)
+
+    _phone = field_validator("phone")(_e164)
+
+
+class CheckIn(Frozen):
+    phones: list[str] = Field(min_length=1, max_length=MAX_CHECK)
+    sender: str | None = None
+    groups: list[str] = Field(default_factory=list, max_length=50)
+
+    _sender = field_validator("sender")(lambda raw, info: None if raw is None else _e164(raw, info))
+
+
+class UnsubscribeIn(Frozen):
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _authorised(account_id: str) -> tuple[Dependencies, Principal, Account]:
+    deps = dependencies()
+    request = admin.current_request
+    principal, own = accounts.authenticate(request.headers.get("authorization"), operator_token(), deps.store)
+    account = accounts.authorise(principal, own, path_param(account_id), deps.store)
+    return deps, principal, account
+
+
+def _phone(raw: str, account: Account) -> str:
+    return to_e164(path_param(raw), account.default_region)
+
+
+def _number_view(state: NumberState, sender: str | None = None, groups: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "phone": state.phone,
+        "sendable": not state.blocking(sender, groups),
+        "suppressions": [s.model_dump(mode="json") for s in state.suppressions.values()],
+    }
+
+
+def _account_view(account: Account) -> dict[str, Any]:
+    return account.model_dump(mode="json", exclude={"token_hashes"}) | {"tokens": len(account.token_hashes)}
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+@admin.route("/v1/accounts/{account_id}", methods=["PUT"], content_types=ANY)
+@json_errors
+def put_account(account_id: str) -> Response:
+    """Create or update an account (operator only); `issue_token` returns a new admin token."""
+    deps = dependencies()
+    request = admin.current_request
+    principal, _ = accounts.authenticate(request.headers.get("authorization"), operator_token(), deps.store)
+    accounts.require_operator(principal)
+    account_id = path_param(account_id)
+    if not _matches(ACCOUNT_ID_PATTERN, account_id):
+        raise InvalidRequest("account ids are 1-63 lower-case letters, digits, '-' or '_'", account_id=account_id)
+    settings = parse_json(request, AccountSettingsIn, deps.settings.max_body_bytes)
+    account, token, created = accounts.upsert_account(deps.store, deps.secrets, account_id, settings, deps.clock.now())
+    body: dict[str, Any] = {"account": _account_view(account)}
+    if token:
+        body["token"] = token
+    return json_response(body, status=201 if created else 200)
+
+
+@admin.route("/v1/accounts/{account_id}", methods=["GET"], content_types=ANY)
+@json_errors
+def get_account(account_id: str) -> Response:
+    _, _, account = _authorised(account_id)
+    return json_response({"account": _account_view(account)})
+
+
+def _matches(pattern: str, value: str) -> bool:
+    import re
+
+    return re.match(pattern, value) is not None
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+@admin.route("/v1/accounts/{account_id}/numbers/{phone}", methods=["GET"], content_types=ANY)
+@json_errors
+def get_number(account_id: str, phone: str) -> Response:
+    """The number's suppressions, and whether a message (from `sender`, in `group`s) may go to it."""
+    deps, _, account = _authorised(account_id)
+    request = admin.current_request
+    sender_raw = query_param(request, "sender")
+    sender = to_e164(sender_raw, account.default_region) if sender_raw else None
+    groups = (
+        tuple(request.query_params.getlist("group")) if request.query_params and "group" in request.query_params else ()
+    )
+    state, _ = deps.store.load(account.account_id, _phone(phone, account))
+    return json_response(_number_view(state, sender, groups))
+
+
+@admin.route("/v1/accounts/{account_id}/numbers/{phone}/history", methods=["GET"], content_types=ANY)
+@json_errors
+def get_history(account_id: str, phone: str) -> Response:
+    """Every event of the number, newest first: what, scope, source, when, who, why."""
+    deps, _, account = _authorised(account_id)
+    number = _phone(phone, account)
+    records = deps.store.history(account.account_id, number)
+    events = [
+        record.event.model_dump(mode="json", exclude={"account_id", "phone", "only_sources"})
+        | {"outcome": record.outcome, "changes": [c.model_dump(mode="json") for c in record.changes]}
+        for record in records
+    ]
+    return json_response({"phone": number, "events": events})
+
+
+# --- suppressions ----------------------------------------------------------------------------
+
+
+@admin.route("/v1/accounts/{account_id}/suppressions", methods=["POST"], content_types=ANY)
+@json_errors
+def post_suppression(account_id: str) -> Response:
+    """A manual opt-out with a scope and notes."""
+    deps, principal, account = _authorised(account_id)
+    body = parse_json(
+        admin.current_request, ManualOptOutIn, deps.settings.max_body_bytes, {"region": account.default_region}
+    )
+    suppression = services.opt_out_manually(
+        deps.store, account, body.phone, body.scope, body.notes, principal.label, deps.clock.now()
+    )
+    return json_response({"phone": body.phone, "suppression": suppression.model_dump(mode="json")}, status=201)
+
+
+@admin.route("/v1/accounts/{account_id}/suppressions/{phone}", methods=["DELETE"], content_types=ANY)
+@json_errors
+def delete_suppression(account_id: str, phone: str) -> Response:
+    """Lift a manual, import or bounce suppression (`?scope=`, default `all`); 409 for the contact's own."""
+    deps, principal, account = _authorised(account_id)
+    request = admin.current_request
+    scope = validate_scope_param(query_param(request, "scope") or "all")
+    notes = query_param(request, "notes")
+    state = services.lift(deps.store, account, _phone(phone, account), scope, notes, principal.label, deps.clock.now())
+    return json_response(_number_view(state))
+
+
+def validate_scope_param(raw: str) -> str:
+    try:
+        return validate_scope(path_param(raw))
+    except ValueError as error:
+        raise InvalidRequest(str(error), field="scope") from None
+
+
+@admin.route("/v1/accounts/{account_id}/suppressions/check", methods=["POST"], content_types=ANY)
+@json_errors
+def check_suppressions(account_id: str) -> Response:
+    """A verdict per number for a message from `sender` in `groups` (up to 1,000 numbers)."""
+    deps, _, account = _authorised(account_id)
+    body = parse_json(admin.current_request, CheckIn, deps.settings.max_body_bytes, {"region": account.default_region})
+    for group in body.groups:
+        validate_scope_param(f"group:{group}")
+    verdicts = services.check_numbers(deps.store, account, body.phones, body.sender, body.groups)
+    results = []
+    for verdict in verdicts:
+        if verdict.error is not None:
+            results.append({"input": verdict.input, "error": {"code": "invalid_phone", "message": verdict.error}})
+        else:
+            results.append(
+                {
+                    "input": verdict.input,
+                    "phone": verdict.phone,
+                    "sendable": verdict.sendable,
+                    "blocked_by": [s.model_dump(mode="json") for s in verdict.blocked_by],
+                }
+            )
+    sendable = sum(1 for v in verdicts if v.sendable)
+    return json_response({"results": results, "sendable": sendable, "blocked": len(verdicts) - sendable})
+
+
+CSV_COLUMNS = ["phone", "scope", "source", "since", "actor", "notes", "event_id"]
+
+
+@admin.route("/v1/accounts/{account_id}/suppressions", methods=["GET"], content_types=ANY)
+@json_errors
+def list_suppressions(account_id: str) -> Response:
+    """Suppressed numbers page by page (`cursor`, `limit`); `Accept: text/csv` exports the page as CSV."""
+    deps, _, account = _authorised(account_id)
+    request = admin.current_request
+    limit = int_param(request, "limit", default=100, low=1, high=1000)
+    states, cursor = deps.store.list_suppressed(account.account_id, query_param(request, "cursor"), limit)
+    if "text/csv" in (request.headers.get("accept") or ""):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for state in states:
+            for s in state.suppressions.values():
+                writer.writerow(
+                    [state.phone, s.scope, s.source.value, s.since.isoformat(), s.actor, s.notes, s.event_id]
+                )
+        headers = {"Content-Type": "text/csv; charset=utf-8"}
+        if cursor:
+            headers["X-Next-Cursor"] = cursor
+        return Response(body=out.getvalue(), status_code=200, headers=headers)
+    return json_response({"numbers": [_number_view(state) for state in states], "next_cursor": cursor})
+
+
+# --- inbound log -----------------------------------------------------------------------------
+
+
+@admin.route("/v1/accounts/{account_id}/inbound", methods=["GET"], content_types=ANY)
+@json_errors
+def list_inbound(account_id: str) -> Response:
+    """The inbound log, newest first, page by page."""
+    deps, _, account = _authorised(account_id)
+    request = admin.current_request
+    limit = int_param(request, "limit", default=50, low=1, high=500)
+    logged, cursor = deps.store.list_inbound(account.account_id, query_param(request, "cursor"), limit)
+    messages = [
+        entry.message.model_dump(mode="json", exclude={"account_id"})
+        | {"intent": entry.intent.value, "reason": entry.reason}
+        for entry in logged
+    ]
+    return json_response({"messages": messages, "next_cursor": cursor})
+
+
+@admin.route("/v1/accounts/{account_id}/inbound/{message_id}/unsubscribe", methods=["POST"], content_types=ANY)
+@json_errors
+def unsubscribe_from_message(account_id: str, message_id: str) -> Response:
+    """Read an inbound message as the contact asking to stop: their own opt-out, from that message."""
+    deps, principal, account = _authorised(account_id)
+    request = admin.current_request
+    body = parse_json(request, UnsubscribeIn, deps.settings.max_body_bytes) if request.raw_body else UnsubscribeIn()
+    state = services.unsubscribe_from_message(
+        deps.store, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
+    )
+    return json_response(_number_view(state))

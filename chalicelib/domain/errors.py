@@ -1,0 +1,76 @@
+"""Domain errors. One place (`chalicelib/api/errors.py`) maps them to HTTP status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class: `code` is the stable machine-readable error code."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class InvalidPhone(InvalidRequest):
+    code = "invalid_phone"
+
+
+class InvalidSignature(DomainError):
+    code = "invalid_signature"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class AccountNotFound(DomainError):
+    code = "account_not_found"
+
+
+class MessageNotFound(DomainError):
+    code = "message_not_found"
+
+
+class NotSuppressed(DomainError):
+    code = "not_suppressed"
+
+
+class LiftRefused(DomainError):
+    """An admin tried to lift the contact's own opt-out (DESIGN rule 4)."""
+
+    code = "lift_refused"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
+class StoreUnavailable(DomainError):
+    """The store could not durably record a change; the caller must retry."""
+
+    code = "store_unavailable"
+
+
+class ConcurrentUpdate(Exception):
+    """A conditional write lost a race; reload and try again."""
+
+
+class DuplicateEvent(Exception):
+    """The event was already recorded."""

@@ -1,0 +1,233 @@
+"""The business's nouns: accounts, scopes, suppressions, events and the messages that carry them.
+
+Everything here is pure pydantic; phone numbers are already E.164 by the time they reach a model.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$")
+E164_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class Source(StrEnum):
+    """Where a suppression came from; it decides who may lift it (DESIGN rule 4)."""
+
+    KEYWORD = "keyword"
+    NATURAL_LANGUAGE = "natural_language"
+    CARRIER = "carrier"
+    MANUAL = "manual"
+    IMPORT = "import"
+    BOUNCE = "bounce"
+
+
+#: The contact's own opt-outs: only the contact lifts them, by texting an opt-in keyword.
+CONTACT_SOURCES = frozenset({Source.KEYWORD, Source.NATURAL_LANGUAGE, Source.CARRIER})
+#: Suppressions an admin may lift.
+ADMIN_LIFTABLE_SOURCES = frozenset({Source.MANUAL, Source.IMPORT, Source.BOUNCE})
+
+
+class Intent(StrEnum):
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+    NONE = "none"
+
+
+def validate_scope(scope: str) -> str:
+    """`all`, `sender:<E.164>` or `group:<id>`; anything else is a ValueError."""
+    if scope == "all":
+        return scope
+    kind, _, value = scope.partition(":")
+    if kind == "sender" and E164_PATTERN.match(value):
+        return scope
+    if kind == "group" and GROUP_ID_PATTERN.match(value):
+        return scope
+    raise ValueError("scope must be 'all', 'sender:<E.164 number>' or 'group:<id>'")
+
+
+Scope = Annotated[str, AfterValidator(validate_scope)]
+ALL = "all"
+
+
+def sender_scope(sender: str) -> str:
+    return f"sender:{sender}"
+
+
+def group_scope(group: str) -> str:
+    return f"group:{group}"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Suppression(Frozen):
+    """One active block of one number in one scope."""
+
+    scope: Scope
+    source: Source
+    since: datetime
+    event_id: str
+    actor: str | None = None
+    notes: str | None = None
+
+
+class NumberState(Frozen):
+    """What the service knows now about one number in one account.
+
+    `clock` holds, per scope, the carrier time of the latest event applied to that scope, so a
+    late-delivered older event cannot undo a newer one (DESIGN rule 5).
+    """
+
+    account_id: str
+    phone: str
+    suppressions: dict[str, Suppression] = Field(default_factory=dict)
+    clock: dict[str, datetime] = Field(default_factory=dict)
+    version: int = 0
+
+    def blocking(self, sender: str | None = None, groups: tuple[str, ...] | list[str] = ()) -> list[Suppression]:
+        """The suppressions that block a message from `sender` in `groups` (DESIGN rule 3)."""
+        wanted = {ALL}
+        if sender:
+            wanted.add(sender_scope(sender))
+        wanted.update(group_scope(group) for group in groups)
+        return [s for scope, s in sorted(self.suppressions.items()) if scope in wanted]
+
+    @property
+    def suppressed(self) -> bool:
+        return bool(self.suppressions)
+
+
+class Action(StrEnum):
+    OPT_OUT = "opt_out"  # suppress the event's scopes
+    OPT_IN = "opt_in"  # the contact asks to be texted again
+    LIFT = "lift"  # an admin lifts a suppression
+    REPLY = "reply"  # any other inbound message: the number works, so bounces lift
+
+
+class Event(Frozen):
+    """Something that happened to a number; applied once (by `event_id`) and kept forever."""
+
+    event_id: str
+    account_id: str
+    phone: str
+    action: Action
+    scopes: tuple[Scope, ...] = ()
+    source: Source | None = None
+    occurred_at: datetime
+    received_at: datetime
+    actor: str
+    notes: str | None = None
+    message: str | None = None
+    #: Only lift suppressions of these sources (YES lifts only a keyword opt-out).
+    only_sources: tuple[Source, ...] | None = None
+
+
+ChangeKind = Literal["suppressed", "lifted"]
+
+
+class Change(Frozen):
+    scope: str
+    change: ChangeKind
+    source: Source
+
+
+Outcome = Literal["applied", "unchanged", "superseded", "duplicate"]
+
+
+class EventRecord(Frozen):
+    """An event as written to history, with what it changed."""
+
+    event: Event
+    outcome: Outcome
+    changes: tuple[Change, ...] = ()
+    #: The number's version this event produced: the order events were applied in.
+    sequence: int = 0
+
+
+class Replies(Frozen):
+    opt_out: str = Field(
+        default="You have been unsubscribed and will receive no more messages from us. Reply START to resubscribe.",
+        min_length=1,
+        max_length=320,
+    )
+    opt_in: str = Field(default="You have been resubscribed. Reply STOP to unsubscribe.", min_length=1, max_length=320)
+    help: str = Field(default="Reply STOP to unsubscribe, START to resubscribe.", min_length=1, max_length=320)
+
+
+class ExtraKeywords(Frozen):
+    opt_out: tuple[str, ...] = ()
+    opt_in: tuple[str, ...] = ()
+    help: tuple[str, ...] = ()
+
+
+class TwilioSettings(Frozen):
+    account_sid: str | None = None
+    #: The auth token itself lives in the secret store; the account only says whether one is set.
+    auth_token_set: bool = False
+
+
+class Carriers(Frozen):
+    twilio: TwilioSettings = TwilioSettings()
+
+
+class Account(Frozen):
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    name: str
+    default_region: str = "US"
+    opt_out_scope: Literal["all", "sender"] = "all"
+    replies: Replies = Replies()
+    keywords: ExtraKeywords = ExtraKeywords()
+    carriers: Carriers = Carriers()
+    email_sender: str | None = None
+    token_hashes: tuple[str, ...] = ()
+    created_at: datetime
+    updated_at: datetime
+
+
+class InboundMessage(Frozen):
+    """An SMS a contact sent to one of the account's numbers, as a carrier reported it."""
+
+    carrier: str
+    message_id: str
+    account_id: str
+    from_phone: str
+    to_phone: str
+    body: str
+    #: Carrier time when the carrier gives one, else when we received it.
+    occurred_at: datetime
+    received_at: datetime
+    #: The carrier handles opt-out replies itself (Twilio Advanced Opt-Out sets OptOutType).
+    carrier_confirms: bool = False
+
+
+class LoggedInbound(Frozen):
+    """An inbound message as kept in the account's inbound log."""
+
+    message: InboundMessage
+    intent: Intent
+    reason: str | None = None
+
+
+class DeliveryReport(Frozen):
+    """A carrier's delivery-status callback for a message we sent."""
+
+    carrier: str
+    message_id: str
+    account_id: str
+    #: The contact the message went to.
+    to_phone: str
+    #: The account's number it was sent from.
+    from_phone: str
+    status: str
+    error_code: str | None = None
+    occurred_at: datetime
+    received_at: datetime

@@ -1,0 +1,279 @@
+"""Use cases: what happens when a contact texts, a carrier reports, or an admin acts.
+
+Each takes the ports it needs; none knows about HTTP, Chalice or boto3.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chalicelib.domain import keywords, policy
+from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidPhone, MessageNotFound, StoreUnavailable
+from chalicelib.domain.models import (
+    ALL,
+    Account,
+    Action,
+    DeliveryReport,
+    Event,
+    EventRecord,
+    InboundMessage,
+    Intent,
+    LoggedInbound,
+    NumberState,
+    Source,
+    Suppression,
+    sender_scope,
+)
+from chalicelib.domain.phone import to_e164
+from chalicelib.domain.ports import SuppressionStore
+
+#: How often a lost optimistic race is retried before giving up with a 5xx.
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording an event did: the state after it, and its history record (None: duplicate)."""
+
+    state: NumberState
+    record: EventRecord | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.record is None
+
+
+def record_event(
+    store: SuppressionStore,
+    event: Event,
+    *,
+    inbound: LoggedInbound | None = None,
+    check: Callable[[NumberState], object] | None = None,
+) -> Recorded:
+    """Apply `event` to its number once, atomically with its history (DESIGN rules 5 and 11).
+
+    `check` runs on the freshly loaded state before anything is written (an admin lift uses it to
+    refuse the contact's own opt-outs). Events that change nothing and are not worth keeping
+    (an ordinary reply) are not written; `inbound`, if any, is still logged.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        state, seen = store.load(event.account_id, event.phone, event.event_id)
+        if seen:
+            return Recorded(state, None)
+        if check is not None:
+            check(state)
+        new_state, record = policy.apply(state, event)
+        if not policy.worth_recording(record):
+            if inbound is not None:
+                store.log_inbound(inbound)
+            return Recorded(state, record)
+        try:
+            store.commit(new_state, record, inbound)
+        except ConcurrentUpdate:
+            continue
+        except DuplicateEvent:
+            return Recorded(state, None)
+        return Recorded(new_state.model_copy(update={"version": state.version + 1}), record)
+    raise StoreUnavailable("the number is changing too fast to record this event; retry", phone=event.phone)
+
+
+# --- contacts and carriers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    intent: Intent
+    reply: str | None
+    duplicate: bool
+    record: EventRecord | None = None
+    reason: str = ""
+
+
+def receive_inbound(store: SuppressionStore, account: Account, message: InboundMessage) -> InboundResult:
+    """A contact texted one of the account's numbers: log it, act on it, say what to reply.
+
+    The opt-out is stored before this returns, so the caller acknowledges only what is stored.
+    """
+    recognition = keywords.recognise(message.body, account.keywords)
+    intent, reason = recognition.intent, recognition.reason
+    if recognition.keyword == "YES" and not _has_keyword_opt_out(store, account, message.from_phone):
+        # YES lifts only an existing keyword opt-out; to anyone else it is an ordinary reply (rule 6).
+        intent, reason = Intent.NONE, "YES without a keyword opt-out to lift: an ordinary reply"
+    yes_only = (Source.KEYWORD,) if recognition.keyword == "YES" else None
+    event = _inbound_event(account, message, intent, recognition.is_stop_all, yes_only)
+    logged = LoggedInbound(message=message, intent=intent, reason=reason)
+    recorded = record_event(store, event, inbound=logged)
+    if recorded.duplicate:
+        return InboundResult(intent=intent, reply=None, duplicate=True, reason=reason)
+    return InboundResult(
+        intent=intent,
+        reply=_reply(account, message, intent, recorded.record),
+        duplicate=False,
+        record=recorded.record,
+        reason=reason,
+    )
+
+
+def _has_keyword_opt_out(store: SuppressionStore, account: Account, phone: str) -> bool:
+    state, _ = store.load(account.account_id, phone)
+    return any(s.source is Source.KEYWORD for s in state.suppressions.values())
+
+
+def _inbound_event(
+    account: Account, message: InboundMessage, intent: Intent, stop_all: bool, only_sources: tuple[Source, ...] | None
+) -> Event:
+    common = {
+        "event_id": f"{message.carrier}:{message.message_id}",
+        "account_id": account.account_id,
+        "phone": message.from_phone,
+        "occurred_at": message.occurred_at,
+        "received_at": message.received_at,
+        "actor": f"{message.carrier}:{message.message_id}",
+        "message": message.body,
+    }
+    if intent is Intent.OPT_OUT:
+        scope = ALL if stop_all or account.opt_out_scope == "all" else sender_scope(message.to_phone)
+        return Event(**common, action=Action.OPT_OUT, scopes=(scope,), source=Source.KEYWORD)
+    if intent is Intent.OPT_IN:
+        scopes = policy.opt_in_scopes(message.to_phone)
+        return Event(**common, action=Action.OPT_IN, scopes=scopes, only_sources=only_sources)
+    return Event(**common, action=Action.REPLY)
+
+
+def _reply(account: Account, message: InboundMessage, intent: Intent, record: EventRecord | None) -> str | None:
+    if message.carrier_confirms:
+        return None
+    if record is not None and record.outcome == "superseded":
+        return None
+    if intent is Intent.OPT_OUT:
+        return account.replies.opt_out
+    if intent is Intent.OPT_IN:
+        return account.replies.opt_in
+    if intent is Intent.HELP:
+        return account.replies.help
+    return None
+
+
+def receive_delivery_report(
+    store: SuppressionStore, account: Account, report: DeliveryReport, source: Source | None
+) -> Recorded | None:
+    """A carrier reported on a message we sent; `source` is what its error code means, if anything.
+
+    `carrier` (the contact opted out at the carrier) follows the account's opt-out scope;
+    `bounce` (unreachable, unknown, landline) blocks every sender.
+    """
+    if source is None:
+        return None
+    if source is Source.CARRIER and account.opt_out_scope == "sender":
+        scope = sender_scope(report.from_phone)
+    else:
+        scope = ALL
+    event = Event(
+        event_id=f"{report.carrier}:{report.message_id}:{report.status}:{report.error_code}",
+        account_id=account.account_id,
+        phone=report.to_phone,
+        action=Action.OPT_OUT,
+        scopes=(scope,),
+        source=source,
+        occurred_at=report.occurred_at,
+        received_at=report.received_at,
+        actor=f"{report.carrier}:{report.message_id}",
+        notes=f"{report.carrier} status {report.status}, error {report.error_code}",
+    )
+    return record_event(store, event)
+
+
+# --- admins ----------------------------------------------------------------------------------
+
+
+def _admin_event(account: Account, phone: str, now: datetime, actor: str, **fields: object) -> Event:
+    return Event(
+        event_id=f"admin:{uuid.uuid4()}",
+        account_id=account.account_id,
+        phone=phone,
+        occurred_at=now,
+        received_at=now,
+        actor=actor,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def opt_out_manually(
+    store: SuppressionStore, account: Account, phone: str, scope: str, notes: str | None, actor: str, now: datetime
+) -> Suppression:
+    """An admin opts a number out; returns the suppression now active in that scope."""
+    event = _admin_event(
+        account, phone, now, actor, action=Action.OPT_OUT, scopes=(scope,), source=Source.MANUAL, notes=notes
+    )
+    recorded = record_event(store, event)
+    return recorded.state.suppressions[scope]
+
+
+def lift(
+    store: SuppressionStore, account: Account, phone: str, scope: str, notes: str | None, actor: str, now: datetime
+) -> NumberState:
+    """An admin lifts a manual, import or bounce suppression; the contact's own is refused (409)."""
+    event = _admin_event(account, phone, now, actor, action=Action.LIFT, scopes=(scope,), notes=notes)
+    return record_event(store, event, check=lambda state: policy.check_lift(state, scope)).state
+
+
+def unsubscribe_from_message(
+    store: SuppressionStore, account: Account, message_id: str, notes: str | None, actor: str, now: datetime
+) -> NumberState:
+    """An admin reads an inbound message as a request to stop: the contact's own opt-out.
+
+    Source `natural_language` (the contact asked, in their words), so only the contact can lift
+    it; the scope follows the account's opt-out scope. Calling it twice changes nothing more.
+    """
+    logged = store.get_inbound(account.account_id, message_id)
+    if logged is None:
+        raise MessageNotFound(f"no inbound message {message_id}", message_id=message_id)
+    message = logged.message
+    scope = ALL if account.opt_out_scope == "all" else sender_scope(message.to_phone)
+    event = Event(
+        event_id=f"unsubscribe:{message.carrier}:{message.message_id}",
+        account_id=account.account_id,
+        phone=message.from_phone,
+        action=Action.OPT_OUT,
+        scopes=(scope,),
+        source=Source.NATURAL_LANGUAGE,
+        occurred_at=message.occurred_at,
+        received_at=now,
+        actor=actor,
+        notes=notes,
+        message=message.body,
+    )
+    return record_event(store, event).state
+
+
+@dataclass(frozen=True)
+class Verdict:
+    input: str
+    phone: str | None = None
+    sendable: bool | None = None
+    blocked_by: list[Suppression] = field(default_factory=list)
+    error: str | None = None
+
+
+def check_numbers(
+    store: SuppressionStore, account: Account, raw_phones: Sequence[str], sender: str | None, groups: Sequence[str]
+) -> list[Verdict]:
+    """May a message from `sender` in `groups` go to each number? A verdict per input, in order."""
+    normalised: list[tuple[str, str | None, str | None]] = []
+    for raw in raw_phones:
+        try:
+            normalised.append((raw, to_e164(raw, account.default_region), None))
+        except InvalidPhone as error:
+            normalised.append((raw, None, error.message))
+    states = store.load_many(account.account_id, [phone for _, phone, _ in normalised if phone])
+    verdicts = []
+    for raw, phone, error in normalised:
+        if phone is None:
+            verdicts.append(Verdict(input=raw, error=error))
+            continue
+        blocking = states[phone].blocking(sender, tuple(groups))
+        verdicts.append(Verdict(input=raw, phone=phone, sendable=not blocking, blocked_by=blocking))
+    return verdicts

@@ -1,0 +1,39 @@
+"""Configuration, read from the environment on first use and cached (never at import time)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the README lists each as an environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTOUT_", extra="ignore")
+
+    #: The single DynamoDB table (suppressions, history, logs, accounts).
+    table_name: str = "optout"
+    #: The SQS queue the send function consumes.
+    send_queue_url: str | None = None
+    #: The public base URL carriers call (e.g. https://sms.example.com/prod); when unset, webhook
+    #: signatures are checked against the URL rebuilt from the request.
+    public_base_url: str | None = None
+    #: The operator token in plain text (local use), or the name of an SSM SecureString holding it.
+    operator_token: str | None = None
+    operator_token_parameter: str | None = None
+    #: SSM Parameter Store prefix under which carrier credentials are kept as SecureStrings.
+    secrets_prefix: str = "/optout"
+    #: How long carrier credentials are cached in a warm function, in seconds.
+    secrets_max_age: int = 60
+    #: Largest request body accepted, in bytes (413 above it).
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    #: The AWS endpoint for every client (the embedded one locally); unset in AWS.
+    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

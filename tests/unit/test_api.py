@@ -1,0 +1,323 @@
+"""The HTTP edge through chalice.test.Client, with in-memory fakes behind it."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from chalice.test import Client
+
+import app as application
+from chalicelib import wiring
+from chalicelib.adapters.carriers import twilio
+from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.settings import Settings
+from tests.fakes import FixedClock, InMemorySecretStore, InMemorySuppressionStore
+
+OPERATOR = "operator-secret-token"
+BASE = "https://sms.example.com/api"
+AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
+SID = "AC" + "1" * 32
+CONTACT = "+14155550123"
+OUR_NUMBER = "+14155550100"
+
+
+@pytest.fixture
+def deps():
+    dependencies = wiring.Dependencies(
+        settings=Settings(operator_token=OPERATOR, public_base_url=BASE),
+        store=InMemorySuppressionStore(),
+        secrets=InMemorySecretStore(),
+        clock=FixedClock(),
+    )
+    wiring.override(dependencies)
+    yield dependencies
+    wiring.override(None)
+
+
+@pytest.fixture
+def client(deps):
+    with Client(application.app) as test_client:
+        yield test_client
+
+
+def put_account(client, account_id: str = "acme", **body) -> dict:
+    payload = {
+        "name": "Acme",
+        "issue_token": True,
+        "carriers": {"twilio": {"account_sid": SID, "auth_token": AUTH_TOKEN}},
+        **body,
+    }
+    response = client.http.put(
+        f"/v1/accounts/{account_id}",
+        headers={"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"},
+        body=json.dumps(payload),
+    )
+    assert response.status_code in (200, 201), response.body
+    return json.loads(response.body)
+
+
+@pytest.fixture
+def token(client) -> str:
+    return put_account(client)["token"]
+
+
+def admin(client, method: str, path: str, token: str, body: object | None = None, **headers: str):
+    all_headers = {"Authorization": f"Bearer {token}", **headers}
+    if body is not None:
+        all_headers.setdefault("Content-Type", "application/json")
+    raw = json.dumps(body) if body is not None and not isinstance(body, str) else body
+    return getattr(client.http, method)(path, headers=all_headers, body=raw or b"")
+
+
+def signed_sms(client, body: str, sid: str, account_id: str = "acme", token: str = AUTH_TOKEN, **extra: str):
+    params = {"MessageSid": sid, "AccountSid": SID, "From": CONTACT, "To": OUR_NUMBER, "Body": body, **extra}
+    path = f"/webhooks/twilio/{account_id}"
+    signature = twilio.compute_signature(BASE + path, sorted(params.items()), token)
+    return client.http.post(
+        path,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+        body=urlencode(params),
+    )
+
+
+def error_code(response) -> str:
+    return json.loads(response.body)["error"]["code"]
+
+
+# accounts and tokens
+
+
+def test_account_tokens_are_returned_once_and_stored_only_as_hashes(client, deps, token) -> None:
+    stored = deps.store.get_account("acme")
+    assert token not in stored.model_dump_json()
+    assert AUTH_TOKEN not in stored.model_dump_json()
+    assert deps.secrets.get("accounts/acme/twilio/auth_token") == AUTH_TOKEN
+    view = json.loads(admin(client, "get", "/v1/accounts/acme", token).body)["account"]
+    assert view["carriers"]["twilio"] == {"account_sid": SID, "auth_token_set": True}
+    assert "token_hashes" not in view
+
+
+def test_only_the_operator_creates_accounts(client, token) -> None:
+    response = admin(client, "put", "/v1/accounts/other", token, {"name": "Other"})
+    assert response.status_code == 403 and error_code(response) == "forbidden"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer nope", "Basic abc", "Bearer acme.wrong"])
+def test_rule2_a_missing_or_wrong_token_is_401(client, token, header) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = client.http.get(f"/v1/accounts/acme/numbers/{CONTACT}", headers=headers)
+    assert response.status_code == 401 and error_code(response) == "unauthenticated"
+
+
+def test_rule2_another_accounts_token_is_403_and_learns_nothing(client, token) -> None:
+    other = put_account(client, "other")["token"]
+    signed_sms(client, "STOP", "SM1")
+    for path in [
+        f"/v1/accounts/acme/numbers/{CONTACT}",
+        f"/v1/accounts/acme/numbers/{CONTACT}/history",
+        "/v1/accounts/acme/suppressions",
+        "/v1/accounts/acme/inbound",
+        "/v1/accounts/no-such-account/inbound",
+    ]:
+        response = admin(client, "get", path, other)
+        assert response.status_code == 403, path
+        assert CONTACT not in response.body.decode()
+    response = admin(client, "post", "/v1/accounts/acme/suppressions", other, {"phone": CONTACT})
+    assert response.status_code == 403
+
+
+def test_an_unknown_account_is_404(client) -> None:
+    response = client.http.get("/v1/accounts/nobody/inbound", headers={"Authorization": f"Bearer {OPERATOR}"})
+    assert response.status_code == 404 and error_code(response) == "account_not_found"
+    assert signed_sms(client, "STOP", "SM1", account_id="nobody").status_code == 404
+
+
+# webhooks
+
+
+def test_a_signed_stop_suppresses_and_answers_with_one_confirmation(client, token) -> None:
+    response = signed_sms(client, "STOP", "SM1")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/xml"
+    assert "<Message>" in response.body.decode()
+    status = json.loads(admin(client, "get", f"/v1/accounts/acme/numbers/{CONTACT}", token).body)
+    assert status["sendable"] is False
+    assert status["suppressions"][0]["source"] == "keyword"
+    # The same webhook again: acknowledged, nothing more
+    again = signed_sms(client, "STOP", "SM1")
+    assert again.status_code == 200 and "<Message>" not in again.body.decode()
+
+
+def test_rule9_no_reply_when_twilio_advanced_opt_out_already_confirmed(client, token) -> None:
+    response = signed_sms(client, "STOP", "SM1", OptOutType="STOP")
+    assert "<Message>" not in response.body.decode()
+    status = json.loads(admin(client, "get", f"/v1/accounts/acme/numbers/{CONTACT}", token).body)
+    assert status["sendable"] is False
+
+
+@pytest.mark.parametrize("signature", [None, "", "bogus", "RSOYDt4T1cUTdK1PDd93/VVr8B8="])
+def test_a_bad_or_missing_signature_is_403_and_writes_nothing(client, deps, token, signature) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if signature is not None:
+        headers["X-Twilio-Signature"] = signature
+    body = urlencode({"MessageSid": "SM1", "From": CONTACT, "To": OUR_NUMBER, "Body": "STOP"})
+    response = client.http.post("/webhooks/twilio/acme", headers=headers, body=body)
+    assert response.status_code == 403 and error_code(response) == "invalid_signature"
+    assert deps.store.states == {} and deps.store.inbound == {}
+
+
+def test_a_signature_made_with_another_token_is_403(client, deps, token) -> None:
+    assert signed_sms(client, "STOP", "SM1", token="another-token-0000").status_code == 403
+    assert deps.store.states == {}
+
+
+def test_status_callback_21610_makes_a_carrier_suppression_and_30003_a_bounce(client, token) -> None:
+    for sid, code, phone in [("SM1", "21610", CONTACT), ("SM2", "30003", "+14155550124")]:
+        params = {
+            "MessageSid": sid,
+            "MessageStatus": "undelivered",
+            "ErrorCode": code,
+            "To": phone,
+            "From": OUR_NUMBER,
+            "AccountSid": SID,
+        }
+        path = "/webhooks/twilio/acme/status"
+        response = client.http.post(
+            path,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": twilio.compute_signature(BASE + path, sorted(params.items()), AUTH_TOKEN),
+            },
+            body=urlencode(params),
+        )
+        assert response.status_code == 204
+    sources = {
+        phone: json.loads(admin(client, "get", f"/v1/accounts/acme/numbers/{phone}/history", token).body)
+        for phone in (CONTACT, "+14155550124")
+    }
+    assert sources[CONTACT]["events"][0]["source"] == "carrier"
+    assert sources["+14155550124"]["events"][0]["source"] == "bounce"
+
+
+def test_rule12_an_opt_out_that_cannot_be_stored_is_a_5xx_and_not_acknowledged(client, deps, token) -> None:
+    def failing_commit(*args, **kwargs):
+        raise StoreUnavailable("DynamoDB did not answer")
+
+    deps.store.commit = failing_commit
+    response = signed_sms(client, "STOP", "SM1")
+    assert response.status_code == 503
+    assert "<Message>" not in response.body.decode()
+
+
+# admin API
+
+
+def test_manual_opt_out_lift_and_history(client, token) -> None:
+    created = admin(
+        client,
+        "post",
+        "/v1/accounts/acme/suppressions",
+        token,
+        {"phone": "(415) 555-0123", "scope": "group:events", "notes": "asked at the desk"},
+    )
+    assert created.status_code == 201
+    assert json.loads(created.body)["suppression"]["source"] == "manual"
+    lifted = admin(client, "delete", "/v1/accounts/acme/suppressions/%2B14155550123?scope=group:events", token)
+    assert lifted.status_code == 200 and json.loads(lifted.body)["sendable"] is True
+    history = json.loads(admin(client, "get", "/v1/accounts/acme/numbers/4155550123/history", token).body)
+    assert [e["action"] for e in history["events"]] == ["lift", "opt_out"]
+    assert history["events"][1]["notes"] == "asked at the desk"
+
+
+def test_rule4_lifting_the_contacts_own_opt_out_is_409_with_the_reason(client, token) -> None:
+    signed_sms(client, "STOP", "SM1")
+    response = admin(client, "delete", f"/v1/accounts/acme/suppressions/{CONTACT}", token)
+    assert response.status_code == 409
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "lift_refused" and "START" in error["message"]
+    assert error["details"]["source"] == "keyword"
+
+
+def test_check_gives_a_verdict_per_number(client, token) -> None:
+    signed_sms(client, "STOP", "SM1")
+    response = admin(
+        client,
+        "post",
+        "/v1/accounts/acme/suppressions/check",
+        token,
+        {"phones": [CONTACT, "415-555-0124", "12"], "sender": OUR_NUMBER},
+    )
+    body = json.loads(response.body)
+    assert [r.get("sendable") for r in body["results"]] == [False, True, None]
+    assert body["results"][2]["error"]["code"] == "invalid_phone"
+    too_many = admin(client, "post", "/v1/accounts/acme/suppressions/check", token, {"phones": [CONTACT] * 1001})
+    assert too_many.status_code == 400
+
+
+def test_list_pages_and_csv_export(client, token) -> None:
+    for n in range(3):
+        admin(client, "post", "/v1/accounts/acme/suppressions", token, {"phone": f"+1415555010{n + 1}"})
+    first = json.loads(admin(client, "get", "/v1/accounts/acme/suppressions?limit=2", token).body)
+    assert len(first["numbers"]) == 2 and first["next_cursor"]
+    second = json.loads(
+        admin(client, "get", f"/v1/accounts/acme/suppressions?limit=2&cursor={first['next_cursor']}", token).body
+    )
+    assert len(second["numbers"]) == 1 and second["next_cursor"] is None
+    csv_response = admin(client, "get", "/v1/accounts/acme/suppressions", token, Accept="text/csv")
+    lines = csv_response.body.decode().strip().splitlines()
+    assert lines[0] == "phone,scope,source,since,actor,notes,event_id" and len(lines) == 4
+
+
+def test_inbound_log_and_unsubscribe_from_message(client, token) -> None:
+    signed_sms(client, "please take me off your list", "SM5")
+    log = json.loads(admin(client, "get", "/v1/accounts/acme/inbound", token).body)
+    assert log["messages"][0]["message_id"] == "SM5"
+    response = admin(client, "post", "/v1/accounts/acme/inbound/SM5/unsubscribe", token, {"notes": "clear request"})
+    assert response.status_code == 200 and json.loads(response.body)["sendable"] is False
+    missing = admin(client, "post", "/v1/accounts/acme/inbound/SM404/unsubscribe", token, {})
+    assert missing.status_code == 404
+
+
+# rule 12: bad input changes nothing
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        ("{not json", "application/json", 400, "invalid_request"),
+        ("", "application/json", 400, "invalid_request"),
+        ('{"phone": 14155550123}', "application/json", 400, "invalid_request"),
+        ('{"phone": "+14155550123", "colour": "red"}', "application/json", 400, "invalid_request"),
+        ('{"phone": "+14155550123", "scope": "everything"}', "application/json", 400, "invalid_request"),
+        ('{"phone": "12"}', "application/json", 400, "invalid_phone"),
+        ('{"phone": "+14155550123"}', "text/plain", 415, "unsupported_media_type"),
+        ('{"phone": "+14155550123", "notes": "' + "x" * 70000 + '"}', "application/json", 413, "payload_too_large"),
+        ("[]", "application/json", 400, "invalid_request"),
+    ],
+)
+def test_rule12_bad_input_is_a_clear_4xx_and_changes_nothing(client, deps, token, body, content_type, status, code):
+    response = client.http.post(
+        "/v1/accounts/acme/suppressions",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+        body=body,
+    )
+    assert response.status_code == status, response.body
+    assert error_code(response) == code
+    assert deps.store.states == {}
+
+
+@pytest.mark.parametrize("body", [b"%%%", b"", b"a=1&a", "Body=\udcff".encode("utf-8", "surrogatepass")])
+def test_rule12_a_malformed_form_body_is_400(client, token, body) -> None:
+    response = client.http.post(
+        "/webhooks/twilio/acme",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"},
+        body=body,
+    )
+    assert response.status_code == 400
+
+
+def test_rule12_an_invalid_phone_in_the_path_is_400(client, token) -> None:
+    response = admin(client, "get", "/v1/accounts/acme/numbers/not-a-phone", token)
+    assert response.status_code == 400 and error_code(response) == "invalid_phone"

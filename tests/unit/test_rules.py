@@ -1,0 +1,365 @@
+"""DESIGN.md's "What users rely on", rule by rule, through the use cases with in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain import services
+from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
+from chalicelib.domain.errors import InvalidPhone, LiftRefused, NotSuppressed
+from chalicelib.domain.models import (
+    Account,
+    DeliveryReport,
+    ExtraKeywords,
+    InboundMessage,
+    Intent,
+    Source,
+)
+from chalicelib.domain.phone import to_e164
+from tests.fakes import InMemorySecretStore, InMemorySuppressionStore
+
+CONTACT = "+14155550123"
+OUR_NUMBER = "+14155550100"
+OTHER_SENDER = "+14155550199"
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store() -> InMemorySuppressionStore:
+    return InMemorySuppressionStore()
+
+
+def make_account(store: InMemorySuppressionStore, account_id: str = "acme", **settings: object) -> Account:
+    account, _, _ = upsert_account(
+        store, InMemorySecretStore(), account_id, AccountSettingsIn(name="Acme", **settings), T0
+    )
+    return account
+
+
+def text(
+    store: InMemorySuppressionStore,
+    account: Account,
+    body: str,
+    *,
+    sid: str,
+    at: datetime = T0,
+    phone: str = CONTACT,
+    to: str = OUR_NUMBER,
+    carrier_confirms: bool = False,
+) -> services.InboundResult:
+    message = InboundMessage(
+        carrier="twilio",
+        message_id=sid,
+        account_id=account.account_id,
+        from_phone=phone,
+        to_phone=to,
+        body=body,
+        occurred_at=at,
+        received_at=at,
+        carrier_confirms=carrier_confirms,
+    )
+    return services.receive_inbound(store, account, message)
+
+
+def state_of(store: InMemorySuppressionStore, account: Account, phone: str = CONTACT):
+    return store.load(account.account_id, phone)[0]
+
+
+def report(account: Account, code: str | None, sid: str = "SM1", status: str = "undelivered") -> DeliveryReport:
+    return DeliveryReport(
+        carrier="twilio",
+        message_id=sid,
+        account_id=account.account_id,
+        to_phone=CONTACT,
+        from_phone=OUR_NUMBER,
+        status=status,
+        error_code=code,
+        occurred_at=T0,
+        received_at=T0,
+    )
+
+
+# Rule 1: the phone number is the subject
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("+14155550123", "US", "+14155550123"),
+        ("(415) 555-0123", "US", "+14155550123"),
+        ("415.555.0123", "US", "+14155550123"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("+44 20 7946 0958", "US", "+442079460958"),
+    ],
+)
+def test_rule1_numbers_are_normalised_to_e164_with_the_account_region(raw: str, region: str, expected: str) -> None:
+    assert to_e164(raw, region) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "12", "not a number", "+1 415 555 01234567", "x" * 100])
+def test_rule1_an_invalid_number_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidPhone):
+        to_e164(raw, "US")
+
+
+def test_rule1_an_opt_out_follows_the_number_whatever_format_it_is_given_in(store) -> None:
+    account = make_account(store)
+    services.opt_out_manually(store, account, to_e164("(415) 555-0123"), "all", None, "admin", T0)
+    verdicts = services.check_numbers(store, account, ["+1 415 555 0123", "4155550124"], None, [])
+    assert [v.sendable for v in verdicts] == [False, True]
+
+
+# Rule 2: accounts
+
+
+def test_rule2_one_accounts_suppressions_do_not_touch_another(store) -> None:
+    acme, other = make_account(store, "acme"), make_account(store, "other")
+    text(store, acme, "STOP", sid="SM1")
+    assert state_of(store, acme).suppressed
+    assert not state_of(store, other).suppressed
+
+
+# Rule 3: scopes
+
+
+def test_rule3_a_message_is_blocked_by_all_its_sender_or_one_of_its_groups(store) -> None:
+    account = make_account(store)
+    services.opt_out_manually(store, account, CONTACT, f"sender:{OUR_NUMBER}", None, "admin", T0)
+    services.opt_out_manually(store, account, CONTACT, "group:newsletter", None, "admin", T0)
+    state = state_of(store, account)
+    assert state.blocking(OUR_NUMBER, ())
+    assert state.blocking(OTHER_SENDER, ("newsletter",))
+    assert not state.blocking(OTHER_SENDER, ("billing",))
+    services.opt_out_manually(store, account, CONTACT, "all", None, "admin", T0)
+    assert state_of(store, account).blocking(OTHER_SENDER, ("billing",))
+
+
+# Rule 4: sources and who may lift what
+
+
+@pytest.mark.parametrize("body", ["STOP"])
+def test_rule4_an_admin_cannot_lift_the_contacts_own_opt_out(store, body: str) -> None:
+    account = make_account(store)
+    text(store, account, body, sid="SM1")
+    with pytest.raises(LiftRefused) as refused:
+        services.lift(store, account, CONTACT, "all", None, "admin", T0 + timedelta(minutes=1))
+    assert refused.value.details["source"] == "keyword"
+    assert state_of(store, account).suppressed
+
+
+def test_rule4_an_admin_cannot_lift_a_carrier_opt_out(store) -> None:
+    account = make_account(store)
+    services.receive_delivery_report(store, account, report(account, "21610"), Source.CARRIER)
+    with pytest.raises(LiftRefused):
+        services.lift(store, account, CONTACT, "all", None, "admin", T0)
+
+
+@pytest.mark.parametrize("source", ["manual", "bounce"])
+def test_rule4_an_admin_may_lift_manual_and_bounce_suppressions(store, source: str) -> None:
+    account = make_account(store)
+    if source == "manual":
+        services.opt_out_manually(store, account, CONTACT, "all", "asked by phone", "admin", T0)
+    else:
+        services.receive_delivery_report(store, account, report(account, "30003"), Source.BOUNCE)
+    state = services.lift(store, account, CONTACT, "all", "number reassigned", "admin", T0 + timedelta(minutes=1))
+    assert not state.suppressed
+
+
+def test_rule4_lifting_what_is_not_there_is_an_error_and_changes_nothing(store) -> None:
+    account = make_account(store)
+    with pytest.raises(NotSuppressed):
+        services.lift(store, account, CONTACT, "all", None, "admin", T0)
+    assert store.history(account.account_id, CONTACT) == []
+
+
+def test_rule4_only_the_contact_lifts_their_own_opt_out_by_texting_start(store) -> None:
+    account = make_account(store)
+    text(store, account, "STOP", sid="SM1")
+    result = text(store, account, "START", sid="SM2", at=T0 + timedelta(minutes=1))
+    assert result.intent is Intent.OPT_IN
+    assert not state_of(store, account).suppressed
+
+
+def test_rule4_an_inbound_message_lifts_a_bounce(store) -> None:
+    account = make_account(store)
+    services.receive_delivery_report(store, account, report(account, "30005"), Source.BOUNCE)
+    text(store, account, "who is this?", sid="SM2", at=T0 + timedelta(minutes=1))
+    assert not state_of(store, account).suppressed
+    assert store.history(account.account_id, CONTACT)[0].changes[0].change == "lifted"
+
+
+def test_rule4_a_contacts_start_does_not_lift_an_admins_manual_suppression(store) -> None:
+    account = make_account(store)
+    services.opt_out_manually(store, account, CONTACT, "all", "legal hold", "admin", T0)
+    text(store, account, "START", sid="SM2", at=T0 + timedelta(minutes=1))
+    assert state_of(store, account).suppressions["all"].source is Source.MANUAL
+
+
+def test_rule4_a_manual_opt_out_does_not_weaken_the_contacts_own(store) -> None:
+    account = make_account(store)
+    text(store, account, "STOP", sid="SM1")
+    services.opt_out_manually(store, account, CONTACT, "all", None, "admin", T0 + timedelta(minutes=1))
+    assert state_of(store, account).suppressions["all"].source is Source.KEYWORD
+
+
+# Rule 5: order and duplicates
+
+
+def test_rule5_stop_then_start_delivered_in_reverse_order_ends_opted_in(store) -> None:
+    account = make_account(store)
+    # Given START at 10:01 delivered first, then STOP at 10:00
+    text(store, account, "START", sid="SM-start", at=T0 + timedelta(minutes=1))
+    late = text(store, account, "STOP", sid="SM-stop", at=T0)
+    # Then the number is opted in, the stale STOP is in history as superseded, and no confirmation goes out
+    assert not state_of(store, account).suppressed
+    assert late.record is not None and late.record.outcome == "superseded"
+    assert late.reply is None
+    assert [r.event.event_id for r in store.history(account.account_id, CONTACT)] == [
+        "twilio:SM-start",
+        "twilio:SM-stop",
+    ]
+
+
+def test_rule5_the_same_webhook_delivered_three_times_leaves_one_event(store) -> None:
+    account = make_account(store)
+    replies = [text(store, account, "STOP", sid="SM1").reply for _ in range(3)]
+    assert len(store.history(account.account_id, CONTACT)) == 1
+    assert replies[0] is not None and replies[1:] == [None, None]
+
+
+def test_rule5_a_delivery_report_applied_twice_is_one_event(store) -> None:
+    account = make_account(store)
+    for _ in range(2):
+        services.receive_delivery_report(store, account, report(account, "21610"), Source.CARRIER)
+    assert len(store.history(account.account_id, CONTACT)) == 1
+
+
+# Rule 6: keywords (the recogniser itself is tested in test_keywords.py)
+
+
+def test_rule6_stop_with_filler_suppresses_and_a_keyword_inside_a_sentence_does_not(store) -> None:
+    account = make_account(store)
+    text(store, account, "stop by at 5", sid="SM1")
+    assert not state_of(store, account).suppressed
+    text(store, account, "Stop. Thank you", sid="SM2", at=T0 + timedelta(seconds=1))
+    assert state_of(store, account).suppressions["all"].source is Source.KEYWORD
+
+
+def test_rule6_an_accounts_own_keyword_opts_out(store) -> None:
+    account = make_account(store, keywords=ExtraKeywords(opt_out=("DESINSCRIBIR",)))
+    text(store, account, "desinscribir", sid="SM1")
+    assert state_of(store, account).suppressed
+
+
+def test_rule6_yes_lifts_only_a_keyword_opt_out(store) -> None:
+    account = make_account(store)
+    # YES with nothing to lift is an ordinary reply: no event, no reply text
+    result = text(store, account, "YES", sid="SM1")
+    assert result.intent is Intent.NONE and result.reply is None
+    assert store.history(account.account_id, CONTACT) == []
+    # YES after a keyword STOP lifts it
+    text(store, account, "STOP", sid="SM2", at=T0 + timedelta(minutes=1))
+    assert text(store, account, "yes", sid="SM3", at=T0 + timedelta(minutes=2)).intent is Intent.OPT_IN
+    assert not state_of(store, account).suppressed
+
+
+def test_rule6_yes_does_not_lift_a_carrier_opt_out(store) -> None:
+    account = make_account(store)
+    services.receive_delivery_report(store, account, report(account, "21610"), Source.CARRIER)
+    text(store, account, "YES", sid="SM3", at=T0 + timedelta(minutes=2))
+    assert state_of(store, account).suppressions["all"].source is Source.CARRIER
+
+
+# Rule 8: scope of a texted opt-out
+
+
+def test_rule8_texted_opt_out_is_account_wide_by_default(store) -> None:
+    account = make_account(store)
+    text(store, account, "STOP", sid="SM1")
+    assert set(state_of(store, account).suppressions) == {"all"}
+
+
+def test_rule8_sender_policy_opts_out_of_the_texted_number_only(store) -> None:
+    account = make_account(store, opt_out_scope="sender")
+    text(store, account, "STOP", sid="SM1")
+    state = state_of(store, account)
+    assert set(state.suppressions) == {f"sender:{OUR_NUMBER}"}
+    assert not state.blocking(OTHER_SENDER)
+
+
+def test_rule8_stopall_is_always_account_wide(store) -> None:
+    account = make_account(store, opt_out_scope="sender")
+    text(store, account, "STOPALL", sid="SM1")
+    assert set(state_of(store, account).suppressions) == {"all"}
+
+
+# Rule 9: replies
+
+
+def test_rule9_one_confirmation_per_opt_out_with_the_accounts_text(store) -> None:
+    account = make_account(store, replies={"opt_out": "Acme: unsubscribed."})
+    assert text(store, account, "STOP", sid="SM1").reply == "Acme: unsubscribed."
+    assert text(store, account, "STOP", sid="SM1").reply is None
+
+
+def test_rule9_no_confirmation_when_the_carrier_confirms(store) -> None:
+    account = make_account(store)
+    result = text(store, account, "STOP", sid="SM1", carrier_confirms=True)
+    assert result.reply is None
+    assert state_of(store, account).suppressed
+
+
+def test_rule9_help_gets_the_help_text_and_opt_in_the_resubscribed_note(store) -> None:
+    account = make_account(store)
+    assert text(store, account, "HELP", sid="SM1").reply == account.replies.help
+    assert text(store, account, "START", sid="SM2").reply == account.replies.opt_in
+    assert text(store, account, "thanks!", sid="SM3").reply is None
+
+
+# Rule 11: audit
+
+
+def test_rule11_every_change_is_an_immutable_event_and_history_outlives_the_opt_in(store) -> None:
+    account = make_account(store)
+    text(store, account, "STOP", sid="SM1")
+    text(store, account, "START", sid="SM2", at=T0 + timedelta(minutes=1))
+    history = store.history(account.account_id, CONTACT)
+    assert [r.event.action.value for r in history] == ["opt_in", "opt_out"]
+    stop = history[1]
+    assert stop.event.source is Source.KEYWORD
+    assert stop.event.actor == "twilio:SM1"
+    assert stop.event.message == "STOP"
+    assert stop.event.occurred_at == T0 and stop.event.received_at == T0
+    assert [(c.scope, c.change) for c in stop.changes] == [("all", "suppressed")]
+
+
+def test_rule11_manual_opt_out_records_who_and_why(store) -> None:
+    account = make_account(store)
+    services.opt_out_manually(store, account, CONTACT, "group:events", "asked at the desk", "token:abc", T0)
+    (record,) = store.history(account.account_id, CONTACT)
+    assert record.event.actor == "token:abc"
+    assert record.event.notes == "asked at the desk"
+    assert record.event.scopes == ("group:events",)
+
+
+# Inbound log
+
+
+def test_every_inbound_message_is_logged_once(store) -> None:
+    account = make_account(store)
+    for body, sid in [("STOP", "SM1"), ("hello", "SM2"), ("hello", "SM2"), ("HELP", "SM3")]:
+        text(store, account, body, sid=sid)
+    logged, _ = store.list_inbound(account.account_id, None, 10)
+    assert sorted(entry.message.message_id for entry in logged) == ["SM1", "SM2", "SM3"]
+    assert {entry.message.message_id: entry.intent for entry in logged}["SM1"] is Intent.OPT_OUT
+
+
+def test_unsubscribe_from_message_is_the_contacts_own_opt_out(store) -> None:
+    account = make_account(store)
+    text(store, account, "please take me off this", sid="SM9")
+    state = services.unsubscribe_from_message(store, account, "SM9", "read as a stop", "token:abc", T0)
+    assert state.suppressions["all"].source is Source.NATURAL_LANGUAGE
+    with pytest.raises(LiftRefused):
+        services.lift(store, account, CONTACT, "all", None, "admin", T0)
