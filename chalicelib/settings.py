@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     secrets_max_age: int = 60
     #: Largest request body accepted, in bytes (413 above it).
     max_body_bytes: int = Field(default=65536, ge=1024)
+    #: Twilio's REST API (a loopback server in tests).
+    twilio_api_url: str = "https://api.twilio.com"
+    #: AWS End User Messaging SMS configuration set for sends through `aws` (optional).
+    sms_configuration_set: str | None = None
     #: The AWS endpoint for every client (the embedded one locally); unset in AWS.
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")

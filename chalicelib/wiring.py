@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from chalicelib.domain.ports import Clock, SecretStore, SuppressionStore
+from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.models import Account, OutboundSms, SmsResult
+from chalicelib.domain.ports import Clock, SecretStore, SendQueue, SmsProvider, SuppressionStore
+from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings, get_settings
 
 
@@ -54,9 +57,11 @@ def dependencies() -> Dependencies:
 
 def override(deps: Dependencies | None) -> None:
     """Use `deps` instead of the real adapters (tests, benchmarks); None goes back to the real ones."""
-    global _current
+    global _current, _send_deps, _queue
     _current = deps
+    _send_deps = _queue = None
     operator_token.cache_clear()
+    _cached_client.cache_clear()
 
 
 @cache
@@ -69,3 +74,88 @@ def operator_token() -> str | None:
         response = _client("ssm", settings).get_parameter(Name=settings.operator_token_parameter, WithDecryption=True)
         return str(response["Parameter"]["Value"])
     return None
+
+
+class _UnconfiguredProvider:
+    """Stands in for a provider the account has no credentials for: every text fails, visibly."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self._reason = reason
+
+    def send(self, message: OutboundSms) -> SmsResult:
+        return SmsResult(status="failed", error_code="provider_not_configured", detail=self._reason)
+
+
+_local_sms: Any = None
+
+
+def sms_provider(account: Account) -> SmsProvider:
+    """The account's SMS provider, with its credentials from the secret store."""
+    global _local_sms
+    deps = dependencies()
+    if account.sms_provider == "local":
+        from chalicelib.adapters.local_sms import LocalSmsProvider
+
+        _local_sms = _local_sms or LocalSmsProvider()
+        return _local_sms
+    if account.sms_provider == "aws":
+        from chalicelib.adapters.carriers.aws_sms import AwsSmsProvider
+
+        return AwsSmsProvider(
+            _cached_client("pinpoint-sms-voice-v2"), configuration_set=deps.settings.sms_configuration_set
+        )
+    from chalicelib.adapters.carriers.twilio_sms import TwilioSmsProvider
+    from chalicelib.domain.accounts import twilio_auth_token_secret
+
+    auth_token = deps.secrets.get(twilio_auth_token_secret(account.account_id))
+    account_sid = account.carriers.twilio.account_sid
+    if not auth_token or not account_sid:
+        return _UnconfiguredProvider("twilio", "the account has no Twilio account SID and auth token")
+    return TwilioSmsProvider(account_sid, auth_token, base_url=deps.settings.twilio_api_url)
+
+
+@cache
+def _cached_client(service: str) -> Any:
+    return _client(service, dependencies().settings)
+
+
+_send_deps: SendDeps | None = None
+
+
+def send_dependencies() -> SendDeps:
+    """What the send path needs; the outbound log shares the store's table."""
+    global _send_deps
+    if _send_deps is None:
+        from chalicelib.adapters.dynamodb_outbound import DynamoDBOutboundLog
+
+        deps = dependencies()
+        _send_deps = SendDeps(
+            store=deps.store,
+            outbound=DynamoDBOutboundLog(_cached_client("dynamodb"), deps.settings.table_name),
+            provider_for=sms_provider,
+            now=deps.clock.now,
+        )
+    return _send_deps
+
+
+def override_send(send_deps: SendDeps | None, queue: SendQueue | None = None) -> None:
+    """Use `send_deps` and `queue` for the send path (tests, benchmarks); None goes back to the real ones."""
+    global _send_deps, _queue
+    _send_deps, _queue = send_deps, queue
+
+
+_queue: SendQueue | None = None
+
+
+def send_queue() -> SendQueue:
+    """The SQS send queue (producers enqueue on it; the worker delays retries on it)."""
+    global _queue
+    if _queue is None:
+        from chalicelib.adapters.sqs_queue import SqsSendQueue
+
+        settings = dependencies().settings
+        if not settings.send_queue_url:
+            raise StoreUnavailable("OPTOUT_SEND_QUEUE_URL is not set")
+        _queue = SqsSendQueue(_cached_client("sqs"), settings.send_queue_url)
+    return _queue

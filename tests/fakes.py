@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest
-from chalicelib.domain.models import Account, EventRecord, LoggedInbound, NumberState
+from chalicelib.domain.models import (
+    Account,
+    Claim,
+    EventRecord,
+    LoggedInbound,
+    NumberState,
+    OutboundRecord,
+    OutboundSms,
+    SendRequest,
+    SmsResult,
+)
 
 
 class InMemorySuppressionStore:
@@ -128,3 +139,70 @@ class FixedClock:
     def advance(self, seconds: float = 1) -> datetime:
         self.current += timedelta(seconds=seconds)
         return self.current
+
+
+class InMemoryOutboundLog:
+    """The OutboundLog contract beside an InMemorySuppressionStore (whose state versions it checks)."""
+
+    def __init__(self, store: InMemorySuppressionStore) -> None:
+        self.store = store
+        self.records: dict[tuple[str, str], OutboundRecord] = {}
+        self.counts: dict[tuple[str, str], dict[str, int]] = {}
+        self.contacts: dict[tuple[str, str], dict[str, str]] = {}
+
+    def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
+        key = (request.account_id, request.request_id)
+        existing = self.records.get(key)
+        if existing is not None and existing.status != "retrying":
+            return "duplicate"
+        state = self.store.states.get((request.account_id, request.to))
+        if (state.version if state else 0) != expected_version:
+            return "stale"
+        self.records[key] = OutboundRecord(request=request, status="sending", updated_at=now)
+        return "claimed"
+
+    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
+        request = record.request
+        key = (request.account_id, request.request_id)
+        existing = self.records.get(key)
+        if fresh and existing is not None and existing.status != "retrying":
+            return False
+        if not fresh and (existing is None or existing.status != "sending"):
+            return False
+        self.records[key] = record
+        if request.campaign_id:
+            counts = self.counts.setdefault((request.account_id, request.campaign_id), {})
+            name = record.status if record.reason is None else f"{record.status}:{record.reason}"
+            counts[name] = counts.get(name, 0) + 1
+        if record.status == "sent":
+            self.contacts[(request.account_id, request.to)] = {
+                "last_user_email": request.user_email or "",
+                "contact_email": request.contact_email or "",
+            }
+        return True
+
+    def release(self, request: SendRequest, now: datetime) -> None:
+        key = (request.account_id, request.request_id)
+        if self.records.get(key) is not None and self.records[key].status == "sending":
+            self.records[key] = OutboundRecord(request=request, status="retrying", updated_at=now)
+
+    def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
+        return self.records.get((account_id, request_id))
+
+    def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
+        return dict(self.counts.get((account_id, campaign_id), {}))
+
+
+class RecordingSmsProvider:
+    """An SmsProvider that answers from a script per number and records every call, with its time."""
+
+    name = "recording"
+
+    def __init__(self, answers: dict[str, SmsResult] | None = None, clock=None) -> None:
+        self.answers = answers or {}
+        self.sent: list[tuple[float, OutboundSms]] = []
+        self._clock = clock or time.monotonic
+
+    def send(self, message: OutboundSms) -> SmsResult:
+        self.sent.append((self._clock(), message))
+        return self.answers.get(message.to) or SmsResult(status="sent", provider_message_id=f"fake-{len(self.sent)}")

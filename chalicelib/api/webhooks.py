@@ -12,7 +12,7 @@ from chalicelib.api.http import json_errors, path_param, read_body, require_cont
 from chalicelib.domain import services
 from chalicelib.domain.accounts import twilio_auth_token_secret
 from chalicelib.domain.errors import AccountNotFound, InvalidSignature
-from chalicelib.domain.models import Account, Source
+from chalicelib.domain.models import Account
 from chalicelib.wiring import Dependencies, dependencies
 
 webhooks = Blueprint(__name__)
@@ -75,13 +75,6 @@ def twilio_status(account_id: str) -> Response:
     report = twilio.parse_status(
         params, account_id=account.account_id, default_region=account.default_region, received_at=deps.clock.now()
     )
-    services.receive_delivery_report(deps.store, account, report, _twilio_error_source(report.error_code))
+    services.receive_delivery_report(deps.store, account, report, twilio.error_source(report.error_code))
     return Response(body="", status_code=204)
 
-
-def _twilio_error_source(error_code: str | None) -> Source | None:
-    if error_code in twilio.OPTED_OUT_ERROR_CODES:
-        return Source.CARRIER
-    if error_code in twilio.UNREACHABLE_ERROR_CODES:
-        return Source.BOUNCE
-    return None

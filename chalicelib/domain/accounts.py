@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from chalicelib.domain.errors import AccountNotFound, Forbidden, InvalidRequest, Unauthenticated
-from chalicelib.domain.models import Account, Carriers, ExtraKeywords, Frozen, Replies
+from chalicelib.domain.models import Account, Carriers, ExtraKeywords, Frozen, Replies, SmsProviderName
 from chalicelib.domain.phone import is_valid_region
 from chalicelib.domain.ports import SecretStore, SuppressionStore
 
@@ -57,6 +57,7 @@ class AccountSettingsIn(Frozen):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     default_region: str | None = None
     opt_out_scope: Literal["all", "sender"] | None = None
+    sms_provider: SmsProviderName | None = None
     replies: Replies | None = None
     keywords: ExtraKeywords | None = None
     carriers: CarriersIn | None = None
@@ -86,7 +87,7 @@ def upsert_account(
         current = Account(account_id=account_id, name=settings.name, created_at=now, updated_at=now)
     updates: dict[str, object] = {
         field: value
-        for field in ("name", "default_region", "opt_out_scope", "replies", "keywords", "email_sender")
+        for field in ("name", "default_region", "opt_out_scope", "sms_provider", "replies", "keywords", "email_sender")
         if (value := getattr(settings, field)) is not None
     }
     twilio_in = settings.carriers.twilio if settings.carriers else None

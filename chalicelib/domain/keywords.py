@@ -229,6 +229,8 @@ class KeywordTable:
 
     entries: dict[tuple[str, ...], _Keyword]
     max_words: int
+    #: Every word that occurs in a keyword: a quick test of whether a message can hold one.
+    words: frozenset[str]
 
 
 def _canonical(keyword: str) -> str:
@@ -245,7 +247,11 @@ def _build_table(groups: list[tuple[Intent, tuple[str, ...]]]) -> KeywordTable:
             # default opt-out keyword into something else, and defaults name their own spellings.
             if key and key not in entries:
                 entries[key] = _Keyword(intent, canonical, canonical in STOP_ALL_KEYWORDS)
-    return KeywordTable(entries, max((len(key) for key in entries), default=1))
+    return KeywordTable(
+        entries,
+        max((len(key) for key in entries), default=1),
+        frozenset(word for key in entries for word in key),
+    )
 
 
 _DEFAULT_TABLE = _build_table(
@@ -278,6 +284,8 @@ def keyword_table(extra: ExtraKeywords | None = None) -> KeywordTable:
 # --- matching ------------------------------------------------------------------------------------
 
 _NO_KEYWORD = Recognition(Intent.NONE, None, 0.0, "no keyword")
+#: The default for accounts without keywords of their own (a frozen model, safe to share).
+NO_EXTRA_KEYWORDS = ExtraKeywords()
 
 
 def _filler_length(tokens: list[str], start: int) -> int:
@@ -329,7 +337,7 @@ def match_keywords(tokens: list[str], table: KeywordTable = _DEFAULT_TABLE) -> R
     )
 
 
-def recognise(text: str, extra: ExtraKeywords = ExtraKeywords()) -> Recognition:
+def recognise(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Recognition:
     """Recognise `text` as an opt-out, opt-in or help keyword message (DESIGN rule 6).
 
     `extra` holds the account's own keywords per intent, in any language. Returns intent NONE

@@ -10,7 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from chalicelib.domain.phone import to_e164
 
 ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$")
@@ -179,11 +181,16 @@ class Carriers(Frozen):
     twilio: TwilioSettings = TwilioSettings()
 
 
+SmsProviderName = Literal["twilio", "aws", "local"]
+
+
 class Account(Frozen):
     account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
     name: str
     default_region: str = "US"
     opt_out_scope: Literal["all", "sender"] = "all"
+    #: Who sends this account's texts: Twilio, AWS End User Messaging SMS, or the local recorder.
+    sms_provider: SmsProviderName = "twilio"
     replies: Replies = Replies()
     keywords: ExtraKeywords = ExtraKeywords()
     carriers: Carriers = Carriers()
@@ -225,9 +232,100 @@ class DeliveryReport(Frozen):
     account_id: str
     #: The contact the message went to.
     to_phone: str
-    #: The account's number it was sent from.
-    from_phone: str
+    #: The account's number it was sent from; None for an alphanumeric sender ID.
+    from_phone: str | None
     status: str
     error_code: str | None = None
     occurred_at: datetime
     received_at: datetime
+
+
+class OutboundSms(Frozen):
+    """One text for a provider to send."""
+
+    request_id: str
+    to: str
+    sender: str
+    body: str
+
+
+SmsStatus = Literal["sent", "opted_out", "unreachable", "retry", "failed"]
+
+
+class SmsResult(Frozen):
+    """What a provider made of one text.
+
+    `opted_out` (the carrier's own opt-out list) and `unreachable` become suppressions; `retry`
+    (throttled, provider down) goes back to the queue; `failed` is final.
+    """
+
+    status: SmsStatus
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    detail: str | None = None
+
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$"
+
+
+class SendRequest(Frozen):
+    """One text a producer wants sent. `request_id` is the producer's idempotency key."""
+
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    to: str
+    sender: str
+    body: str = Field(min_length=1, max_length=1600)
+    groups: tuple[str, ...] = Field(default=(), max_length=50)
+    campaign_id: str | None = Field(default=None, pattern=REQUEST_ID_PATTERN)
+    user_email: str | None = Field(default=None, max_length=254)
+    contact_email: str | None = Field(default=None, max_length=254)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=20)
+
+    @field_validator("to")
+    @classmethod
+    def _recipient(cls, raw: str, info: ValidationInfo) -> str:
+        return to_e164(raw, (info.context or {}).get("region", "US"))
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, raw: str) -> str:
+        if not E164_PATTERN.match(raw):
+            raise ValueError("sender must be an E.164 number such as +14155550100")
+        return raw
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, groups: tuple[str, ...]) -> tuple[str, ...]:
+        for group in groups:
+            if not GROUP_ID_PATTERN.match(group):
+                raise ValueError(f"group {group!r} is not a valid group id")
+        return groups
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        if any(len(key) > 64 or len(value) > 256 for key, value in tags.items()):
+            raise ValueError("tag keys are at most 64 characters and values at most 256")
+        return tags
+
+
+SendStatus = Literal["sending", "sent", "skipped", "failed", "retrying"]
+
+
+class OutboundRecord(Frozen):
+    """The outbound log's entry for one send request: what happened to it and why."""
+
+    request: SendRequest
+    status: SendStatus
+    #: skipped: `suppressed` or `carrier_opted_out`; failed: `unreachable`, `provider_error`, ...
+    reason: str | None = None
+    blocked_by: tuple[Suppression, ...] = ()
+    provider: str | None = None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    detail: str | None = None
+    updated_at: datetime
+
+
+Claim = Literal["claimed", "duplicate", "stale"]

@@ -6,12 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain.models import Account, EventRecord, LoggedInbound, NumberState
-
-
-class Page(Protocol):
-    items: list
-    cursor: str | None
+from chalicelib.domain.models import (
+    Account,
+    Claim,
+    EventRecord,
+    LoggedInbound,
+    NumberState,
+    OutboundRecord,
+    OutboundSms,
+    SendRequest,
+    SmsResult,
+)
 
 
 class SuppressionStore(Protocol):
@@ -67,3 +72,53 @@ class SecretStore(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class SmsProvider(Protocol):
+    """Sends one text through a carrier (Twilio, AWS End User Messaging SMS, or the local recorder)."""
+
+    name: str
+
+    def send(self, message: OutboundSms) -> SmsResult:
+        """Send, mapping the provider's answer to an SmsResult; never raises for a provider error."""
+        ...
+
+
+class OutboundLog(Protocol):
+    """Every send request's outcome, idempotent per request id, with per-campaign counts."""
+
+    def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
+        """Mark the request as being sent, if its recipient is still at `expected_version`.
+
+        `duplicate`: the request was handled before; `stale`: the recipient's state changed.
+        """
+        ...
+
+    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
+        """Record the final outcome and count it for its campaign, once.
+
+        `fresh`: the request was never claimed (a skip); False when it was already recorded.
+        """
+        ...
+
+    def release(self, request: SendRequest, now: datetime) -> None:
+        """Give a claimed request back for a later retry."""
+        ...
+
+    def get(self, account_id: str, request_id: str) -> OutboundRecord | None: ...
+
+    def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
+        """`sent`, `skipped:<reason>`, `failed:<reason>` counts of the campaign."""
+        ...
+
+
+class SendQueue(Protocol):
+    """Where producers' send requests wait for the send function."""
+
+    def enqueue(self, requests: Sequence[SendRequest]) -> dict[str, str]:
+        """Queue the requests; returns request id -> reason for each one that was not queued."""
+        ...
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        """Back off before a record is delivered again."""
+        ...

@@ -167,7 +167,7 @@ def receive_delivery_report(
     """
     if source is None:
         return None
-    if source is Source.CARRIER and account.opt_out_scope == "sender":
+    if source is Source.CARRIER and account.opt_out_scope == "sender" and report.from_phone:
         scope = sender_scope(report.from_phone)
     else:
         scope = ALL

@@ -1,14 +1,115 @@
-"""The send queue's record handler (the send path proper comes with the send-path issue)."""
+"""The send queue's handler: Powertools batch processing with partial batch failure reporting.
+
+Before any record is handled, the whole batch's recipients are read at once (one BatchGetItem
+per 100 distinct numbers of an account); each record is then sent or skipped by the send path.
+Failed records go back to the queue: a retryable one after a backoff, a request that can never
+succeed (bad JSON, bad fields, unknown account) until SQS moves it to the dead-letter queue.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from chalicelib import wiring
+from chalicelib.domain import sending
+from chalicelib.domain.models import Account, NumberState, SendRequest
 from chalicelib.observability import logger
+
+#: Backoff for retryable records: 2^(receives) * BASE seconds, capped (SQS allows up to 12 h).
+BACKOFF_BASE_SECONDS = 15
+BACKOFF_MAX_SECONDS = 900
+
+
+class UnsendableRecord(Exception):
+    """A record that can never be sent as it is; it fails until SQS dead-letters it."""
+
+
+@dataclass
+class BatchPlan:
+    """The batch parsed, with each account and recipient state read once."""
+
+    requests: dict[str, SendRequest] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    states: dict[tuple[str, str], NumberState] = field(default_factory=dict)
+
+
+def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> BatchPlan:
+    plan = BatchPlan()
+    for record in records:
+        message_id = record["messageId"]
+        try:
+            raw = json.loads(record.get("body") or "")
+        except ValueError:
+            plan.problems[message_id] = "the body is not JSON"
+            continue
+        account_id = raw.get("account_id") if isinstance(raw, dict) else None
+        if not isinstance(account_id, str):
+            plan.problems[message_id] = "the body is not a send request with an account_id"
+            continue
+        if account_id not in plan.accounts:
+            account = deps.store.get_account(account_id)
+            if account is None:
+                plan.problems[message_id] = f"no account {account_id}"
+                continue
+            plan.accounts[account_id] = account
+        try:
+            plan.requests[message_id] = SendRequest.model_validate(
+                raw, context={"region": plan.accounts[account_id].default_region}
+            )
+        except ValidationError as error:
+            plan.problems[message_id] = _describe(error)
+    recipients: dict[str, list[str]] = defaultdict(list)
+    for request in plan.requests.values():
+        recipients[request.account_id].append(request.to)
+    for account_id, phones in recipients.items():
+        for phone, state in deps.store.load_many(account_id, phones).items():
+            plan.states[(account_id, phone)] = state
+    return plan
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
+        for item in error.errors(include_url=False, include_input=False)
+    )
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
-    """Log each record; report no failures (nothing is processed yet)."""
-    for record in event.get("Records", []):
-        logger.info("send request received", extra={"message_id": record.get("messageId")})
-    return {"batchItemFailures": []}
+    """Handle one SQS batch; returns `{"batchItemFailures": [...]}` for the records to retry."""
+    deps = wiring.dependencies()
+    send_deps = wiring.send_dependencies()
+    records = event.get("Records", [])
+    plan = plan_batch(records, deps)
+    to_delay: list[tuple[str, int]] = []
+
+    def send_record(record: SQSRecord) -> str:
+        if record.message_id in plan.problems:
+            reason = plan.problems[record.message_id]
+            logger.error("send request refused", extra={"message_id": record.message_id, "reason": reason})
+            raise UnsendableRecord(reason)
+        request = plan.requests[record.message_id]
+        account = plan.accounts[request.account_id]
+        try:
+            outcome = sending.send(send_deps, account, request, plan.states[(request.account_id, request.to)])
+        except sending.RetryLater:
+            to_delay.append((record.receipt_handle, int(record.attributes.approximate_receive_count)))
+            raise
+        logger.info(
+            "send request handled",
+            extra={"request_id": request.request_id, "status": outcome.status, "reason": outcome.reason},
+        )
+        return outcome.status
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(event=event, record_handler=send_record, processor=processor)
+    for receipt_handle, receives in to_delay:
+        wiring.send_queue().delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+    return dict(response)

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.adapters.carriers import twilio
 from chalicelib.domain.errors import InvalidPhone, InvalidRequest
+from chalicelib.domain.models import Source
 
 VECTORS = json.loads(
     (Path(__file__).parents[3] / "shared" / "data" / "carrier-signature-vectors.json").read_text(encoding="utf-8")
@@ -508,3 +509,27 @@ def test_twiml_without_message_is_an_empty_response():
 
 def test_twiml_keeps_unicode():
     assert "<Message>Désabonné 👋</Message>" in twilio.twiml("Désabonné 👋")
+
+
+def test_parse_status_from_an_alphanumeric_sender_still_reports_the_opt_out():
+    params = [(name, "ACMECO" if name == "From" else value) for name, value in recorded("status_failed_21610.txt")]
+    report = status(params)
+    assert report.from_phone is None
+    assert twilio.error_source(report.error_code) is Source.CARRIER
+
+
+@pytest.mark.parametrize(
+    ("code", "source"),
+    [
+        ("21610", Source.CARRIER),
+        ("30003", Source.BOUNCE),
+        ("30005", Source.BOUNCE),
+        ("30006", Source.BOUNCE),
+        ("21614", Source.BOUNCE),
+        ("21211", Source.BOUNCE),
+        ("30007", None),
+        (None, None),
+    ],
+)
+def test_error_source_maps_twilio_codes(code, source):
+    assert twilio.error_source(code) is source

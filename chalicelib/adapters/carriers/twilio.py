@@ -15,8 +15,8 @@ from datetime import datetime
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import DeliveryReport, InboundMessage
+from chalicelib.domain.errors import InvalidPhone, InvalidRequest
+from chalicelib.domain.models import DeliveryReport, InboundMessage, Source
 from chalicelib.domain.phone import to_e164
 
 CARRIER = "twilio"
@@ -211,12 +211,29 @@ def parse_status(
         message_id=fields.required("MessageSid", "SmsSid"),
         account_id=account_id,
         to_phone=to_e164(fields.required("To"), default_region),
-        from_phone=to_e164(fields.required("From"), default_region),
+        from_phone=_sender(fields.required("From"), default_region),
         status=fields.required("MessageStatus", "SmsStatus"),
         error_code=fields.optional("ErrorCode") or None,
         occurred_at=received_at,
         received_at=received_at,
     )
+
+
+def _sender(raw: str, default_region: str) -> str | None:
+    """Our sending number, or None for an alphanumeric sender ID: the report must still count (a 21610 is an opt-out)."""
+    try:
+        return to_e164(raw, default_region)
+    except InvalidPhone:
+        return None
+
+
+def error_source(error_code: str | None) -> Source | None:
+    """What a Twilio error code means for the recipient: opted out at the carrier, unreachable, or nothing."""
+    if error_code in OPTED_OUT_ERROR_CODES:
+        return Source.CARRIER
+    if error_code in UNREACHABLE_ERROR_CODES:
+        return Source.BOUNCE
+    return None
 
 
 def account_sid_of(params: Sequence[tuple[str, str]]) -> str | None:

@@ -1,0 +1,563 @@
+"""Cold start: a fresh interpreter imports the app and serves its first Twilio webhook (a signed STOP).
+
+Run from the project root:
+
+    .venv/bin/python benchmarks/bench_cold_start.py [--runs 10] [--write BENCHMARKS.md]
+
+The parent starts moto's server on 127.0.0.1 (a free port), creates the table and one account through the real
+adapters, then starts fresh child interpreters, round-robin: our app (`app.py`) and a bare Chalice app
+(`benchmarks/baseline_app/app.py`, one boto3 DynamoDB client, one GetItem), each with and without .pyc files. A
+child calls `app.app(event, context)` with an API Gateway proxy event, as the Lambda runtime does, and reports its
+timings (time.perf_counter from its first line); the parent adds the spawn time and the wall time of the whole
+subprocess. A last pass runs our app under `python -X importtime` to name the imports that cost the most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
+
+TITLE = "Cold start"
+BASELINE_DIR = ROOT / "benchmarks" / "baseline_app"
+TABLE = "optout-bench"
+ACCOUNT = "acme"
+BASE_URL = "https://sms.example.com/api"
+AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
+SID = "AC" + "1" * 32
+OUR_NUMBER = "+14155550100"
+MARKER = "BENCH-RESULT "
+
+# The child's first statement starts the clock; everything after it (imports included) is measured.
+CHILD = f"""\
+import time
+_t0 = time.perf_counter()
+_w0 = time.time()
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+import app as _application
+_t1 = time.perf_counter()
+class _Context:
+    function_name = "bench"
+    memory_limit_in_mb = 1024
+    aws_request_id = "bench-request"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    def get_remaining_time_in_millis(self):
+        return 30000
+_first = _application.app(json.loads(os.environ["BENCH_EVENT"]), _Context())
+_t2 = time.perf_counter()
+_w2 = time.time()
+_second = _application.app(json.loads(os.environ["BENCH_EVENT_2"]), _Context())
+_t3 = time.perf_counter()
+print({MARKER!r} + json.dumps({{
+    "first_line_wall": _w0, "response_wall": _w2, "last_line_wall": time.time(),
+    "import_ms": (_t1 - _t0) * 1000, "first_ms": (_t2 - _t1) * 1000, "to_response_ms": (_t2 - _t0) * 1000,
+    "second_ms": (_t3 - _t2) * 1000,
+    "status": _first["statusCode"], "body": _first["body"], "status_2": _second["statusCode"],
+}}))
+"""
+
+# Our app only: the same path in steps, to see where the first request's time goes.
+CHILD_STEPS = f"""\
+import time
+_t = [time.perf_counter()]
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+import app as _application
+_t.append(time.perf_counter())
+import boto3
+_t.append(time.perf_counter())
+from chalicelib import wiring
+_settings = wiring.get_settings()
+_dynamodb = wiring._client("dynamodb", _settings)
+_t.append(time.perf_counter())
+_ssm = wiring._client("ssm", _settings)
+_t.append(time.perf_counter())
+_calls = []
+for _client in (_dynamodb, _ssm):
+    _client.meta.events.register("before-call.*.*", lambda model, **_: _calls.append(model.name))
+from chalicelib.adapters.dynamodb_store import DynamoDBSuppressionStore
+from chalicelib.adapters.ssm_secrets import SsmSecretStore
+_t.append(time.perf_counter())
+wiring.override(wiring.Dependencies(
+    settings=_settings,
+    store=DynamoDBSuppressionStore(_dynamodb, _settings.table_name),
+    secrets=SsmSecretStore(_ssm, _settings.secrets_prefix, _settings.secrets_max_age),
+    clock=wiring.SystemClock(),
+))
+_first = _application.app(json.loads(os.environ["BENCH_EVENT"]), None)
+_t.append(time.perf_counter())
+_first_calls, _calls[:] = list(_calls), []
+_second = _application.app(json.loads(os.environ["BENCH_EVENT_2"]), None)
+_t.append(time.perf_counter())
+print({MARKER!r} + json.dumps({{
+    "steps_ms": [(b - a) * 1000 for a, b in zip(_t, _t[1:])],
+    "status": _first["statusCode"], "status_2": _second["statusCode"],
+    "calls": [_first_calls, list(_calls)],
+}}))
+"""
+STEPS = [
+    "import app",
+    "import boto3",
+    "DynamoDB client",
+    "SSM client",
+    "import the adapters (Powertools Parameters)",
+    "first webhook",
+    "second webhook (warm)",
+]
+
+VARIANTS = {
+    "pyc": "with .pyc",
+    "zip": "Lambda zip without .pyc",
+    "none": "no .pyc at all",
+}
+# What the Lambda Python runtime provides, precompiled (requirements.txt leaves boto3 and botocore out of the zip).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "jmespath")
+RUNTIME_LABEL = "the standard library, boto3, botocore, s3transfer, urllib3, dateutil, six, jmespath"
+APPS = {"ours": ("our app", ROOT), "baseline": ("bare Chalice + 1 GetItem", BASELINE_DIR)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10, help="fresh processes per app and variant (default 10)")
+    parser.add_argument("--importtime-runs", type=int, default=5, help="runs under -X importtime (default 5)")
+    parser.add_argument("--write", metavar="FILE", help="replace this script's section of FILE (e.g. BENCHMARKS.md)")
+    args = parser.parse_args()
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        env = _child_env(port)
+        os.environ.update(env)
+        _create_table_and_account()
+        with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
+            runs = _measure(args.runs, env, Path(scratch))
+            steps = _measure_steps(args.runs, env)
+            imports = _measure_imports(args.importtime_runs, env)
+    finally:
+        server.stop()
+
+    body = _render(args.runs, args.importtime_runs, runs, steps, imports)
+    print(body)
+    path = _report.output_path(args.write)
+    if path:
+        _report.write_section(path, TITLE, body)
+        print(f"\nwrote section '{TITLE}' of {path}")
+
+
+# --- set-up --------------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _child_env(port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "OPTOUT_"))}
+    env.update(
+        OPTOUT_TABLE_NAME=TABLE,
+        OPTOUT_OPERATOR_TOKEN="bench-operator-token",
+        OPTOUT_PUBLIC_BASE_URL=BASE_URL,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        # As in Lambda: no shared config or credentials files, no instance metadata.
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def _create_table_and_account() -> None:
+    """The table from the project's own definition; the account and its auth token through the real adapters."""
+    import boto3
+
+    from chalicelib import wiring
+    from chalicelib.adapters.dynamodb_table import table_definition
+    from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
+
+    client = boto3.client("dynamodb")  # AWS_ENDPOINT_URL points it at moto
+    client.create_table(**table_definition(TABLE))
+    client.get_waiter("table_exists").wait(TableName=TABLE)
+    settings = AccountSettingsIn.model_validate(
+        {"name": "Acme", "carriers": {"twilio": {"account_sid": SID, "auth_token": AUTH_TOKEN}}}
+    )
+    wiring.get_settings.cache_clear()
+    wiring.override(None)
+    deps = wiring.dependencies()
+    upsert_account(deps.store, deps.secrets, ACCOUNT, settings, datetime.now(UTC))
+
+
+def _events(serial: int) -> dict[str, str]:
+    """The child's two webhooks: STOPs from two senders no other run uses."""
+    return {"BENCH_EVENT": _stop_event(2 * serial), "BENCH_EVENT_2": _stop_event(2 * serial + 1)}
+
+
+def _stop_event(serial: int) -> str:
+    """A signed STOP from a sender no earlier run used, so every run records a new opt-out."""
+    from chalicelib.adapters.carriers import twilio
+
+    params = {
+        "ToCountry": "US",
+        "SmsMessageSid": f"SMcold{serial:026d}",
+        "NumMedia": "0",
+        "MessageSid": f"SMcold{serial:026d}",
+        "AccountSid": SID,
+        "From": f"+1415{2000000 + serial:07d}",
+        "To": OUR_NUMBER,
+        "Body": "STOP",
+        "NumSegments": "1",
+        "ApiVersion": "2010-04-01",
+    }
+    route = f"/webhooks/twilio/{ACCOUNT}"
+    signature = twilio.compute_signature(BASE_URL + route, sorted(params.items()), AUTH_TOKEN)
+    return json.dumps(_report.api_gateway_event(route, "/webhooks/twilio/{account_id}", urlencode(params), signature))
+
+
+# --- measuring -----------------------------------------------------------------------------------------------------
+
+
+def _run_child(code: str, cwd: Path, env: dict[str, str], xopts: list[str], serial: int) -> tuple[dict, float, float]:
+    """Run `code` in a fresh interpreter; its result, the spawn instant (time.time) and the subprocess's wall time."""
+    env = {**env, **_events(serial)}
+    spawned = time.time()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *xopts, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    wall_ms = (time.perf_counter() - started) * 1000
+    ended = time.time()
+    lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"child failed in {cwd} ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    result = json.loads(lines[-1][len(MARKER) :])
+    if "last_line_wall" in result:
+        result["exit_ms"] = (ended - result["last_line_wall"]) * 1000
+    if result["status"] != 200 or result["status_2"] != 200:
+        raise RuntimeError(f"the webhook was not answered with 200 in {cwd}: {result}")
+    return result, spawned, wall_ms
+
+
+# Every child gets new MessageSids and senders, so each run records new opt-outs rather than duplicates.
+_serial = itertools.count(1)
+
+
+def _runtime_only_prefix(scratch: Path, env: dict[str, str]) -> Path:
+    """A pycache_prefix holding .pyc files only for what the Lambda runtime provides (stdlib, boto3, ...)."""
+    prefix = scratch / "runtime-pyc"
+    for _, directory in APPS.values():
+        _run_child(CHILD, directory, env, ["-X", f"pycache_prefix={prefix}"], next(_serial))
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    site_packages = Path(sysconfig.get_paths()["purelib"]).resolve()
+    kept = {"stdlib": 0, "runtime": 0}
+    for pyc in list(prefix.rglob("*.pyc")):
+        source_dir = Path("/") / pyc.parent.relative_to(prefix)
+        if source_dir.is_relative_to(site_packages):
+            parts = source_dir.relative_to(site_packages).parts
+            top = parts[0] if parts else pyc.name.split(".")[0] + ".py"
+            if top in RUNTIME_PACKAGES:
+                kept["runtime"] += 1
+                continue
+        elif source_dir.is_relative_to(stdlib) and "site-packages" not in source_dir.parts:
+            kept["stdlib"] += 1
+            continue
+        pyc.unlink()
+    if not all(kept.values()):
+        raise RuntimeError(f"expected standard library and boto3 .pyc under {prefix}, kept {kept}")
+    return prefix
+
+
+def _measure(runs: int, env: dict[str, str], scratch: Path) -> dict[tuple[str, str], list[dict]]:
+    """Every app and variant `runs` times, interleaved so that a change in machine load hits all of them alike."""
+    # Warm-up (not counted): writes any missing .pyc for the "with .pyc" runs.
+    for _, directory in APPS.values():
+        _run_child(CHILD, directory, env, [], next(_serial))
+    runtime_prefix = _runtime_only_prefix(scratch, env)
+    results: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for run in range(runs):
+        for variant in VARIANTS:
+            for app_key, (_, directory) in APPS.items():
+                child_env, xopts = dict(env), []
+                if variant == "none":
+                    empty = scratch / f"empty-{variant}-{app_key}-{run}"
+                    empty.mkdir()
+                    xopts = ["-X", f"pycache_prefix={empty}"]
+                    child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+                elif variant == "zip":
+                    xopts = ["-X", f"pycache_prefix={runtime_prefix}"]
+                    child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+                result, spawned, wall_ms = _run_child(CHILD, directory, child_env, xopts, next(_serial))
+                expected = "<Message>" if app_key == "ours" else "<Response/>"
+                if expected not in result["body"]:
+                    raise RuntimeError(f"{app_key} answered {result['body']!r}, not the TwiML expected")
+                result["spawn_to_first_line_ms"] = (result["first_line_wall"] - spawned) * 1000
+                result["spawn_to_response_ms"] = (result["response_wall"] - spawned) * 1000
+                result["wall_ms"] = wall_ms
+                results[(app_key, variant)].append(result)
+                if variant == "none":
+                    shutil.rmtree(empty)
+        print(f"run {run + 1}/{runs} done", file=sys.stderr)
+    return results
+
+
+def _measure_steps(runs: int, env: dict[str, str]) -> list[dict]:
+    return [_run_child(CHILD_STEPS, ROOT, env, [], next(_serial))[0] for _ in range(runs)]
+
+
+def _measure_imports(runs: int, env: dict[str, str]) -> list[list[tuple[int, str, float, float]]]:
+    """Our app's whole cold start under -X importtime: (depth, module, self ms, cumulative ms) per import."""
+    parsed = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", CHILD],
+            cwd=ROOT,
+            env={**env, **_events(next(_serial))},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        rows = []
+        for line in done.stderr.splitlines():
+            if not line.startswith("import time:") or "cumulative" in line:
+                continue
+            self_us, cumulative_us, name = line[len("import time:") :].split("|")
+            depth = (len(name) - len(name.lstrip()) - 1) // 2
+            rows.append((depth, name.strip(), int(self_us) / 1000, int(cumulative_us) / 1000))
+        parsed.append(rows)
+    return parsed
+
+
+# --- reporting -----------------------------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _med_p90(values: list[float]) -> str:
+    return f"{_ms(_report.median(values))} / {_ms(_report.percentile(values, 0.9))}"
+
+
+def _render(runs, importtime_runs, results, steps, imports) -> str:
+    out = [
+        _report.machine(),
+        "",
+        (
+            f"Each figure is the median / p90 over {runs} fresh processes, in milliseconds. Our app (`app.py`) "
+            "serves a signed Twilio STOP end to end through the real adapters (DynamoDB and SSM, as wired by "
+            "`chalicelib/wiring.py`) against moto's server on 127.0.0.1; the bare app "
+            "(`benchmarks/baseline_app/app.py`) answers the same event after one DynamoDB GetItem. A child calls "
+            "`app.app(event, context)` with an API Gateway proxy event, as the Lambda runtime does. All runs are "
+            "interleaved; the moto server runs in the parent on the same CPUs, so AWS round trips are local "
+            "(a few ms) rather than real network ones."
+        ),
+        "",
+        (
+            "- *import → response*: `time.perf_counter()` from the child's first line to the first response "
+            "(imports, building clients, the request)."
+        ),
+        (
+            "- *spawn → response*: from the parent's `time.time()` before spawning to the child's after the response "
+            "(adds interpreter start-up, which Lambda's init also pays)."
+        ),
+        "- *process wall*: the whole subprocess (adds a second, warm webhook and interpreter shutdown).",
+        (
+            "- *no .pyc at all*: `-X pycache_prefix=<empty dir>` plus `PYTHONDONTWRITEBYTECODE=1`, so every module, "
+            "the standard library included, is compiled from source on each run (pessimistic)."
+        ),
+        (
+            "- *Lambda zip without .pyc*: the same, but the pycache_prefix holds .pyc files for what the Lambda Python "
+            f"runtime provides precompiled ({RUNTIME_LABEL}; filled by one run, then pruned to those), so only what "
+            "`chalice package` puts in the zip (our code, chalice, pydantic, phonenumbers, Powertools, "
+            "pydantic-settings, ...) is compiled on each run."
+        ),
+        "",
+    ]
+    rows = []
+    for variant, label in VARIANTS.items():
+        for app_key, (app_label, _) in APPS.items():
+            data = results[(app_key, variant)]
+            rows.append(
+                [
+                    f"{app_label}, {label}",
+                    _med_p90([r["import_ms"] for r in data]),
+                    _med_p90([r["first_ms"] for r in data]),
+                    _med_p90([r["to_response_ms"] for r in data]),
+                    _med_p90([r["spawn_to_response_ms"] for r in data]),
+                    _med_p90([r["wall_ms"] for r in data]),
+                    _med_p90([r["second_ms"] for r in data]),
+                ]
+            )
+        ours = [r["spawn_to_response_ms"] for r in results[("ours", variant)]]
+        bare = [r["spawn_to_response_ms"] for r in results[("baseline", variant)]]
+        rows.append(
+            [
+                f"*our app minus bare app, {label}*",
+                "",
+                "",
+                "",
+                f"*{_ms(_report.median(ours) - _report.median(bare))}* (medians)",
+                "",
+                "",
+            ]
+        )
+    out.append(
+        _report.table(
+            [
+                "app, bytecode",
+                "import app",
+                "first request",
+                "import → response",
+                "spawn → response",
+                "process wall",
+                "second request (warm)",
+            ],
+            rows,
+        )
+    )
+    spawn = [r["spawn_to_first_line_ms"] for data in results.values() for r in data]
+    out += [
+        "",
+        f"Interpreter start-up before the child's first line (venv `site`, all runs): {_med_p90(spawn)}.",
+        "",
+        (
+            "Interpreter shutdown, from the child's last line to the parent seeing it exit (part of *process wall*; "
+            "Lambda freezes the process instead, so a cold start never pays it), with .pyc: "
+            + "; ".join(
+                f"{app_label} {_med_p90([r['exit_ms'] for r in results[(app_key, 'pyc')]])}"
+                for app_key, (app_label, _) in APPS.items()
+            )
+            + "."
+        ),
+        "",
+        (
+            f"Our app's cold start in steps (with .pyc, median / p90 over {runs} more processes; the same work as the "
+            "first request, with the clients built before it rather than inside it):"
+        ),
+        "",
+        _report.table(
+            ["step", "ms"],
+            [[name, _med_p90([run["steps_ms"][i] for run in steps])] for i, name in enumerate(STEPS)],
+        ),
+        "",
+        (
+            f"AWS calls of the first webhook: {', '.join(steps[0]['calls'][0])}; of the second: "
+            f"{', '.join(steps[0]['calls'][1])} (the auth token is cached for `secrets_max_age` seconds)."
+        ),
+        "",
+        _render_imports(importtime_runs, imports),
+    ]
+    return "\n".join(out)
+
+
+def _import_tree(rows: list[tuple[int, str, float, float]]) -> list[tuple[str, float, float, list]]:
+    """importtime's post-order lines as a forest of (module, self ms, cumulative ms, children)."""
+    pending: dict[int, list] = defaultdict(list)
+    for depth, name, self_ms, cumulative_ms in rows:
+        node = (name, self_ms, cumulative_ms, pending.pop(depth + 1, []))
+        pending[depth].append(node)
+    return pending[0]
+
+
+def _import_figures(rows: list[tuple[int, str, float, float]]) -> dict[str, dict[str, float]]:
+    """Per run: cumulative ms per top-level package, self ms per package and per module of ours, and the split
+    between the imports of `import app` and the lazy ones made while serving the first webhook."""
+    by_package: dict[str, float] = defaultdict(float)
+    package_self: dict[str, float] = defaultdict(float)
+    ours: dict[str, float] = defaultdict(float)
+
+    def visit(node, outer_packages: frozenset[str]) -> None:
+        name, self_ms, cumulative_ms, children = node
+        package = name.split(".")[0]
+        package_self[package] += self_ms
+        if package in ("app", "chalicelib"):
+            ours[name] += self_ms
+        elif package not in outer_packages:
+            by_package[package] += cumulative_ms  # its outermost import: everything it pulled in
+        for child in children:
+            visit(child, outer_packages | {package})
+
+    roots = _import_tree(rows)
+    for root in roots:
+        visit(root, frozenset())
+    names = [root[0] for root in roots]
+    app_at = names.index("app")
+    phases = {
+        "import app": roots[app_at][2],
+        "lazy imports while serving": sum(root[2] for root in roots[app_at + 1 :]),
+    }
+    lazy = {root[0]: root[2] for root in roots[app_at + 1 :]}
+    return {"package": by_package, "self": package_self, "ours": ours, "phases": phases, "lazy": lazy}
+
+
+def _render_imports(runs, imports) -> str:
+    series: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for rows in imports:
+        for kind, figures in _import_figures(rows).items():
+            for name, value in figures.items():
+                series[kind][name].append(value)
+
+    def top(kind: str, count: int = 10) -> list[list[str]]:
+        medians = sorted(((_report.median(v), k) for k, v in series[kind].items()), reverse=True)[:count]
+        return [[f"`{name}`", _ms(value)] for value, name in medians]
+
+    phases = {name: _report.median(values) for name, values in series["phases"].items()}
+    lazy = ", ".join(f"{name} {value}" for name, value in top("lazy", 3))
+    return "\n".join(
+        [
+            (
+                f"Imports of our app's whole cold start (`import app` and the first webhook) under "
+                f"`python -X importtime`, with .pyc, median over {runs} runs, in ms (importtime itself adds some "
+                f"overhead): {_ms(phases['import app'])} in `import app`, {_ms(phases['lazy imports while serving'])} "
+                f"imported lazily while serving the first webhook (largest: {lazy})."
+            ),
+            "",
+            (
+                "Top 10 top-level packages by cumulative import time (the time of the outermost imports of the "
+                "package, including whatever they imported first, so `boto3` includes `botocore` and `urllib3`, and "
+                "`aws_lambda_powertools` includes `boto3`, which `chalicelib/adapters/ssm_secrets.py` imports through "
+                "Powertools Parameters; a package imported by another is counted in both):"
+            ),
+            "",
+            _report.table(["package", "cumulative ms"], top("package")),
+            "",
+            "Top 10 packages by their own (self) import time, wherever imported (these add up to the total):",
+            "",
+            _report.table(["package", "self ms"], top("self")),
+            "",
+            "Our modules by their own import time (mostly building pydantic models and tables at import):",
+            "",
+            _report.table(["module", "self ms"], top("ours", 6)),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

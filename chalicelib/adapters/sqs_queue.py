@@ -1,0 +1,46 @@
+"""The send queue on SQS: producers' requests in, backoff for records that must wait."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.models import SendRequest
+from chalicelib.observability import logger
+
+SEND_BATCH_LIMIT = 10
+
+
+class SqsSendQueue:
+    """`client` is a boto3 SQS client; `queue_url` the send queue."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def enqueue(self, requests: Sequence[SendRequest]) -> dict[str, str]:
+        """Queue the requests, ten per SendMessageBatch; returns request id -> why it was not queued."""
+        failed: dict[str, str] = {}
+        for start in range(0, len(requests), SEND_BATCH_LIMIT):
+            chunk = requests[start : start + SEND_BATCH_LIMIT]
+            entries = [{"Id": str(i), "MessageBody": r.model_dump_json()} for i, r in enumerate(chunk)]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError) as error:
+                raise StoreUnavailable(f"could not queue send requests: {error}") from error
+            for failure in response.get("Failed", []):
+                failed[chunk[int(failure["Id"])].request_id] = failure.get("Message") or failure.get("Code", "failed")
+        return failed
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a record hidden for `seconds` before SQS redelivers it (backoff); best effort."""
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
+        except (ClientError, BotoCoreError) as error:
+            # Without the delay the record is simply redelivered when its visibility timeout ends.
+            logger.warning("could not delay a record for retry", extra={"error": str(error)})

@@ -1,0 +1,112 @@
+"""The send path (DESIGN rules 3 and 10): every text is checked against suppressions at send time.
+
+The worker reads the state of a whole batch's recipients at once; each text is then claimed in a
+write that is conditional on its recipient's state being unchanged since that read, so an opt-out
+stored in between is seen before the provider is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.domain import services
+from chalicelib.domain.models import (
+    Account,
+    DeliveryReport,
+    NumberState,
+    OutboundRecord,
+    OutboundSms,
+    SendRequest,
+    Source,
+)
+from chalicelib.domain.ports import OutboundLog, SmsProvider, SuppressionStore
+
+MAX_CLAIM_ATTEMPTS = 5
+
+
+class RetryLater(Exception):
+    """The provider could not take the text now (throttled, down): SQS redelivers it later."""
+
+
+@dataclass(frozen=True)
+class SendDeps:
+    store: SuppressionStore
+    outbound: OutboundLog
+    provider_for: Callable[[Account], SmsProvider]
+    now: Callable[[], datetime]
+
+
+def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberState) -> OutboundRecord:
+    """Send one text unless its recipient is suppressed; record the outcome in the outbound log.
+
+    `state` is the recipient's state as read for the batch. Raises RetryLater when the provider
+    asks to try again.
+    """
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        blocking = state.blocking(request.sender, request.groups)
+        if blocking:
+            record = OutboundRecord(
+                request=request, status="skipped", reason="suppressed", blocked_by=tuple(blocking), updated_at=deps.now()
+            )
+            if deps.outbound.finish(record, fresh=True):
+                return record
+            return _existing(deps, request)
+        claim = deps.outbound.claim(request, state.version, deps.now())
+        if claim == "claimed":
+            return _send_claimed(deps, account, request)
+        if claim == "duplicate":
+            return _existing(deps, request)
+        # The recipient changed since the batch read: read it again and decide again.
+        state, _ = deps.store.load(request.account_id, request.to)
+    raise RetryLater(f"{request.to} kept changing while {request.request_id} was being sent")
+
+
+def _existing(deps: SendDeps, request: SendRequest) -> OutboundRecord:
+    """SQS delivered this request again: it was handled once, and that is what counts."""
+    existing = deps.outbound.get(request.account_id, request.request_id)
+    if existing is None:  # released for a retry between our claim and this read
+        raise RetryLater(f"{request.request_id} is being retried")
+    return existing
+
+
+def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> OutboundRecord:
+    provider = deps.provider_for(account)
+    result = provider.send(
+        OutboundSms(request_id=request.request_id, to=request.to, sender=request.sender, body=request.body)
+    )
+    fields = {
+        "request": request,
+        "provider": provider.name,
+        "provider_message_id": result.provider_message_id,
+        "error_code": result.error_code,
+        "detail": result.detail,
+    }
+    if result.status == "retry":
+        deps.outbound.release(request, deps.now())
+        raise RetryLater(f"{provider.name} asked to retry {request.request_id}: {result.detail}")
+    if result.status in ("opted_out", "unreachable"):
+        # The carrier knows something we did not: remember it so nothing more goes to this number.
+        source = Source.CARRIER if result.status == "opted_out" else Source.BOUNCE
+        report = DeliveryReport(
+            carrier=provider.name,
+            message_id=request.request_id,
+            account_id=account.account_id,
+            to_phone=request.to,
+            from_phone=request.sender,
+            status="send_refused",
+            error_code=result.error_code,
+            occurred_at=deps.now(),
+            received_at=deps.now(),
+        )
+        services.receive_delivery_report(deps.store, account, report, source)
+        status, reason = ("skipped", "carrier_opted_out") if source is Source.CARRIER else ("failed", "unreachable")
+    elif result.status == "sent":
+        status, reason = "sent", None
+    else:
+        status, reason = "failed", "provider_error"
+    record = OutboundRecord(**fields, status=status, reason=reason, updated_at=deps.now())
+    deps.outbound.finish(record, fresh=False)
+    return record
+

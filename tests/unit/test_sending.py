@@ -1,0 +1,218 @@
+"""The send path (DESIGN rules 3 and 10) with in-memory fakes: the worker, the checks, the outcomes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.domain import sending, services
+from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
+from chalicelib.domain.models import SmsResult, Source
+from chalicelib.domain.sending import SendDeps
+from chalicelib.settings import Settings
+from chalicelib.workers import send as send_worker
+from tests.fakes import (
+    FixedClock,
+    InMemoryOutboundLog,
+    InMemorySecretStore,
+    InMemorySuppressionStore,
+    RecordingSmsProvider,
+)
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+SENDER = "+14155550100"
+OTHER_SENDER = "+14155550199"
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.delays: list[tuple[str, int]] = []
+
+    def enqueue(self, requests):
+        return {}
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
+
+
+@pytest.fixture
+def world():
+    store = InMemorySuppressionStore()
+    secrets = InMemorySecretStore()
+    clock = FixedClock(T0)
+    provider = RecordingSmsProvider()
+    outbound = InMemoryOutboundLog(store)
+    queue = FakeQueue()
+    wiring.override(wiring.Dependencies(settings=Settings(), store=store, secrets=secrets, clock=clock))
+    wiring.override_send(SendDeps(store=store, outbound=outbound, provider_for=lambda _: provider, now=clock.now), queue)
+    account, _, _ = upsert_account(store, secrets, "acme", AccountSettingsIn(name="Acme"), T0)
+
+    class World:
+        pass
+
+    w = World()
+    w.store, w.outbound, w.provider, w.queue, w.account, w.clock = store, outbound, provider, queue, account, clock
+    yield w
+    wiring.override(None)
+    wiring.override_send(None)
+
+
+def request(to: str, request_id: str | None = None, **fields) -> dict:
+    return {
+        "request_id": request_id or f"req-{uuid.uuid4()}",
+        "account_id": "acme",
+        "to": to,
+        "sender": SENDER,
+        "body": "Your table is ready",
+        "campaign_id": "dinner",
+        "user_email": "ana@example.com",
+        "contact_email": "bo@example.com",
+        **fields,
+    }
+
+
+def sqs_event(*bodies: object, receive_count: int = 1) -> dict:
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"receipt-{i}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:optout-send",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def sent_to(world) -> list[str]:
+    return [message.to for _, message in world.provider.sent]
+
+
+def test_rule10_suppressed_recipients_are_skipped_by_all_sender_and_group(world) -> None:
+    # Given four suppressions of different scopes
+    phones = [f"+1415555{n:04d}" for n in range(200, 206)]
+    services.opt_out_manually(world.store, world.account, phones[0], "all", None, "admin", T0)
+    services.opt_out_manually(world.store, world.account, phones[1], f"sender:{SENDER}", None, "admin", T0)
+    services.opt_out_manually(world.store, world.account, phones[2], f"sender:{OTHER_SENDER}", None, "admin", T0)
+    services.opt_out_manually(world.store, world.account, phones[3], "group:vip", None, "admin", T0)
+    services.opt_out_manually(world.store, world.account, phones[4], "group:other", None, "admin", T0)
+    # When a campaign to all six in group vip goes out
+    response = send_worker.handle(sqs_event(*(request(p, groups=["vip"]) for p in phones)))
+    # Then the all, sender and group suppressions block; the other sender's and other group's do not
+    assert response == {"batchItemFailures": []}
+    assert sorted(sent_to(world)) == [phones[2], phones[4], phones[5]]
+    counts = world.outbound.campaign_counts("acme", "dinner")
+    assert counts == {"sent": 3, "skipped:suppressed": 3}
+    skipped = [r for r in world.outbound.records.values() if r.status == "skipped"]
+    assert {r.blocked_by[0].scope for r in skipped} == {"all", f"sender:{SENDER}", "group:vip"}
+
+
+def test_rule10_the_batch_reads_suppressions_once_not_per_message(world) -> None:
+    world.store.calls.clear()
+    send_worker.handle(sqs_event(*(request(f"+1415555{n:04d}") for n in range(300, 400))))
+    assert world.store.calls.get("load_many") == 1
+    assert world.store.calls.get("load", 0) == 0
+    assert len(world.provider.sent) == 100
+
+
+def test_a_redelivered_request_is_sent_once(world) -> None:
+    body = request("+14155550300", request_id="campaign-1:+14155550300")
+    send_worker.handle(sqs_event(body))
+    send_worker.handle(sqs_event(body))
+    assert len(world.provider.sent) == 1
+    assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 1}
+
+
+def test_a_poisoned_record_is_the_only_failure_reported(world) -> None:
+    event = sqs_event(request("+14155550301"), "{not json", request("+14155550302"), {"account_id": "acme"})
+    response = send_worker.handle(event)
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert failed == {event["Records"][1]["messageId"], event["Records"][3]["messageId"]}
+    assert sorted(sent_to(world)) == ["+14155550301", "+14155550302"]
+
+
+def test_an_unknown_account_fails_the_record(world) -> None:
+    event = sqs_event(request("+14155550301", account_id="nobody"))
+    response = send_worker.handle(event)
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [event["Records"][0]["messageId"]]
+    assert world.provider.sent == []
+
+
+def test_rule10_an_opt_out_between_the_batch_read_and_the_send_is_honoured(world) -> None:
+    # Given a batch whose states were read before the contact's STOP was stored
+    phone = "+14155550310"
+    event = sqs_event(request(phone))
+    plan = send_worker.plan_batch(event["Records"], wiring.dependencies())
+    services.opt_out_manually(world.store, world.account, phone, "all", None, "admin", T0)
+    # When the record is sent with the state read before
+    request_model = next(iter(plan.requests.values()))
+    outcome = sending.send(wiring.send_dependencies(), world.account, request_model, plan.states[("acme", phone)])
+    # Then the claim sees the change, reads again, and skips
+    assert outcome.status == "skipped" and world.provider.sent == []
+
+
+def test_rule10_provider_opted_out_makes_a_carrier_suppression_and_counts_as_skipped(world) -> None:
+    phone = "+14155550320"
+    world.provider.answers[phone] = SmsResult(status="opted_out", error_code="21610")
+    send_worker.handle(sqs_event(request(phone), request(phone)))
+    state, _ = world.store.load("acme", phone)
+    assert state.suppressions["all"].source is Source.CARRIER
+    # Only the first reached the provider; the second saw the new suppression
+    assert sent_to(world) == [phone]
+    assert world.outbound.campaign_counts("acme", "dinner") == {"skipped:carrier_opted_out": 1, "skipped:suppressed": 1}
+
+
+def test_rule10_provider_unreachable_makes_a_bounce_and_counts_as_failed(world) -> None:
+    phone = "+14155550330"
+    world.provider.answers[phone] = SmsResult(status="unreachable", error_code="30003")
+    send_worker.handle(sqs_event(request(phone)))
+    state, _ = world.store.load("acme", phone)
+    assert state.suppressions["all"].source is Source.BOUNCE
+    assert world.outbound.campaign_counts("acme", "dinner") == {"failed:unreachable": 1}
+
+
+def test_a_retryable_provider_error_goes_back_to_the_queue_with_backoff_then_sends(world) -> None:
+    phone = "+14155550340"
+    world.provider.answers[phone] = SmsResult(status="retry", error_code="429", detail="Too Many Requests")
+    body = request(phone, request_id="r-340")
+    event = sqs_event(body, receive_count=2)
+    response = send_worker.handle(event)
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [event["Records"][0]["messageId"]]
+    assert world.queue.delays == [("receipt-0", 60)]
+    assert world.outbound.get("acme", "r-340").status == "retrying"
+    # When SQS redelivers and the provider is fine again
+    del world.provider.answers[phone]
+    assert send_worker.handle(sqs_event(body))["batchItemFailures"] == []
+    assert world.outbound.get("acme", "r-340").status == "sent"
+    assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 1}
+
+
+def test_a_final_provider_error_fails_without_retry(world) -> None:
+    phone = "+14155550350"
+    world.provider.answers[phone] = SmsResult(status="failed", error_code="21606", detail="not a valid sender")
+    response = send_worker.handle(sqs_event(request(phone)))
+    assert response["batchItemFailures"] == []
+    assert world.outbound.campaign_counts("acme", "dinner") == {"failed:provider_error": 1}
+
+
+def test_the_number_remembers_who_texted_it_and_the_contacts_email(world) -> None:
+    send_worker.handle(sqs_event(request("+14155550360")))
+    assert world.outbound.contacts[("acme", "+14155550360")] == {
+        "last_user_email": "ana@example.com",
+        "contact_email": "bo@example.com",
+    }
+
+
+def test_national_numbers_use_the_accounts_region(world) -> None:
+    send_worker.handle(sqs_event(request("(415) 555-0370")))
+    assert sent_to(world) == ["+14155550370"]

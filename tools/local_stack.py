@@ -1,0 +1,421 @@
+"""The local stack: an embedded AWS endpoint (moto server), the service's resources, `chalice local`.
+
+Used by `make run` (tools/run_local.py) and by the integration tests. Standard library, boto3 and moto
+only. Nothing here is deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from chalicelib.adapters.dynamodb_table import table_definition
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+DEFAULT_REGION = "us-east-1"
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+#: The send queue's visibility timeout: longer than the send function's own timeout, as AWS advises.
+SEND_QUEUE_VISIBILITY_TIMEOUT = 180
+#: Receives of a message before SQS moves it to the dead-letter queue.
+MAX_RECEIVE_COUNT = 5
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+log = logging.getLogger(__name__)
+
+
+# --- ports -----------------------------------------------------------------------------------
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """Whether a server could bind `port` (same SO_REUSEADDR as http.server and werkzeug use)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 10
+) -> tuple[int, bytes]:
+    """(status, body) of one HTTP request; 4xx and 5xx are answers too, not exceptions."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (local URLs only)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
+# --- the embedded AWS endpoint ---------------------------------------------------------------
+
+
+class _MotoServer(ThreadedMotoServer):
+    """ThreadedMotoServer that reports a failed bind instead of leaving start() waiting forever."""
+
+    error: BaseException | None = None
+
+    def _server_entry(self) -> None:
+        try:
+            super()._server_entry()
+        except BaseException as error:  # surfaced by start_aws() in the calling thread
+            self.error = error
+            self._server_ready_event.set()
+
+
+class AwsEndpoint:
+    """The embedded AWS endpoint: moto's server in a thread of this process, bound to 127.0.0.1."""
+
+    def __init__(self, server: _MotoServer, port: int) -> None:
+        self._server: _MotoServer | None = server
+        self.port = port
+        self.url = f"http://{HOST}:{port}"
+
+    def reset(self) -> None:
+        """Forget every resource and item (POST /moto-api/reset)."""
+        status, body = _http("POST", f"{self.url}/moto-api/reset", b"")
+        if status != 200:
+            raise RuntimeError(f"moto reset answered {status}: {body[:200]!r}")
+
+    def stop(self) -> None:
+        """Stop serving; safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self) -> AwsEndpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def use_dummy_credentials() -> None:
+    """Give boto3 credentials and a region when the environment has none (moto accepts any)."""
+    for name, value in DUMMY_CREDENTIALS.items():
+        if name != "AWS_SESSION_TOKEN":
+            os.environ.setdefault(name, value)
+    os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+
+
+def start_aws(port: int | None = None, *, quiet: bool = True, timeout: float = 15) -> AwsEndpoint:
+    """Start moto's server on 127.0.0.1, on `port` or on a free one; raise OSError when it cannot bind."""
+    use_dummy_credentials()
+    if quiet:
+        # werkzeug logs every request at INFO (the worker's polls included) unless told otherwise.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = _MotoServer(ip_address=HOST, port=port or 0, verbose=False)
+    server.start()  # returns once bound, or once the bind failed (see _MotoServer)
+    if server.error is not None:
+        raise OSError(f"the embedded AWS endpoint could not bind {HOST}:{port}: {server.error}") from server.error
+    _, bound_port = server.get_host_and_port()
+    endpoint = AwsEndpoint(server, bound_port)
+    deadline = time.monotonic() + timeout
+    while True:  # the socket listens already; make sure the app answers before handing it out
+        try:
+            status, _ = _http("GET", f"{endpoint.url}/moto-api/data.json", timeout=2)
+            if status == 200:
+                return endpoint
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            endpoint.stop()
+            raise TimeoutError(f"the embedded AWS endpoint at {endpoint.url} did not answer within {timeout} s")
+        time.sleep(0.05)
+
+
+# --- resources -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Names, URLs and ARNs of what create_resources() made."""
+
+    endpoint_url: str
+    region: str
+    table_name: str
+    queue_name: str
+    queue_url: str
+    queue_arn: str
+    dlq_name: str
+    dlq_url: str
+    dlq_arn: str
+
+
+def _region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def client(service: str, endpoint_url: str, region: str | None = None) -> Any:
+    """A boto3 client for the embedded endpoint (dummy credentials unless the environment has some)."""
+    use_dummy_credentials()
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region or _region())
+
+
+def create_resources(
+    endpoint_url: str, *, table_name: str = "optout", queue_name: str = "optout-send", region: str | None = None
+) -> Resources:
+    """Create the table, the send queue and its dead-letter queue; what exists already is kept."""
+    region = region or _region()
+    dynamodb = client("dynamodb", endpoint_url, region)
+    try:
+        dynamodb.create_table(**table_definition(table_name))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+
+    sqs = client("sqs", endpoint_url, region)
+    dlq_name = f"{queue_name}-dlq"
+    dlq_url = _create_queue(sqs, dlq_name, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    queue_url = _create_queue(
+        sqs,
+        queue_name,
+        {
+            "VisibilityTimeout": str(SEND_QUEUE_VISIBILITY_TIMEOUT),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+        },
+    )
+    return Resources(
+        endpoint_url=endpoint_url,
+        region=region,
+        table_name=table_name,
+        queue_name=queue_name,
+        queue_url=queue_url,
+        queue_arn=_queue_arn(sqs, queue_url),
+        dlq_name=dlq_name,
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+    )
+
+
+def _create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
+    try:
+        return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+    except ClientError as error:
+        # Exists with other attributes: bring it to ours.
+        if error.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+    url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url
+
+
+def _queue_arn(sqs: Any, queue_url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def service_environment(
+    endpoint_url: str,
+    resources: Resources,
+    operator_token: str,
+    *,
+    public_base_url: str | None = None,
+    secrets_prefix: str = "/optout",
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment variables the API and the send function need to run against the embedded endpoint."""
+    env = {
+        "OPTOUT_TABLE_NAME": resources.table_name,
+        "OPTOUT_SEND_QUEUE_URL": resources.queue_url,
+        "OPTOUT_OPERATOR_TOKEN": operator_token,
+        "OPTOUT_SECRETS_PREFIX": secrets_prefix,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_DEFAULT_REGION": resources.region,
+        "AWS_REGION": resources.region,
+        **DUMMY_CREDENTIALS,
+    }
+    if public_base_url:
+        env["OPTOUT_PUBLIC_BASE_URL"] = public_base_url
+    env.update(extra or {})
+    return env
+
+
+# --- the API (chalice local) -----------------------------------------------------------------
+
+# Started in front of `chalice local`: the server gets SIGTERM when the process that started it dies, even by
+# SIGKILL (PR_SET_PDEATHSIG survives exec), so a killed test run or `make run` leaves no server behind.
+_LAUNCHER = """
+import ctypes, os, signal, sys
+parent = int(sys.argv[1])
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass  # not Linux: stop() still ends the server
+if os.getppid() != parent:
+    sys.exit(1)  # the parent died before prctl
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _chalice_executable() -> str:
+    beside_python = Path(sys.executable).parent / "chalice"  # the venv's, without resolving the symlink
+    if beside_python.exists():
+        return str(beside_python)
+    raise FileNotFoundError(f"no chalice executable beside {sys.executable}: run `make venv`")
+
+
+class ApiServer:
+    """A running `chalice local` subprocess."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_file: IO[bytes] | None) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://{HOST}:{port}"
+        self._log_file = log_file
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, when it goes to a file."""
+        if self._log_file is None:
+            return ""
+        self._log_file.flush()
+        return "\n".join(Path(self._log_file.name).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL after `timeout`; safe to call twice."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log_file is not None and not self._log_file.closed:
+            self._log_file.close()
+
+    def __enter__(self) -> ApiServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_api(
+    env: dict[str, str], port: int | None = None, *, log_path: Path | None = None, timeout: float = 60
+) -> ApiServer:
+    """Run `chalice local` on 127.0.0.1:`port` (a free one when None) and wait until it answers HTTP.
+
+    `env` is laid over this process's environment (minus inherited OPTOUT_* and AWS profile variables,
+    which could point the server elsewhere). The server's output goes to `log_path`, or to this terminal.
+    """
+    port = port or free_port()
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("OPTOUT_") and name not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+    }
+    full_env = inherited | {"PYTHONUNBUFFERED": "1"} | env
+    command = [_chalice_executable(), "local", "--host", HOST, "--port", str(port), "--stage", "dev", "--no-autoreload"]
+    log_file = log_path.open("ab") if log_path is not None else None
+    process = subprocess.Popen(  # noqa: S603 (our own executable and arguments)
+        [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT if log_file is not None else None,
+        start_new_session=True,  # a terminal's Ctrl-C reaches the caller, which stops the server in order
+    )
+    server = ApiServer(process, port, log_file)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"chalice local exited with {process.returncode} before answering on {server.url}"
+                    + (f"; its log ends:\n{server.log_tail()}" if log_file else "")
+                )
+            try:
+                _http("GET", f"{server.url}/", timeout=2)
+                return server  # any HTTP answer will do: the app is loaded and serving
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"chalice local did not answer on {server.url} within {timeout} s")
+            time.sleep(0.1)
+    except BaseException:
+        server.stop()
+        raise
+
+
+# --- the demo account ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    account_id: str
+    admin_token: str
+    twilio_account_sid: str
+    twilio_auth_token: str
+
+
+class DemoAccountError(RuntimeError):
+    """The API refused to create the demo account."""
+
+
+def create_demo_account(
+    api_url: str, operator_token: str, *, account_id: str = "demo", timeout: float = 30
+) -> DemoAccount:
+    """Create (or update) the demo account over HTTP with fresh Twilio credentials and a new admin token."""
+    account_sid = "AC" + secrets.token_hex(16)
+    auth_token = secrets.token_hex(16)
+    body = {
+        "name": "Demo business",
+        "default_region": "US",
+        "issue_token": True,
+        "carriers": {"twilio": {"account_sid": account_sid, "auth_token": auth_token}},
+    }
+    url = f"{api_url}/v1/accounts/{account_id}"
+    status, answer = _http(
+        "PUT",
+        url,
+        json.dumps(body).encode(),
+        {"Authorization": f"Bearer {operator_token}", "Content-Type": "application/json"},
+        timeout=timeout,
+    )
+    if status not in (200, 201):
+        raise DemoAccountError(f"PUT {url} answered {status}: {answer.decode(errors='replace')[:500]}")
+    try:
+        document = json.loads(answer)
+        return DemoAccount(
+            account_id=str(document["account"].get("account_id", account_id)),
+            admin_token=str(document["token"]),
+            twilio_account_sid=account_sid,
+            twilio_auth_token=auth_token,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise DemoAccountError(f"PUT {url} answered {status} without account and token: {answer[:500]!r}") from error
