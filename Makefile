@@ -8,6 +8,13 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 # Re-installs when a requirements file changes.
 STAMP := $(VENV)/.requirements.stamp
+# The infra/ stack's tools (aws-cdk-lib, chalice[cdkv2], cfn-lint): installed for synth, deploy and test only.
+INFRA_STAMP := $(VENV)/.infra.stamp
+# The stage `make synth` and `make deploy` build (dev, prod, ...); extra CDK context as CONTEXT="-c key=value ...".
+STAGE ?= dev
+CONTEXT ?=
+# The npm CDK CLI for deploy, pinned: its cloud-assembly schema must read aws-cdk-lib's (infra/requirements.txt).
+CDK ?= npx --yes aws-cdk@2.1148.1
 
 .PHONY: help venv run test lint fmt bench eval synth deploy
 
@@ -18,7 +25,8 @@ help:
 	@echo "make fmt     ruff format and ruff check --fix"
 	@echo "make bench   benchmarks/bench_*.py, figures into BENCHMARKS.md"
 	@echo "make eval    the opt-out detector evaluation"
-	@echo "make synth / make deploy   the infra/ stack"
+	@echo "make synth [STAGE=dev]     the infra/ stack's CloudFormation template, offline (infra/cdk.out)"
+	@echo "make deploy STAGE=prod     deploy the infra/ stack (AWS credentials; CONTEXT=\"-c sender_email=...\")"
 	@echo "make venv    create .venv and install requirements-dev.txt"
 
 venv: $(STAMP)
@@ -33,7 +41,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m tools.run_local
 
-test: $(STAMP)
+test: $(STAMP) $(INFRA_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -57,8 +65,18 @@ eval: $(STAMP)
 	@[ -f benchmarks/eval_detector.py ] || { echo "no detector evaluation yet (benchmarks/eval_detector.py)" >&2; exit 1; }
 	$(PY) benchmarks/eval_detector.py
 
-synth:
-	@echo "infra/ stack not yet built: nothing to synthesise" >&2; exit 1
+$(INFRA_STAMP): $(STAMP) infra/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	@touch $@
 
-deploy:
-	@echo "infra/ stack not yet built: nothing to deploy" >&2; exit 1
+# Offline: no AWS credentials, no CDK CLI. The template goes to infra/cdk.out/$(STAGE)/$(STAGE).template.json.
+synth: $(INFRA_STAMP)
+	rm -rf infra/cdk.out/$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PY) infra/app.py -c stage=$(STAGE) $(CONTEXT) \
+		--output infra/cdk.out/$(STAGE)
+	$(BIN)/cfn-lint infra/cdk.out/$(STAGE)/$(STAGE).template.json
+
+# Needs AWS credentials, a bootstrapped account/region (`cd infra && $(CDK) bootstrap`) and, once, the operator token
+# in SSM (see README). The CLI runs infra/app.py through infra/cdk.json.
+deploy: $(INFRA_STAMP)
+	cd infra && $(CDK) deploy -c stage=$(STAGE) $(CONTEXT)

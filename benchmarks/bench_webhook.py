@@ -342,7 +342,9 @@ def _render(args, calls_by_kind, count_by_kind, elapsed, cpu, wall_total, collec
                 f"**CPU per webhook (time.process_time over the timed loop / {count}): {_us(cpu_total / count)} µs**; "
                 f"wall {_us(wall_total / count)} µs per webhook ({count / wall_total:,.0f} webhooks/s on one core); "
                 f"{collections} garbage collections during the loop. CPU per webhook in each of {len(cpu_rounds)} "
-                f"rounds: {', '.join(_us(value) for value in cpu_rounds)} µs."
+                f"rounds: {', '.join(_us(value) for value in cpu_rounds)} µs. On a shared VM separate invocations can "
+                "differ far more than rounds of one invocation (up to 2× was seen on the 2-CPU VM these figures were "
+                "first taken on): compare figures from one invocation, or rerun before reading much into a change."
             ),
             "",
             "Per webhook, `time.perf_counter` around each call, in µs:",

@@ -152,12 +152,16 @@ class InMemoryOutboundLog:
 
     def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
         key = (request.account_id, request.request_id)
-        existing = self.records.get(key)
-        if existing is not None and existing.status != "retrying":
-            return "duplicate"
         state = self.store.states.get((request.account_id, request.to))
         if (state.version if state else 0) != expected_version:
             return "stale"
+        existing = self.records.get(key)
+        if existing is not None and existing.status != "retrying":
+            return "duplicate"
+        self.contacts[(request.account_id, request.to)] = {
+            "last_user_email": request.user_email or "",
+            "contact_email": request.contact_email or "",
+        }
         self.records[key] = OutboundRecord(request=request, status="sending", updated_at=now)
         return "claimed"
 
@@ -174,11 +178,6 @@ class InMemoryOutboundLog:
             counts = self.counts.setdefault((request.account_id, request.campaign_id), {})
             name = record.status if record.reason is None else f"{record.status}:{record.reason}"
             counts[name] = counts.get(name, 0) + 1
-        if record.status == "sent":
-            self.contacts[(request.account_id, request.to)] = {
-                "last_user_email": request.user_email or "",
-                "contact_email": request.contact_email or "",
-            }
         return True
 
     def release(self, request: SendRequest, now: datetime) -> None:

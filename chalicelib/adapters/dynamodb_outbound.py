@@ -5,7 +5,8 @@ Items (pk / sk):
   CAMPAIGN#<account>#<campaign>`, `gsi1sk = <updated at>#<request id>` for the log by campaign.
 - `CAMPAIGN#<account>#<campaign>` / `COUNTS`: one number attribute per outcome (`sent`,
   `skipped:suppressed`, ...), added to in the same transaction that records the outcome.
-- `NUMBER#<account>#<phone>` / `CONTACT`: who last texted the number and the contact's email.
+- `NUMBER#<account>#<phone>` / `STATE`: the send path adds who last texted the number and the
+  contact's email (`last_user_email`, `contact_email`, `last_send_at`, `last_request_id`).
 """
 
 from __future__ import annotations
@@ -45,43 +46,55 @@ def _outbound_item(record: OutboundRecord) -> dict[str, Any]:
 
 
 class DynamoDBOutboundLog:
-    """The production OutboundLog. `client` is a boto3 DynamoDB client."""
+    """The production OutboundLog. `client` is a boto3 DynamoDB client.
+
+    Single-item writes only (no transactions): a send costs one conditional write on the
+    recipient's state, one on its outbound item, and one counter update.
+    """
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
-        """Claim the request for sending, conditional on the recipient's state version (one transaction)."""
+        """Claim the request for sending, if its recipient is still at `expected_version`.
+
+        First a conditional write on the recipient's state (which also remembers who texted the
+        number last): it fails if an opt-out was stored since the batch read. Then the outbound
+        item, conditional on the request being new (or handed back for a retry).
+        """
+        values: dict[str, Any] = {":at": {"S": now.isoformat()}, ":request": {"S": request.request_id}}
+        assignments = ["last_send_at = :at", "last_request_id = :request"]
+        if request.user_email:
+            assignments.append("last_user_email = :user")
+            values[":user"] = {"S": request.user_email}
+        if request.contact_email:
+            assignments.append("contact_email = :contact")
+            values[":contact"] = {"S": request.contact_email}
         if expected_version == 0:
-            unchanged: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+            condition = "attribute_not_exists(#version)"
         else:
-            unchanged = {
-                "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
-            }
+            condition = "#version = :expected"
+            values[":expected"] = {"N": str(expected_version)}
+        if not self._conditional(
+            "update_item",
+            TableName=self._table,
+            Key=_state_key(request.account_id, request.to),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues=values,
+        ):
+            return "stale"
         sending = OutboundRecord(request=request, status="sending", updated_at=now)
-        reasons = self._transact(
-            [
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": _state_key(request.account_id, request.to),
-                        **unchanged,
-                    }
-                },
-                {"Put": {"TableName": self._table, "Item": _outbound_item(sending), **self._new_or_retrying()}},
-            ]
-        )
-        if reasons is None:
-            return "claimed"
-        if reasons[1] == "ConditionalCheckFailed":
+        if not self._conditional(
+            "put_item", TableName=self._table, Item=_outbound_item(sending), **self._new_or_retrying()
+        ):
             return "duplicate"
-        return "stale"
+        return "claimed"
 
     def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        """Record the outcome, count it for the campaign, remember who texted the number: atomically."""
-        request = record.request
+        """Record the outcome once, then count it for the campaign."""
         if fresh:
             condition = self._new_or_retrying()
         else:
@@ -90,51 +103,33 @@ class DynamoDBOutboundLog:
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {":sending": {"S": "sending"}},
             }
-        items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self._table, "Item": _outbound_item(record), **condition}}
-        ]
+        if not self._conditional("put_item", TableName=self._table, Item=_outbound_item(record), **condition):
+            return False
+        request = record.request
         if request.campaign_id:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": {"pk": {"S": f"CAMPAIGN#{request.account_id}#{request.campaign_id}"}, "sk": {"S": "COUNTS"}},
-                        "UpdateExpression": "ADD #counter :one",
-                        "ExpressionAttributeNames": {"#counter": counter_name(record)},
-                        "ExpressionAttributeValues": {":one": {"N": "1"}},
-                    }
-                }
+            # Counted after the outcome is stored: a crash in between undercounts by one, never
+            # double counts; the outbound items stay the exact record.
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key={"pk": {"S": f"CAMPAIGN#{request.account_id}#{request.campaign_id}"}, "sk": {"S": "COUNTS"}},
+                UpdateExpression="ADD #counter :one",
+                ExpressionAttributeNames={"#counter": counter_name(record)},
+                ExpressionAttributeValues={":one": {"N": "1"}},
             )
-        if record.status == "sent":
-            contact: dict[str, Any] = {
-                "pk": {"S": f"NUMBER#{request.account_id}#{request.to}"},
-                "sk": {"S": "CONTACT"},
-                "last_sent_at": {"S": record.updated_at.isoformat()},
-                "last_request_id": {"S": request.request_id},
-            }
-            if request.user_email:
-                contact["last_user_email"] = {"S": request.user_email}
-            if request.contact_email:
-                contact["contact_email"] = {"S": request.contact_email}
-            items.append({"Put": {"TableName": self._table, "Item": contact}})
-        return self._transact(items) is None
+        return True
 
     def release(self, request: SendRequest, now: datetime) -> None:
         """Hand a claimed request back so a redelivery may claim it again."""
         retrying = OutboundRecord(request=request, status="retrying", updated_at=now)
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_outbound_item(retrying),
-                ConditionExpression="#status = :sending",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":sending": {"S": "sending"}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise StoreUnavailable(f"could not release {request.request_id}: {error}") from error
-        except BotoCoreError as error:
-            raise StoreUnavailable(f"could not release {request.request_id}: {error}") from error
+        self._conditional(
+            "put_item",
+            TableName=self._table,
+            Item=_outbound_item(retrying),
+            ConditionExpression="#status = :sending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":sending": {"S": "sending"}},
+        )
 
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
         item = self._call(
@@ -162,27 +157,17 @@ class DynamoDBOutboundLog:
             "ExpressionAttributeValues": {":retrying": {"S": "retrying"}},
         }
 
-    def _transact(self, items: list[dict[str, Any]]) -> list[str | None] | None:
-        """None when the transaction went through, else the cancellation reason of each item.
-
-        A cancellation only by conflicting transactions in flight is tried again a few times.
-        """
-        for _ in range(3):
-            try:
-                self._client.transact_write_items(TransactItems=items)
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise StoreUnavailable(f"could not record the send outcome: {error}") from error
-                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    return reasons + [None] * (len(items) - len(reasons))
-                if "TransactionConflict" not in reasons:
-                    raise StoreUnavailable(f"the send outcome write was cancelled: {reasons}") from error
-                continue
-            except BotoCoreError as error:
-                raise StoreUnavailable(f"could not record the send outcome: {error}") from error
-            return None
-        raise StoreUnavailable("the send outcome write kept conflicting with other writes")
+    def _conditional(self, operation: str, **kwargs: Any) -> bool:
+        """Run a conditional write; False when its condition did not hold."""
+        try:
+            getattr(self._client, operation)(**kwargs)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise StoreUnavailable(f"the store refused {operation}: {error}") from error
+        except BotoCoreError as error:
+            raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error
+        return True
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -34,21 +34,42 @@ def _inbound_key(account_id: str, message_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"INBOUND#{account_id}#{message_id}"}, "sk": {"S": "INBOUND"}}
 
 
-def _state_item(state: NumberState, version: int) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": {"S": _number_pk(state.account_id, state.phone)},
-        "sk": {"S": _STATE},
-        "doc": {"S": state.model_dump_json(exclude={"version"})},
-        "version": {"N": str(version)},
+def _state_update(state: NumberState, table: str) -> dict[str, Any]:
+    """A transaction Update writing the new state, conditional on the version it was read at.
+
+    An Update, not a Put: the send path keeps who last texted the number on the same item.
+    """
+    names = {"#doc": "doc", "#version": "version"}
+    values: dict[str, Any] = {
+        ":doc": {"S": state.model_dump_json(exclude={"version"})},
+        ":next": {"N": str(state.version + 1)},
     }
     if state.suppressed:
         # Sparse index: only suppressed numbers are listed.
-        item["gsi1pk"] = {"S": f"SUPPRESSED#{state.account_id}"}
-        item["gsi1sk"] = {"S": state.phone}
-    return item
+        expression = "SET #doc = :doc, #version = :next, gsi1pk = :listed, gsi1sk = :phone"
+        values[":listed"] = {"S": f"SUPPRESSED#{state.account_id}"}
+        values[":phone"] = {"S": state.phone}
+    else:
+        expression = "SET #doc = :doc, #version = :next REMOVE gsi1pk, gsi1sk"
+    if state.version == 0:
+        condition = "attribute_not_exists(#version)"
+    else:
+        condition = "#version = :expected"
+        values[":expected"] = {"N": str(state.version)}
+    return {
+        "TableName": table,
+        "Key": {"pk": {"S": _number_pk(state.account_id, state.phone)}, "sk": {"S": _STATE}},
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def _state_from(item: dict[str, Any]) -> NumberState:
+    if "version" not in item:  # only the send path has touched this number: nothing suppressed yet
+        _, account_id, phone = item["pk"]["S"].split("#", 2)
+        return NumberState(account_id=account_id, phone=phone)
     return NumberState.model_validate_json(item["doc"]["S"]).model_copy(update={"version": int(item["version"]["N"])})
 
 
@@ -116,16 +137,9 @@ class DynamoDBSuppressionStore:
 
     def commit(self, state: NumberState, record: EventRecord, inbound: LoggedInbound | None = None) -> None:
         """Write the state and append the event in one transaction, conditional on version and novelty."""
-        if state.version == 0:
-            state_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            state_condition = {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(state.version)}},
-            }
         event = record.event
         items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self._table, "Item": _state_item(state, state.version + 1), **state_condition}},
+            {"Update": _state_update(state, self._table)},
             {
                 "Put": {
                     "TableName": self._table,

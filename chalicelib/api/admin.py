@@ -7,13 +7,30 @@ import io
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from chalicelib.api.http import int_param, json_errors, json_response, parse_json, path_param, query_param
+from chalicelib import wiring
+from chalicelib.api.http import (
+    describe_errors,
+    int_param,
+    json_errors,
+    json_response,
+    parse_json,
+    path_param,
+    query_param,
+)
 from chalicelib.domain import accounts, services
 from chalicelib.domain.accounts import AccountSettingsIn, Principal
-from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import ACCOUNT_ID_PATTERN, Account, Frozen, NumberState, Scope, validate_scope
+from chalicelib.domain.errors import InvalidRequest, RequestNotFound
+from chalicelib.domain.models import (
+    ACCOUNT_ID_PATTERN,
+    Account,
+    Frozen,
+    NumberState,
+    Scope,
+    SendRequest,
+    validate_scope,
+)
 from chalicelib.domain.phone import to_e164
 from chalicelib.wiring import Dependencies, dependencies, operator_token
 
@@ -265,3 +282,66 @@ def unsubscribe_from_message(account_id: str, message_id: str) -> Response:
         deps.store, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
     )
     return json_response(_number_view(state))
+
+
+# --- sends -----------------------------------------------------------------------------------
+
+MAX_SENDS = 500
+
+
+class SendsIn(Frozen):
+    requests: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_SENDS)
+
+
+@admin.route("/v1/accounts/{account_id}/sends", methods=["POST"], content_types=ANY)
+@json_errors
+def post_sends(account_id: str) -> Response:
+    """Queue up to 500 send requests; each is validated, and the answer says which were queued."""
+    deps, _, account = _authorised(account_id)
+    body = parse_json(admin.current_request, SendsIn, deps.settings.max_body_bytes * 16)
+    valid: list[SendRequest] = []
+    rejected: list[dict[str, Any]] = []
+    for index, raw in enumerate(body.requests):
+        raw = {"account_id": account.account_id, **raw}
+        try:
+            if raw["account_id"] != account.account_id:
+                raise InvalidRequest("account_id must be the account in the path")
+            valid.append(SendRequest.model_validate(raw, context={"region": account.default_region}))
+        except ValidationError as error:
+            rejected.append({"index": index, "request_id": raw.get("request_id"), "errors": describe_errors(error)})
+        except InvalidRequest as error:
+            rejected.append({"index": index, "request_id": raw.get("request_id"), "errors": [{"problem": error.message}]})
+    not_queued = wiring.send_queue().enqueue(valid) if valid else {}
+    for request_id, reason in not_queued.items():
+        rejected.append({"request_id": request_id, "errors": [{"problem": f"not queued: {reason}"}]})
+    queued = [request.request_id for request in valid if request.request_id not in not_queued]
+    return json_response({"queued": queued, "rejected": rejected}, status=202)
+
+
+@admin.route("/v1/accounts/{account_id}/sends", methods=["GET"], content_types=ANY)
+@json_errors
+def get_sends(account_id: str) -> Response:
+    """A campaign's counts: sent, skipped by reason, failed by reason."""
+    _, _, account = _authorised(account_id)
+    campaign = query_param(admin.current_request, "campaign")
+    if not campaign:
+        raise InvalidRequest("give ?campaign=<campaign id>", field="campaign")
+    counts = wiring.send_dependencies().outbound.campaign_counts(account.account_id, campaign)
+    summary: dict[str, Any] = {"campaign_id": campaign, "sent": counts.get("sent", 0), "skipped": {}, "failed": {}}
+    for name, count in counts.items():
+        status, _, reason = name.partition(":")
+        if status in ("skipped", "failed"):
+            summary[status][reason or "unknown"] = count
+    summary["total"] = sum(counts.values())
+    return json_response(summary)
+
+
+@admin.route("/v1/accounts/{account_id}/sends/{request_id}", methods=["GET"], content_types=ANY)
+@json_errors
+def get_send(account_id: str, request_id: str) -> Response:
+    """What happened to one send request: sent, skipped and why, failed and why."""
+    _, _, account = _authorised(account_id)
+    record = wiring.send_dependencies().outbound.get(account.account_id, path_param(request_id))
+    if record is None:
+        raise RequestNotFound(f"no send request {path_param(request_id)}", request_id=path_param(request_id))
+    return json_response(record.model_dump(mode="json"))

@@ -25,6 +25,7 @@ STATUS = {
     errors.AccountNotFound: 404,
     errors.MessageNotFound: 404,
     errors.NotSuppressed: 404,
+    errors.RequestNotFound: 404,
     errors.LiftRefused: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
@@ -64,12 +65,12 @@ def json_errors(view: Callable[..., Response | Any]) -> Callable[..., Response |
                 logger.error("request not recorded", extra={"code": error.code, "reason": error.message})
             return error_response(status, error.code, error.message, error.details)
         except ValidationError as error:
-            return error_response(400, "invalid_request", "the request is not valid", {"errors": _describe(error)})
+            return error_response(400, "invalid_request", "the request is not valid", {"errors": describe_errors(error)})
 
     return wrapper
 
 
-def _describe(error: ValidationError) -> list[dict[str, Any]]:
+def describe_errors(error: ValidationError) -> list[dict[str, Any]]:
     return [
         {"field": ".".join(str(part) for part in item["loc"]), "problem": item["msg"]}
         for item in error.errors(include_url=False, include_input=False)

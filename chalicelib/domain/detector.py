@@ -33,7 +33,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.domain.keywords import NO_EXTRA_KEYWORDS, KeywordTable, fold, keyword_table, match_keywords
+from chalicelib.domain.keywords import (
+    NO_EXTRA_KEYWORDS,
+    KeywordTable,
+    filler_length,
+    fold,
+    keyword_table,
+    match_keywords,
+)
 from chalicelib.domain.models import ExtraKeywords, Intent
 
 AUTO_THRESHOLD = 0.9
@@ -53,10 +60,16 @@ class Detection:
     confidence: float
     #: The rule or phrase that decided it, readable by an admin.
     reason: str
-    #: The canonical keyword, when a keyword decided it.
+    #: The canonical keyword of a keyword message (DESIGN rule 6), or the keyword inside a short
+    #: natural-language request ("I said stop" -> "STOP"); None for other natural-language rules.
     keyword: str | None = None
-    #: STOPALL / STOP ALL: always scope `all` (DESIGN rule 8).
+    #: STOPALL / STOP ALL: always scope `all` (DESIGN rule 8), in either case above.
     is_stop_all: bool = False
+
+    @property
+    def by_keyword(self) -> bool:
+        """True for a keyword message (suppression source `keyword`); else `natural_language`."""
+        return self.keyword is not None and self.confidence == 1.0
 
 
 _NOTHING = Detection(Intent.NONE, 0.0, "no opt-out request found")
@@ -110,7 +123,10 @@ _SPELLING: dict[str, str] = {
 _UNSUBSCRIBE_TYPO_MAX = len("unsubscribe") + 2
 _TRIPLED = re.compile(r"(\w)\1\1")
 _TRIPLED_RUN = re.compile(r"(\w)\1{2,}")
-_ODD_WORD = re.compile(r"(\w)\1\1|\bun\w{3}")
+#: Any character three times in a row: the only case where elongated words need undoing.
+_TRIPLE_CHARACTER = re.compile(r"(\S)\1\1")
+#: "wrong #", "incorrect #".
+_WRONG_HASH = re.compile(r"\b(wrong|incorrect)\s*#", re.IGNORECASE)
 
 
 def _within_edits(word: str, target: str, limit: int) -> bool:
@@ -133,7 +149,7 @@ def _within_edits(word: str, target: str, limit: int) -> bool:
 
 def _unsubscribe_typo(word: str) -> str | None:
     """'unsubscibe', 'unsuscribe', 'unsub' -> 'unsubscribe'; 'unsubscibed' -> 'unsubscribed'."""
-    if word.startswith("unsub") and len(word) <= _UNSUBSCRIBE_TYPO_MAX:
+    if word.startswith("unsub") and (len(word) == 5 or word[5] in "sc") and len(word) <= _UNSUBSCRIBE_TYPO_MAX:
         return "unsubscribed" if word.endswith("ed") else "unsubscribe"
     if 8 <= len(word) <= _UNSUBSCRIBE_TYPO_MAX and word.startswith("uns"):
         if _within_edits(word, "unsubscribe", 2):
@@ -157,7 +173,7 @@ def _standard_word(word: str, elongated: bool) -> str:
             if candidate in _RULE_WORDS:
                 return candidate
         word = once
-    if word.startswith("un") and len(word) > 4:
+    if word.startswith("uns") and len(word) > 4:
         typo = _unsubscribe_typo(word)
         if typo is not None:
             return typo
@@ -191,16 +207,27 @@ _JOKING_EMOJI = re.compile(
     "[\U0001f602\U0001f923\U0001f606\U0001f605\U0001f61c\U0001f61d\U0001f61b\U0001f60a\U0001f970\U0001f60d"
     "\U0001f618\U0001f480\U0001f495\U0001f496\U0001f609\U0001f601\U0001f604\u2764]"
 )
-#: Words that show the contact does not want the messages; they back up a lone "stop".
-_COMPLAINT_WORDS = frozenset(
-    "who number spam spamming harass harassing harassment interested signed sign consent permission know texts "
-    "messages texting list remove report reported enough already again annoying married stranger isnt wrong keep "
-    "mensajes numero quien conozco interesa textos sms connais interesse fois quiero nada".split()
+#: Words of a clause that show the contact does not want the messages; they back up a lone "stop"
+#: in another clause ("STOP. Who is this?") and a bare "don't text me".
+_COMPLAINT = re.compile(
+    r"\bwho (?:is|are) (?:this|you)\b|\bwho (?:dis|the hell|tf)\b|\bwhos (?:this|that)\b|\bdont know (?:you|who)\b"
+    r"|\bquien (?:es|eres|son)\b"
+    r"|\bqui (?:est|etes)\b|\b(?:wrong|incorrect) (?:number|person)\b|\bnumero equivocado\b|\bmauvais numero\b"
+    r"|\b(?:not|no longer) interested\b|\bno me interesa\b|\bpas interesse"
+    r"|\b(?:didnt|did not|never) (?:sign|signed|subscribe|subscribed|ask|asked|consent|consented|agree|agreed|gave)\b"
+    r"|\b(?:spam|spamming|spammer|harass|harassing|harassment|report|reported|block|blocked|stranger|annoying)\b"
+    r"|\b(?:texts|messages|texting|sms|mensajes|textos|number|numero|list|lista|liste|permission|consent|privacy)\b"
+    r"|\b(?:enough|already|again|basta|assez|fois)\b|\bthis (?:isnt|is not)\b|\b(?:dont|do not) want\b|\bno quiero\b"
+    r"|\b(?:\d+(?:st|nd|rd|th)|second|third|fourth|fifth|tenth|hundredth|umpteenth|last|many|\d+) times?\b"
 )
-#: Complaint words strong enough to make "stop" + complaint in one clause a request.
-_STRONG_COMPLAINT_WORDS = frozenset(
-    "interested spam spamming harass harassing harassment signed consent stranger wrong interesa interesse quiero "
-    "fois".split()
+#: Complaints strong enough to make a keyword at one end of the same clause a request:
+#: "I'm not interested stop", "STOP ya no quiero nada", "pls stop I don't want this".
+_STRONG_COMPLAINT = re.compile(
+    r"\b(?:not|no longer) interested\b"
+    r"|\b(?:didnt|did not|never) (?:sign|signed|subscribe|subscribed|ask|asked|consent|consented|agree|agreed)\b"
+    r"|\b(?:dont|do not|no longer) (?:want|need) (?:this|these|them|it|any|anything|your)\b"
+    r"|\b(?:spam|spamming|harass|harassing|harassment|stranger)\b"
+    r"|\bno (?:me interesa|quiero)\b|\bpas interesse|\bfois\b"
 )
 
 
@@ -212,7 +239,7 @@ class _Context:
     complaint: bool
 
 
-Check = Callable[[list[str], re.Match[str], _Context], float | None]
+_Check = Callable[[list[str], re.Match[str], _Context], float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,14 +247,14 @@ class _Rule:
     reason: str
     pattern: re.Pattern[str]
     confidence: float
-    #: Words, one of which must be in the message for the rule to run.
-    triggers: frozenset[str]
+    #: Groups of words: the rule runs only when the message has a word of every group.
+    triggers: tuple[frozenset[str], ...]
     #: Word beginnings that also trigger the rule (French elision: "m'envoyez" -> "menvoyez").
     stems: tuple[str, ...] = ()
     #: Reject a match preceded by a negation, a third party or a story in the same clause.
     guard: bool = True
     #: A further decision on the match: returns the confidence, or None to reject it.
-    check: Check | None = None
+    check: _Check | None = None
 
 
 def _rule(
@@ -238,11 +265,10 @@ def _rule(
     *,
     stems: str = "",
     guard: bool = True,
-    check: Check | None = None,
+    check: _Check | None = None,
 ) -> _Rule:
-    return _Rule(
-        reason, re.compile(pattern, re.M), confidence, frozenset(triggers.split()), tuple(stems.split()), guard, check
-    )
+    groups = tuple(frozenset(group.split()) for group in triggers.split("|") if group.strip())
+    return _Rule(reason, re.compile(pattern, re.M), confidence, groups, tuple(stems.split()), guard, check)
 
 
 def _imperative(prefix: list[str], match: re.Match[str], context: _Context) -> float | None:
@@ -259,11 +285,13 @@ def _imperative_alone(prefix: list[str], match: re.Match[str], context: _Context
     return 1.0 if context.clauses == 1 or context.complaint else 0.73
 
 
+_SENDER_ITSELF = frozenset("i ive im oops we my".split())
+_ADDRESSEE = frozenset("you youve yall they".split())
+
+
 def _wrong_number(prefix: list[str], match: re.Match[str], context: _Context) -> float | None:
     # "I dialed the wrong number" is the sender's own mistake; "you have the wrong number" is ours.
-    if {"i", "ive", "im", "oops", "we", "my"}.intersection(prefix) and not {"you", "youve", "yall", "they"}.intersection(
-        prefix
-    ):
+    if not _SENDER_ITSELF.isdisjoint(prefix) and _ADDRESSEE.isdisjoint(prefix):
         return None
     if prefix[-2:] in (["is", "this"], ["is", "it"]):
         return 0.74  # "Is this a wrong number?" is a question
@@ -316,9 +344,24 @@ _FINAL = r"(?:again|anymore|any more|ever|no more|never again|period)"
 _ES_WORDS = r"(?:mensajes|mensajitos|sms|textos|mas|nunca|nada|promociones|ningun|mensaje)"
 _ES_MSG = r"(?:mensajes|mensajitos|sms|textos|promociones|mas mensajes|nada mas)"
 _FR_MSG = r"(?:messages|sms|textos|texto|mails|notifications|promotions|pubs)"
+#: What may follow "unsubscribe from" / "opt out of" for the request to be about our messages:
+#: "from this", "from your list", "from texts"; not "from that newsletter" or "of dinner".
 _ABOUT_US = (
-    r"(?:this|these|that|your|you|texts|messages|all|list|everything|it|sms|alerts|here|them|the texts|the messages|"
-    r"the list|promotions|marketing|notifications|text messages|communications|contact|future)"
+    r"(?:(?:this|these|your|you|all|everything|here|it|them|any|future)\b"
+    r"|(?:the |all |all the )?(?:texts|messages|list|lists|sms|alerts|promotions|marketing|notifications|"
+    r"text messages|mailing list|communications|contact)\b)"
+)
+
+# Trigger words of the building blocks above.
+_T_MSG_NOUNS = (
+    "texts messages sms smss spam promotions promos ads offers alerts notifications reminders marketing emails calls "
+    "robocalls robotexts junk crap shit bs communication communications correspondence"
+)
+_T_MSG_VERBS = "texting messaging sending contacting calling emailing spamming bothering harassing pestering"
+_T_LISTS = "list lists contacts database system records registry db directory roster"
+_T_ES_VERBS = (
+    "envien envies envie envian mande manden mandes escriban escribas escriba contacten contactes contacte llamen "
+    "molesten molestes textear enviar mandar escribir contactar llamar molestar"
 )
 
 _RULES: tuple[_Rule, ...] = (
@@ -327,35 +370,39 @@ _RULES: tuple[_Rule, ...] = (
         "asks to stop the messages",
         rf"\b{_STOP_VERB} (?:with )?{_DETS}{_MSG_NOUN}(?= from (?:you|your|this|them|yall|ya)\b|{_THEN}$)",
         0.95,
-        "stop quit cease halt discontinue",
+        f"stop quit cease halt discontinue | {_T_MSG_NOUNS}",
     ),
     _rule(
         "asks to stop messaging",
         rf"\b{_STOP_VERB} (?:(?:fucking|fuckin|freaking|frigging|damn|bloody|constantly|always) )?"
-        rf"(?:{_MSG_VERB} (?:and|or|n) )?(?:{_MSG_VERB}|text|message|contact|email|sms)"
+        rf"(?:{_MSG_VERB} (?:and|or|n) )?(?!sending\b)(?:{_MSG_VERB}|text|message|contact|email|sms)"
         rf"(?= {_ME}\b| here\b|{_THEN}$| (?:{_DET} )?{_MSG_NOUN}\b)",
         0.95,
-        "stop quit cease halt discontinue",
+        f"stop quit cease halt discontinue | {_T_MSG_VERBS} text message contact email sms",
     ),
     _rule(
         "asks to stop sending",
-        rf"\b{_STOP_VERB} sending (?:me|us|this number|{_DET}|{_MSG_NOUN}|stuff)\b",
+        # What is sent must be messages: not "stop sending him money", "stop sending me cat videos".
+        rf"\b{_STOP_VERB} sending(?: me| us| this number| to this number| to me)?"
+        rf"(?: {_DETS}{_MSG_NOUN}\b| (?:this|these|those|that|them|stuff|anything)(?= *$| (?:please|now|already|ok)\b)"
+        rf"|{_THEN}$)",
         0.95,
-        "stop quit cease halt",
+        "sending | stop quit cease halt discontinue",
     ),
     _rule(
         "wants the messages to stop",
         rf"\b(?:these|the|your|all|this) {_DETS}{_MSG_NOUN} (?:to )?stop(?: now| please)?$",
         0.93,
-        "stop",
+        f"stop | {_T_MSG_NOUNS}",
     ),
     _rule(
         "says not to message them again",
-        rf"\b(?:dont|do not|never|can you not|could you not|would you not|will you not)(?: you)?(?: ever)? "
+        rf"\b(?:dont|do not|never|(?:can|could|would|will) you (?:please )?not)(?: you)?(?: ever)? "
         rf"(?:{_MSG_BASE}|send)(?: me| us| to me)?(?: this number| my number)?(?: {_MSG_NOUN}| anything| any messages)?"
         rf" {_FINAL}\b",
         0.97,
-        "dont not never",
+        "again anymore more ever period | dont not never "
+        "| text message contact call email sms bother spam harass ring send",
         guard=False,
         check=_imperative,
     ),
@@ -364,7 +411,7 @@ _RULES: tuple[_Rule, ...] = (
         rf"\b(?:dont|do not|never)(?: ever)? (?:text|message|contact|sms|email|bother|spam|harass) {_ME}"
         r"(?: please| thanks| thank you| ok| okay)*$",
         0.92,
-        "dont not never",
+        "text message contact sms email bother spam harass | dont not never",
         guard=False,
         check=_imperative_alone,
     ),
@@ -373,15 +420,24 @@ _RULES: tuple[_Rule, ...] = (
         rf"\b(?:dont|do not|never) send(?: me| us)?(?: {_DET}){{0,4}} {_MSG_NOUN}\b"
         r"(?! (?:after|before|until|til|till|at|on|in|during|while|about|to)\b)",
         0.95,
-        "dont not never",
+        f"{_T_MSG_NOUNS} | send | dont not never",
         guard=False,
         check=_imperative,
+    ),
+    _rule(
+        "asks politely for the messages to stop",
+        rf"\b(?:appreciate it|appreciate|be grateful) if you (?:would |could |please )?"
+        rf"(?:(?:stop|stopped|quit|ceased|no longer|didnt|did not|dont|do not|never) "
+        rf"(?:{_MSG_VERB}|text|texted|message|messaged|contact|contacted|call|called|email|emailed)\b|stopped$|stop$)",
+        0.93,
+        "appreciate grateful | if",
+        guard=False,
     ),
     _rule(
         "says not to send anything else",
         r"\b(?:dont|do not|never) send (?:me |us )?(?:anything|nothing)(?: else| more)?(?: please| thanks| ok)*$",
         0.93,
-        "dont not never",
+        "anything nothing | send | dont not never",
         guard=False,
         check=_imperative,
     ),
@@ -390,7 +446,7 @@ _RULES: tuple[_Rule, ...] = (
         "says not to call them",
         rf"\b(?:dont|do not|never) (?:call|ring|phone) {_ME}(?: please| thanks| ok)*$",
         0.8,
-        "dont not never",
+        "call ring phone | dont not never",
         guard=False,
         check=_imperative_alone,
     ),
@@ -399,14 +455,14 @@ _RULES: tuple[_Rule, ...] = (
         rf"\b(?:dont|do not|no longer|never)(?: really)? (?:want|wish|need|like)"
         rf"(?: to (?:receive|get|be getting|keep getting|keep receiving|have|see))?(?: {_DET}){{0,4}} {_MSG_NOUN}\b",
         0.95,
-        "want wish need like",
+        f"{_T_MSG_NOUNS} | want wish need like | dont not never longer",
         guard=False,
     ),
     _rule(
         "does not want these",
         r"\b(?:dont|do not) (?:want|need) (?:these|this|them|any of this|any of these)$",
         0.75,
-        "want need",
+        "want need | dont not | these this them",
         guard=False,
     ),
     _rule(
@@ -414,7 +470,7 @@ _RULES: tuple[_Rule, ...] = (
         r"\b(?:dont|do not|no longer|never) (?:want|wish|consent) to (?:be )?(?:texted|contacted|messaged|called|"
         r"receive|receiving|get text|get messages|hear from you)",
         0.95,
-        "want wish consent",
+        "want wish consent | dont not never longer",
         guard=False,
     ),
     _rule(
@@ -422,21 +478,21 @@ _RULES: tuple[_Rule, ...] = (
         r"\b(?:dont|do not|did not|didnt|never) (?:consent|consented|agree|agreed|give permission|gave permission|"
         r"gave you permission|give you permission|authorize|authorized)\b",
         0.85,
-        "consent consented agree agreed permission authorize authorized",
+        "consent consented agree agreed permission authorize authorized | dont not didnt never",
         guard=False,
     ),
     _rule(
         "not interested in the messages",
         rf"\bnot interested in (?:receiving|getting|these|your|any)(?: {_DET}){{0,4}} {_MSG_NOUN}",
         0.95,
-        "interested",
+        f"interested | {_T_MSG_NOUNS}",
     ),
     _rule(
         "asks for no more messages",
         rf"(?:^|\b(?:please|so|ok|okay|just|and|i want|i said|i need) )(?:no more|no further) {_DETS}{_MSG_NOUN}"
         r"(?! from (?!you\b|your\b|this\b|them\b|yall\b|ya\b))",
         0.95,
-        "more further",
+        f"{_T_MSG_NOUNS} | more further | no",
     ),
     _rule("asks for no more", r"^(?:please )?no more(?: please| thanks)*$", 0.75, "more"),
     # -- English: the list ------------------------------------------------------------------------
@@ -446,7 +502,13 @@ _RULES: tuple[_Rule, ...] = (
         rf"cell|info|information|details|contact|contact info|email)|this number|this phone|this phone number) "
         rf"(?:off|of|out of|from)(?: of)? (?:your|the|this|that|all|ya|these|any|our|da)(?: \w+){{0,2}} {_LIST}\b",
         0.97,
-        "take get remove delete erase drop scratch cross strike",
+        f"{_T_LISTS} | take get remove delete erase drop scratch cross strike | off of from out",
+    ),
+    _rule(
+        "wants out of the list",
+        rf"\b(?:want|get me|let me|take me) (?:out|off) (?:of |from )?(?:this|your|the|ya|that)(?: \w+)? {_LIST}\b",
+        0.93,
+        f"{_T_LISTS} | out off",
     ),
     _rule(
         "asks to be removed",
@@ -459,13 +521,13 @@ _RULES: tuple[_Rule, ...] = (
         "asks to be taken off",
         r"\btake (?:me|us|my number|my name|this number) (?:off|of)(?: please| thanks| now| asap)*$",
         0.92,
-        "take",
+        "take | off of",
     ),
     _rule(
         "asks to be removed from the list",
         rf"^(?:please )?(?:remove|delete|take) (?:from|off|of) (?:the |your |this |ya )?{_LIST}",
         0.92,
-        "remove delete take",
+        f"{_T_LISTS} | remove delete take",
     ),
     _rule(
         "asks to be removed",
@@ -478,55 +540,62 @@ _RULES: tuple[_Rule, ...] = (
         r"\b(?:lose|forget|delete|erase|remove|trash|burn) (?:my|this) (?:number|phone number|digits)\b"
         r"(?! (?:for|on|in)\b)",
         0.93,
-        "lose forget delete erase remove trash burn",
+        "lose forget delete erase remove trash burn | number digits",
     ),
     _rule(
         "asks for the do-not-contact list",
         r"\bdo not (?:call|text|contact|message|sms|email) (?:list|registry)\b",
         0.93,
-        "list registry",
+        "list registry | not",
         guard=False,
     ),
     # -- English: the FCC's words in other positions ----------------------------------------------
     _rule(
         "asks to unsubscribe",
-        rf"\bunsubscribe\b(?! from (?!(?:\w+ )?{_ABOUT_US}\b))",
+        rf"\bunsubscribe\b(?! from (?!{_ABOUT_US}))",
         0.95,
         "unsubscribe",
     ),
-    _rule("says they have unsubscribed", r"\b(?:i|ive|i have|i already|already|i just) unsubscribed\b", 0.9, "unsubscribed"),
+    _rule(
+        "says they have unsubscribed",
+        r"\b(?:i|ive|i have|i already|already|i just) unsubscribed\b",
+        0.9,
+        "unsubscribed",
+    ),
     _rule(
         "asks to opt out",
-        rf"\bopt(?:ing)? (?:me |us |my number |this number )?out\b(?! of (?!(?:\w+ )?{_ABOUT_US}\b))",
+        rf"\bopt(?:ing)? (?:me |us |my number |this number )?out\b(?! of (?!{_ABOUT_US}))",
         0.95,
-        "opt opting",
+        "opt opting | out",
     ),
     _rule(
         "revokes consent",
         r"\b(?:revoke|revoking|withdraw|withdrawing|rescind|rescinding|cancel|cancelling|canceling) "
         r"(?:my |all |any |the )?(?:consent|permission|authorization|authorisation|opt in|agreement)\b",
         0.97,
-        "revoke revoking withdraw withdrawing rescind rescinding cancel cancelling canceling",
+        "revoke revoking withdraw withdrawing rescind rescinding cancel cancelling canceling "
+        "| consent permission authorization authorisation in agreement",
     ),
     _rule(
         "asks to cancel the messages",
         rf"\b(?:cancel|end|stop|quit|terminate)(?: {_DET}){{0,4}}(?: texting| message| messaging)? "
         rf"(?:subscription|subscriptions|{_MSG_NOUN})\b(?! (?:for|on|at|in|with)\b)",
         0.95,
-        "cancel end stop quit terminate",
+        f"cancel end stop quit terminate | subscription subscriptions {_T_MSG_NOUNS}",
     ),
     _rule(
         "complains of being messaged",
         rf"\b(?:you|yall|they|why do you|why does this number|why are you|why) (?:keep|always keep|still keep) "
         rf"{_MSG_VERB} (?:me|us|this number)\b",
         0.8,
-        "keep",
+        f"keep | {_T_MSG_VERBS}",
         guard=False,
     ),
     # -- English: wrong number and refusals in other words ------------------------------------------
     _rule(
         "says it is the wrong number",
-        r"\b(?:a |the |an )?(?:wrong|incorrect) (?P<what>number|no|phone|person|persom|guy|girl|contact|cell|recipient)\b"
+        r"\b(?:a |the |an )?(?:wrong|incorrect) "
+        r"(?P<what>number|no|phone|person|persom|guy|girl|contact|cell|recipient)\b"
         # Not "wrong number for the plumber", "wrong number on the invoice", "wrong person lol".
         r"(?! (?:for|on|in|at|from|of|to|earlier|yesterday|before|last|lol|haha|lmao|jk|xd)\b)",
         0.95,
@@ -540,22 +609,21 @@ _RULES: tuple[_Rule, ...] = (
         r"|\bthis (?:number|phone) (?:doesnt|does not|no longer) belongs?\b"
         r"|\bnot (?:the right|my|his|her|their) (?:number|person)\b",
         0.88,
-        "number phone person",
+        "number phone person | not isnt longer aint doesnt",
         guard=False,
     ),
     _rule(
         "asks to be left alone",
-        r"^(?:please |just |whoever this is |whoever you are |now )?(?:leave (?:me|us) alone|go away|leave me be)"
-        r"(?: please| now)*$",
+        r"^(?:please |just |whoever this is |whoever you are |now )?leave (?:me|us) alone(?: please| now)*$",
         0.9,
-        "leave go",
+        "alone | leave",
     ),
     _rule(
         "tells them off",
         r"^(?:(?:just|now|so|please|oh|ok|okay|and|pls|then|can you|could you|why dont you) )*"
         r"(?:(?:fuck|f|eff|piss|bugger|sod|fuk|fck|fk) off|go away|leave (?:me|us) alone)\b",
-        0.75,
-        "off away alone",
+        0.8,
+        "off away alone | fuck f eff piss bugger sod fuk fck fk go leave",
     ),
     _rule(
         "is not interested",
@@ -570,7 +638,7 @@ _RULES: tuple[_Rule, ...] = (
         r"(?:for (?:this|these|that|it|them|your|any)|to (?:this|these|your|receive|get)|in)\b"
         r"|\b(?:didnt|did not|never) (?:sign|signed) up$",
         0.8,
-        "sign signed subscribe subscribed opt opted ask asked",
+        "sign signed subscribe subscribed opt opted ask asked | didnt not never",
         guard=False,
     ),
     _rule(
@@ -578,11 +646,12 @@ _RULES: tuple[_Rule, ...] = (
         r"\b(?:how did you|where did you|who gave you|how do you have|why do you have) "
         r"(?:get |have |got )?(?:my|this) (?:number|phone number|info|details)\b",
         0.7,
-        "number",
+        "number info details | how who where why",
     ),
     _rule(
         "calls it spam or harassment",
-        r"^(?:this is |this is just |its )?(?:spam|harassment|harassing)$|\breported (?:as |this as |you as |for )?spam\b"
+        r"^(?:this is |this is just |its )?(?:spam|harassment|harassing)$"
+        r"|\breported (?:as |this as |you as |for )?spam\b"
         r"|\bthis is harassment\b",
         0.8,
         "spam harassment harassing reported",
@@ -600,7 +669,7 @@ _RULES: tuple[_Rule, ...] = (
         r"escriban|escribas|escriba|contacten|contactes|contacte|llamen|molesten|molestes|textear|enviar|mandar|"
         rf"escribir|contactar|llamar|molestar)(?: {_ES_WORDS})+\b",
         0.95,
-        "no",
+        f"{_T_ES_VERBS} | no",
         guard=False,
     ),
     _rule(
@@ -609,7 +678,7 @@ _RULES: tuple[_Rule, ...] = (
         r"contacten|contacte|llamen|molesten|escribir|mandar|enviar|contactar|llamar|mandar mensajes|"
         r"enviar mensajes)(?: por favor| gracias| ya)*$",
         0.9,
-        "no",
+        f"{_T_ES_VERBS} | no",
         guard=False,
     ),
     _rule(
@@ -661,12 +730,13 @@ _RULES: tuple[_Rule, ...] = (
         "pide no más mensajes",
         rf"(?:^|\b(?:ya|por favor) )(?:no mas|basta de|ya basta de|nada de|no quiero mas) {_ES_MSG}\b",
         0.95,
-        "mas basta nada",
+        "mas basta nada | mensajes mensajitos sms textos promociones",
         guard=False,
     ),
     _rule(
         "dice número equivocado",
-        r"\b(?:numero equivocado|numero incorrecto|equivocado de numero|equivoco de numero|equivocaron de numero|equivocada de numero|"
+        r"\b(?:numero equivocado|numero incorrecto|equivocado de numero|equivoco de numero|equivocaron de numero|"
+        r"equivocada de numero|"
         r"equivocan de numero|equivoque de numero)\b(?= *$| (?:por favor|gracias|no|ya|dejen|perdon)\b)",
         0.95,
         "equivocado equivoco equivocaron equivocada equivocan equivoque incorrecto",
@@ -700,13 +770,14 @@ _RULES: tuple[_Rule, ...] = (
         r"\barret\w* (?:de |d )?(?:m |me |nous )?m?(?:envoy|ecri|contact|appel|harcel|spam|text|derang)\w*"
         rf"|\b(?:arret\w*|stop)(?: svp| les| vos| ces| tes| des| de| aux| a)+ {_FR_MSG}\b",
         0.95,
-        "stop",
+        "stop | messages sms textos texto mails notifications promotions pubs",
         stems="arret",
     ),
     _rule(
         "ne veut plus de messages",
         r"\bne (?:veux|souhaite|desire|voudrais|voulons|souhaitons) plus "
-        rf"(?:recevoir(?: (?:de|d|vos|ces|les|des|aucun)){{0,2}}(?: {_FR_MSG}| rien)?|(?:(?:de|d|vos|ces|les|aucun) ){{0,2}}"
+        rf"(?:recevoir(?: (?:de|d|vos|ces|les|des|aucun)){{0,2}}(?: {_FR_MSG}| rien)?"
+        rf"|(?:(?:de|d|vos|ces|les|aucun) ){{0,2}}"
         rf"(?:{_FR_MSG}|rien)\b|etre contacte\w*)",
         0.95,
         "plus",
@@ -755,10 +826,12 @@ _RULES: tuple[_Rule, ...] = (
     ),
 )
 
+# Rules are indexed by the words of their first trigger group.
 _RULES_BY_WORD: dict[str, tuple[_Rule, ...]] = {}
 for _each in _RULES:
-    for _word in _each.triggers:
+    for _word in _each.triggers[0] if _each.triggers else ():
         _RULES_BY_WORD[_word] = (*_RULES_BY_WORD.get(_word, ()), _each)
+_FIRST_TRIGGERS = frozenset(_RULES_BY_WORD)
 _RULES_BY_STEM: dict[str, tuple[_Rule, ...]] = {}
 for _each in _RULES:
     for _stem in _each.stems:
@@ -766,8 +839,11 @@ for _each in _RULES:
 # Some French words come in many forms ("arrête", "arrêtez", "désabonnez-moi", "désinscription"):
 # those rules run on word beginnings; one search finds them all.
 _STEM_SEARCH = re.compile(r"\b(" + "|".join(sorted(_RULES_BY_STEM)) + ")")
+_STEMS = tuple(sorted(_RULES_BY_STEM))
 #: Words the respelling may produce from an elongated word ("stoooop" -> "stop").
-_RULE_WORDS = frozenset({word for rule in _RULES for word in rule.triggers} | set(_SPELLING.values()))
+_RULE_WORDS = frozenset(
+    {word for rule in _RULES for group in rule.triggers for word in group} | set(_SPELLING.values())
+)
 
 # --- a keyword in a clause of its own ------------------------------------------------------------
 
@@ -916,6 +992,13 @@ _WEAK_KEYWORDS = frozenset({"CANCEL", "CANCELAR", "QUIT", "END", "ALTO"})
 _CLAUSE_KEYWORDS = {"arretez": "arret", "arrete": "arret", "arreter": "arret"}
 #: Of those, the familiar ones, which friends use too ("arrête, tu me fais rougir").
 _CASUAL_CLAUSE_KEYWORDS = frozenset({"arrete", "arreter"})
+#: Raw words from which some rule or keyword could start, respelled or not.
+_RELEVANT_WORDS = (
+    _FIRST_TRIGGERS
+    | _CLAUSE_KEYWORDS.keys()
+    | {word for word, standard in _SPELLING.items() if not _FIRST_TRIGGERS.isdisjoint(standard.split())}
+    | {word for word, standard in _SPELLING.items() if standard.split()[0] in ("stop", "opt")}
+)
 
 
 def _strip_phrases(words: list[str], phrases: frozenset[tuple[str, ...]], longest: int, from_end: bool) -> list[str]:
@@ -944,6 +1027,18 @@ class _ClauseKeyword:
     partial: bool
 
 
+def _is_small_talk(words: list[str]) -> bool:
+    """A clause of nothing but lead-in, tail and filler words ("now", "please", "omg", "thank you")."""
+    core = _strip_phrases(_strip_phrases(words, _LEAD_PHRASES, _LEAD_MAX, False), _TAIL_PHRASES, _TAIL_MAX, True)
+    position = 0
+    while position < len(core):
+        length = filler_length(core, position)
+        if not length:
+            return False
+        position += length
+    return True
+
+
 def _keyword_of(words: list[str], table: KeywordTable) -> tuple[str, bool] | None:
     recognition = match_keywords([_CLAUSE_KEYWORDS.get(word, word) for word in words], table)
     if recognition.intent is not Intent.OPT_OUT or recognition.keyword is None:
@@ -953,15 +1048,18 @@ def _keyword_of(words: list[str], table: KeywordTable) -> tuple[str, bool] | Non
 
 def _clause_keyword(words: list[str], table: KeywordTable) -> _ClauseKeyword | None:
     """A clause that is a keyword once lead-in and tail words are removed: "I said stop", "stop it"."""
-    core = _strip_phrases(_strip_phrases(words, _LEAD_PHRASES, _LEAD_MAX, False), _TAIL_PHRASES, _TAIL_MAX, True)
+    led = _strip_phrases(words, _LEAD_PHRASES, _LEAD_MAX, False)
+    # Try before removing the tail, so that "I said stop all" keeps its ALL.
+    found = _keyword_of(led, table) if led else None
+    core = led if found is not None else _strip_phrases(led, _TAIL_PHRASES, _TAIL_MAX, True)
     if not core:
         return None
     casual = not _CASUAL_CLAUSE_KEYWORDS.isdisjoint(core)
-    found = _keyword_of(core, table)
+    found = found or _keyword_of(core, table)
     partial = False
     if found is None:
         # "STOP ya no quiero nada", "I'm not interested stop": a keyword at one end and a complaint.
-        if _STRONG_COMPLAINT_WORDS.isdisjoint(core):
+        if not _STRONG_COMPLAINT.search(" ".join(led)):
             return None
         found = _keyword_of(core[:1], table) or _keyword_of(core[-1:], table)
         if found is None:
@@ -971,18 +1069,20 @@ def _clause_keyword(words: list[str], table: KeywordTable) -> _ClauseKeyword | N
     return _ClauseKeyword(keyword, is_stop_all, casual or keyword in _WEAK_KEYWORDS, core != words, partial)
 
 
-def _clause_keyword_confidence(found: _ClauseKeyword, others: list[str], respelled: bool) -> tuple[float, str]:
-    """How sure a keyword clause makes us, given the rest of the message (`others`)."""
+def _clause_keyword_confidence(
+    found: _ClauseKeyword, alone: bool, complaint_elsewhere: bool, respelled: bool
+) -> tuple[float, str]:
+    """How sure a keyword clause makes us, given whether it is `alone` or the rest complains."""
     if found.partial:
         return (0.75 if found.weak else 0.9), "keyword next to a complaint"
-    if not others:
+    if alone:
         if found.weak:
             # "quit it" is a request; "end it" and "cancel it" may be about something else.
             return (0.9 if found.keyword == "QUIT" or not found.trimmed else 0.8), "keyword in a short request"
         if respelled and not found.trimmed:
             return 0.93, "misspelt keyword"
         return 0.95, "keyword in a short request"
-    if not _COMPLAINT_WORDS.isdisjoint(others):
+    if complaint_elsewhere:
         return (0.75 if found.weak else 0.93), "keyword with a complaint"
     return (0.65 if found.weak else 0.8), "keyword in a longer message"
 
@@ -990,12 +1090,22 @@ def _clause_keyword_confidence(found: _ClauseKeyword, others: list[str], respell
 # --- detection -----------------------------------------------------------------------------------
 
 
+def _has_un_word(folded: str) -> bool:
+    """A word starting with "uns": perhaps an "unsubscribe" typo."""
+    return folded.startswith("uns") or " uns" in folded or "\nuns" in folded
+
+
+def _may_need_respelling(folded: str) -> bool:
+    """Elongated words ("stoooop") or words starting with "un" need more than a dictionary look-up."""
+    return _has_un_word(folded) or _TRIPLE_CHARACTER.search(folded) is not None
+
+
 def _respell(folded: str) -> tuple[str, list[list[str]], bool]:
     """Respelled clauses of a folded message: (clauses as lines of words, clauses, anything respelled)."""
     # Most words need one dictionary look-up; elongated words and "un..." words (possible
     # "unsubscribe" typos) need more work, so that only runs when the message has one.
-    odd = _ODD_WORD.search(folded) is not None
-    elongated = odd and _TRIPLED.search(folded) is not None
+    elongated = _TRIPLE_CHARACTER.search(folded) is not None
+    odd = elongated or _has_un_word(folded)
     spelling = _SPELLING
     clauses: list[list[str]] = []
     respelled = False
@@ -1014,6 +1124,30 @@ def _respell(folded: str) -> tuple[str, list[list[str]], bool]:
     return "\n".join(" ".join(words) for words in clauses), clauses, respelled
 
 
+def _by_confidence(rule: _Rule) -> float:
+    return rule.confidence
+
+
+def _candidates(words: set[str], text: str) -> list[_Rule]:
+    """The rules whose trigger words are all in `words`, strongest first (once one matches,
+    weaker ones need not run)."""
+    found: dict[int, _Rule] = {}
+    for word in _FIRST_TRIGGERS.intersection(words):
+        for rule in _RULES_BY_WORD[word]:
+            if all(not group.isdisjoint(words) for group in rule.triggers[1:]):
+                found[id(rule)] = rule
+    if any(stem in text for stem in _STEMS):
+        for stem in _STEM_SEARCH.findall(text):
+            for rule in _RULES_BY_STEM[stem]:
+                found[id(rule)] = rule
+    return sorted(found.values(), key=_by_confidence, reverse=True) if found else []
+
+
+def _may_hold_keyword(words: set[str], table: KeywordTable) -> bool:
+    """Whether some clause could be an opt-out keyword with a lead-in or tail ("I said stop")."""
+    return not table.opt_out_heads.isdisjoint(words) or not words.isdisjoint(_CLAUSE_KEYWORDS)
+
+
 def _prefix(text: str, start: int) -> list[str]:
     """The words before `start` in its clause."""
     return text[text.rfind("\n", 0, start) + 1 : start].split()
@@ -1028,10 +1162,11 @@ def _guarded(prefix: list[str]) -> bool:
     )
 
 
-def _joking(words: set[str] | list[str], text: str) -> bool:
+def _joking(words: set[str], text: str) -> bool:
+    """Laughter or banter anywhere in the message."""
     if not _JOKING_WORDS.isdisjoint(words) or any(word.startswith(_JOKING_PREFIXES) for word in words):
         return True
-    return bool(text) and _JOKING_EMOJI.search(text) is not None
+    return not text.isascii() and _JOKING_EMOJI.search(text) is not None
 
 
 def detect(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Detection:
@@ -1060,20 +1195,26 @@ def detect(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Detection:
                 recognition.is_stop_all,
             )
 
-    if "#" in text:
+    if "#" in text and _WRONG_HASH.search(text):
         # "wrong #" is common shorthand; '#' is otherwise dropped with the punctuation.
-        folded = fold(text.replace("#", " number "))
+        folded = fold(_WRONG_HASH.sub(r"\1 number", text))
+        words = folded.split()
+    elif _RELEVANT_WORDS.isdisjoint(words) and table.opt_out_heads.isdisjoint(words):
+        if not _may_need_respelling(folded) and not any(stem in folded for stem in _STEMS):
+            # The common case: an ordinary reply with no word any rule or keyword could start from.
+            return _NOTHING
+    elif not _may_need_respelling(folded):
+        # Decide on the words alone whether any rule can run, before splitting clauses.
+        standard_words = set(words)
+        if not _SPELLING.keys().isdisjoint(standard_words):
+            standard_words = {part for word in standard_words for part in _SPELLING.get(word, word).split()}
+        if not _candidates(standard_words, folded) and not _may_hold_keyword(standard_words, table):
+            return _NOTHING
+
     normalised, clauses, respelled = _respell(folded)
     message_words = set(normalised.split())
-
-    candidates: dict[int, _Rule] = {}
-    for word in message_words:
-        for rule in _RULES_BY_WORD.get(word, ()):
-            candidates[id(rule)] = rule
-    for found_stem in _STEM_SEARCH.findall(normalised):
-        for rule in _RULES_BY_STEM[found_stem]:
-            candidates[id(rule)] = rule
-    has_keyword = not table.words.isdisjoint(message_words) or not message_words.isdisjoint(_CLAUSE_KEYWORDS)
+    candidates = _candidates(message_words, normalised)
+    has_keyword = _may_hold_keyword(message_words, table)
     if not candidates and not has_keyword:
         return _NOTHING
 
@@ -1083,26 +1224,33 @@ def detect(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Detection:
 
     # 1. A clause that is a keyword with a lead-in or a tail: "I said stop", "Stop it", "STOP. Who is this?"
     if has_keyword:
+        complaints = [_COMPLAINT.search(" ".join(clause)) is not None for clause in clauses]
+        complaining_clauses = sum(complaints)
+        # "STOP IT!!! NOW!!!": clauses of nothing but "now", "please", "seriously" add nothing.
+        substantial = [index for index, clause in enumerate(clauses) if not _is_small_talk(clause)]
         for index, clause in enumerate(clauses):
             found = _clause_keyword(clause, table)
             if found is None:
                 continue
-            others = [word for number, other in enumerate(clauses) if number != index for word in other]
-            confidence, how = _clause_keyword_confidence(found, others, respelled)
-            if word_count > 25 and others and index not in (0, len(clauses) - 1):
+            alone = substantial in ([], [index])
+            complaint_elsewhere = complaining_clauses - complaints[index] > 0
+            confidence, how = _clause_keyword_confidence(found, alone, complaint_elsewhere, respelled)
+            if word_count > 25 and not alone and index not in (0, len(clauses) - 1):
                 confidence = min(confidence, 0.75)  # buried in a long message
             if joking:
                 confidence = round(confidence - JOKE_DISCOUNT, 2)
             if best is None or confidence > best.confidence:
                 reason = f'{how}: "{" ".join(clause)}"'
                 best = Detection(Intent.OPT_OUT, confidence, reason, found.keyword, found.is_stop_all)
+                if confidence >= 0.95:
+                    break  # nothing later can beat a keyword in a short request
 
     # 2. The natural-language rules whose trigger words are in the message.
     if candidates:
-        context = _Context(len(clauses), not _COMPLAINT_WORDS.isdisjoint(message_words))
-        for rule in candidates.values():
+        context = _Context(len(clauses), _COMPLAINT.search(normalised) is not None)
+        for rule in candidates:
             if best is not None and rule.confidence <= best.confidence:
-                continue
+                break
             for match in rule.pattern.finditer(normalised):
                 prefix = _prefix(normalised, match.start())
                 if rule.guard and _guarded(prefix):

@@ -44,6 +44,10 @@ class MessageNotFound(DomainError):
     code = "message_not_found"
 
 
+class RequestNotFound(DomainError):
+    code = "request_not_found"
+
+
 class NotSuppressed(DomainError):
     code = "not_suppressed"
 

@@ -231,6 +231,8 @@ class KeywordTable:
     max_words: int
     #: Every word that occurs in a keyword: a quick test of whether a message can hold one.
     words: frozenset[str]
+    #: The first word of every opt-out keyword: a message without one cannot hold an opt-out keyword.
+    opt_out_heads: frozenset[str]
 
 
 def _canonical(keyword: str) -> str:
@@ -251,6 +253,7 @@ def _build_table(groups: list[tuple[Intent, tuple[str, ...]]]) -> KeywordTable:
         entries,
         max((len(key) for key in entries), default=1),
         frozenset(word for key in entries for word in key),
+        frozenset(key[0] for key, keyword in entries.items() if keyword.intent is Intent.OPT_OUT),
     )
 
 
@@ -288,8 +291,8 @@ _NO_KEYWORD = Recognition(Intent.NONE, None, 0.0, "no keyword")
 NO_EXTRA_KEYWORDS = ExtraKeywords()
 
 
-def _filler_length(tokens: list[str], start: int) -> int:
-    """How many words of polite filler start at `start` (0 when none)."""
+def filler_length(tokens: list[str], start: int) -> int:
+    """How many words of polite filler (`FILLER`) start at `tokens[start]` (0 when none)."""
     for length in range(min(_FILLER_MAX_WORDS, len(tokens) - start), 0, -1):
         if tuple(tokens[start : start + length]) in FILLER:
             return length
@@ -314,7 +317,7 @@ def match_keywords(tokens: list[str], table: KeywordTable = _DEFAULT_TABLE) -> R
                 position += length
                 break
         else:
-            length = _filler_length(tokens, position)
+            length = filler_length(tokens, position)
             if not length:
                 # Any other word makes this a sentence, not a keyword message.
                 return _NO_KEYWORD
@@ -323,10 +326,9 @@ def match_keywords(tokens: list[str], table: KeywordTable = _DEFAULT_TABLE) -> R
     if not found:
         return _NO_KEYWORD
     first = found[0]
-    if any(keyword.intent is not first.intent for keyword in found):
-        names = ", ".join(dict.fromkeys(keyword.canonical for keyword in found))
-        return Recognition(Intent.NONE, None, 0.0, f"keywords of different intents ({names})")
     names = list(dict.fromkeys(keyword.canonical for keyword in found))
+    if any(keyword.intent is not first.intent for keyword in found):
+        return Recognition(Intent.NONE, None, 0.0, f"keywords of different intents ({', '.join(names)})")
     reason = f"keyword {first.canonical}" if len(names) == 1 else f"keywords {', '.join(names)}"
     if len(found) > len(names):
         reason += ", repeated"

@@ -109,4 +109,3 @@ def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> Out
     record = OutboundRecord(**fields, status=status, reason=reason, updated_at=deps.now())
     deps.outbound.finish(record, fresh=False)
     return record
-

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from chalicelib import wiring
 from chalicelib.domain import sending
+from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import Account, NumberState, SendRequest
 from chalicelib.observability import logger
 
@@ -66,6 +67,8 @@ def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> Batc
             )
         except ValidationError as error:
             plan.problems[message_id] = _describe(error)
+        except InvalidRequest as error:  # an invalid phone number, from the `to` validator
+            plan.problems[message_id] = f"{error.code}: {error.message}"
     recipients: dict[str, list[str]] = defaultdict(list)
     for request in plan.requests.values():
         recipients[request.account_id].append(request.to)

@@ -57,7 +57,9 @@ class AwsSmsProvider:
 
     name = "aws"
 
-    def __init__(self, client: Any, *, configuration_set: str | None = None, message_type: str = "TRANSACTIONAL") -> None:
+    def __init__(
+        self, client: Any, *, configuration_set: str | None = None, message_type: str = "TRANSACTIONAL"
+    ) -> None:
         self._client = client
         self._configuration_set = configuration_set
         self._message_type = message_type

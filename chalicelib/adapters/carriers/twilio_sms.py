@@ -65,7 +65,9 @@ class TwilioSmsProvider:
         if not account_sid or not auth_token:
             raise ValueError("a Twilio account SID and auth token are required")
         self.account_sid = account_sid
-        self.url = f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{urllib.parse.quote(account_sid, safe='')}/Messages.json"
+        self.url = (
+            f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{urllib.parse.quote(account_sid, safe='')}/Messages.json"
+        )
         # Sent up front: urllib's HTTPBasicAuthHandler would first send the POST without credentials and wait for
         # the 401 challenge, doubling every request.
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")

@@ -1,0 +1,145 @@
+"""The Lambda bundle: the deployment zip Chalice builds for both functions, its size and what makes it up.
+
+Run from the project root:
+
+    .venv/bin/python benchmarks/bench_bundle.py [--top 12] [--write BENCHMARKS.md]
+
+Packages the app as `chalice package` does (the same `chalice.api.package_app` call the infra/ stack's CDK construct
+makes; requirements.txt installed for Lambda's platform, boto3 left to the runtime), then reads the zip: its size,
+its size unzipped (what counts against Lambda's 250 MB limit), and the top-level packages by unzipped size. Needs
+PyPI the first time (Chalice caches the dependencies under .chalice/deployments/), no AWS credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
+
+TITLE = "Lambda bundle"
+MB = 1024 * 1024
+#: Lambda's limits for a .zip deployment package: unzipped (with layers), and zipped when uploaded directly.
+UNZIPPED_LIMIT = 250 * MB
+ZIPPED_UPLOAD_LIMIT = 50 * MB
+
+
+def build_bundle(workdir: Path) -> Path:
+    """The deployment zip `chalice package` writes for this project."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # Chalice builds a botocore session; no credentials
+    from chalice.api import package_app
+
+    # As the stack packages it: its own roles, so Chalice reads no policy file (the role here is a placeholder).
+    roles = {"manage_iam_role": False, "iam_role_arn": "arn:aws:iam::123456789012:role/bench-bundle"}
+    package_app(project_dir=str(ROOT), output_dir=str(workdir), stage="dev", chalice_config=roles)
+    return workdir / "deployment.zip"
+
+
+def package_of(name: str) -> str:
+    """The top-level package a zip entry belongs to; a `*.dist-info` folder counts as its distribution's metadata."""
+    top = name.split("/", 1)[0]
+    if top.endswith((".dist-info", ".egg-info", ".data")):
+        return "(package metadata: *.dist-info)"
+    if top.endswith(".py") or top.endswith(".so"):
+        return top.split(".", 1)[0]
+    return top
+
+
+Sizes = dict[str, tuple[int, int]]  # name -> (unzipped bytes, files)
+
+
+def _group(entries: list[zipfile.ZipInfo], key: Callable[[str], str]) -> Sizes:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for info in entries:
+        total = totals[key(info.filename)]
+        total[0] += info.file_size
+        total[1] += 1
+    return {name: (size, count) for name, (size, count) in totals.items()}
+
+
+def measure(bundle: Path) -> tuple[int, int, int, Sizes, tuple[str, Sizes]]:
+    """(zip size, unzipped size, files, by package, (the largest package, by its folders))."""
+    with zipfile.ZipFile(bundle) as archive:
+        entries = [info for info in archive.infolist() if not info.is_dir()]
+    packages = _group(entries, package_of)
+    largest = max(packages, key=lambda name: packages[name][0])
+    inside = _group(
+        [info for info in entries if package_of(info.filename) == largest],
+        lambda name: "/".join(name.split("/")[:2]) + "/" if name.count("/") > 1 else f"{largest}/*.py (modules)",
+    )
+    unzipped = sum(info.file_size for info in entries)
+    return bundle.stat().st_size, unzipped, len(entries), packages, (largest, inside)
+
+
+def _rows(sizes: Sizes, unzipped: int, top: int) -> list[tuple[object, ...]]:
+    ranked = sorted(sizes.items(), key=lambda item: item[1][0], reverse=True)
+    shown, rest = ranked[:top], ranked[top:]
+    rows: list[tuple[object, ...]] = [
+        (f"`{name}`", f"{size / MB:.2f}", f"{100 * size / unzipped:.1f} %", count) for name, (size, count) in shown
+    ]
+    if rest:
+        rest_size = sum(size for _, (size, _) in rest)
+        rest_files = sum(count for _, (_, count) in rest)
+        rows.append((f"{len(rest)} others", f"{rest_size / MB:.2f}", f"{100 * rest_size / unzipped:.1f} %", rest_files))
+    return rows
+
+
+def render(zipped: int, unzipped: int, files: int, packages: Sizes, largest: tuple[str, Sizes], top: int) -> str:
+    largest_name, inside = largest
+    lines = [
+        _report.machine(),
+        "",
+        "The deployment zip `chalice package` builds, shared by the API and send functions (the infra/ stack's CDK "
+        "construct uploads this zip as its code asset). boto3 and botocore are not in it: the Lambda runtime "
+        "provides them. Measured by `benchmarks/bench_bundle.py`.",
+        "",
+        _report.table(
+            ["bundle", "value"],
+            [
+                (
+                    "zipped",
+                    f"{zipped / MB:.2f} MB ({100 * zipped / ZIPPED_UPLOAD_LIMIT:.0f} % of the 50 MB direct upload)",
+                ),
+                ("unzipped", f"{unzipped / MB:.2f} MB ({100 * unzipped / UNZIPPED_LIMIT:.1f} % of Lambda's 250 MB)"),
+                ("files", files),
+            ],
+        ),
+        "",
+        "By top-level package, unzipped:",
+        "",
+        _report.table(["package", "MB", "share of the bundle", "files"], _rows(packages, unzipped, top)),
+        "",
+        f"Inside `{largest_name}`, the largest:",
+        "",
+        _report.table(["folder", "MB", "share of the bundle", "files"], _rows(inside, unzipped, 6)),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--top", type=int, default=12, help="packages to list by size (default 12)")
+    parser.add_argument("--write", metavar="FILE", help="replace this script's section of FILE (e.g. BENCHMARKS.md)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-bundle-") as workdir:
+        zipped, unzipped, files, packages, largest = measure(build_bundle(Path(workdir)))
+    body = render(zipped, unzipped, files, packages, largest, args.top)
+    print(body)
+    path = _report.output_path(args.write)
+    if path:
+        _report.write_section(path, TITLE, body)
+        print(f"\nwrote section '{TITLE}' of {path}")
+
+
+if __name__ == "__main__":
+    main()

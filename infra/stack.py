@@ -1,0 +1,505 @@
+"""The deployable stack: the Chalice app (API and send functions), its table, queues, SES, IAM and alarms.
+
+The functions come from `chalice package` through Chalice's CDK construct (`chalice.cdk.Chalice`), which imports the
+generated SAM template into this stack. Chalice manages no IAM role here (`manage_iam_role: false`): each function gets
+its own role below, with the actions its code calls and the resources it calls them on. What Chalice cannot express
+(function names, per-function timeouts and roles, the SQS event's queue and ReportBatchItemFailures) is patched onto
+the generated resources with property overrides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.adapters.dynamodb_table import GSI1, table_definition
+from infra.config import StageConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Logical ids `chalice package` gives the app's resources (from app.py's function names).
+API_FUNCTION_ID = "APIHandler"
+SEND_FUNCTION_ID = "HandleSendQueue"
+SEND_EVENT_ID = "HandleSendQueueSqsEventSource"
+REST_API_ID = "RestAPI"
+API_GATEWAY_STAGE = "api"
+
+#: API Gateway answers 504 after 29 s; a longer Lambda timeout would keep working for a caller already gone.
+API_TIMEOUT_SECONDS = 29
+SEND_TIMEOUT_SECONDS = 30
+#: One BatchGetItem reads the suppression state of up to 100 recipients; the window lets a batch fill up.
+SEND_BATCH_SIZE = 100
+SEND_BATCHING_WINDOW_SECONDS = 1
+#: AWS: at least six times the function timeout (plus the batching window), so throttled retries of a batch
+#: do not make SQS hand its records out again while they are still being sent.
+SEND_VISIBILITY_TIMEOUT_SECONDS = 6 * SEND_TIMEOUT_SECONDS + SEND_BATCHING_WINDOW_SECONDS
+#: Receives before a record goes to the dead-letter queue (the same as the local stack).
+MAX_RECEIVE_COUNT = 5
+TTL_ATTRIBUTE = "expires_at"
+SERVICE_NAME = "sms-optout"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: sms-voice resource types SendTextMessage is authorised on, when no `sms_resource_arns` narrows them.
+SMS_RESOURCE_TYPES = ("phone-number", "pool", "sender-id", "configuration-set", "opt-out-list")
+
+
+class SmsOptoutStack(cdk.Stack):
+    """One stage of the service. `chalice_workdir` receives `chalice package`'s output (the construct writes it to
+    `./chalice.out`, so it is built with that directory as the working directory)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, chalice_workdir: Path, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        removal = cdk.RemovalPolicy.RETAIN if config.production else cdk.RemovalPolicy.DESTROY
+        cdk.Tags.of(self).add("service", SERVICE_NAME)
+        cdk.Tags.of(self).add("stage", config.stage)
+
+        self.table = self._table(removal)
+        self.dead_letter_queue, self.send_queue = self._queues()
+        self.email_identity, self.email_configuration_set = self._email()
+
+        self.api_function_name = f"{config.prefix}-api"
+        self.send_function_name = f"{config.prefix}-send"
+        self.api_log_group = self._log_group("ApiLogGroup", self.api_function_name, removal)
+        self.send_log_group = self._log_group("SendLogGroup", self.send_function_name, removal)
+        self.api_role = self._role("ApiRole", "The API function: webhooks and the admin API", self._api_statements())
+        self.send_role = self._role("SendRole", "The send function: the send queue's consumer", self._send_statements())
+
+        self.chalice = self._chalice_app(chalice_workdir)
+        self.api_name = config.prefix
+        self._patch_chalice_resources()
+        self._alarms()
+        self._outputs()
+
+    # --- data ----------------------------------------------------------------------------------------
+
+    def _table(self, removal: cdk.RemovalPolicy) -> dynamodb.Table:
+        """The single table, with the key schema the app's adapters use (chalicelib/adapters/dynamodb_table.py)."""
+        definition = table_definition(self.config.prefix)
+        types = {a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]}
+
+        def attribute(key_schema: list[dict[str, str]], key_type: str) -> dynamodb.Attribute:
+            name = next(k["AttributeName"] for k in key_schema if k["KeyType"] == key_type)
+            return dynamodb.Attribute(name=name, type=_attribute_type(types[name]))
+
+        table = dynamodb.Table(
+            self,
+            "SuppressionTable",
+            table_name=definition["TableName"],
+            partition_key=attribute(definition["KeySchema"], "HASH"),
+            sort_key=attribute(definition["KeySchema"], "RANGE"),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # A KMS key (the AWS managed aws/dynamodb key): encryption at rest that shows in the template.
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            deletion_protection=self.config.production,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            removal_policy=removal,
+        )
+        for index in definition["GlobalSecondaryIndexes"]:
+            table.add_global_secondary_index(
+                index_name=index["IndexName"],
+                partition_key=attribute(index["KeySchema"], "HASH"),
+                sort_key=attribute(index["KeySchema"], "RANGE"),
+                projection_type=dynamodb.ProjectionType(index["Projection"]["ProjectionType"]),
+            )
+        return table
+
+    def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        dead_letter_queue = sqs.Queue(
+            self,
+            "SendDeadLetterQueue",
+            queue_name=f"{self.config.prefix}-send-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        send_queue = sqs.Queue(
+            self,
+            "SendQueue",
+            queue_name=f"{self.config.prefix}-send",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=cdk.Duration.seconds(SEND_VISIBILITY_TIMEOUT_SECONDS),
+            retention_period=cdk.Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        return dead_letter_queue, send_queue
+
+    def _email(self) -> tuple[ses.EmailIdentity, ses.ConfigurationSet]:
+        sender = self.config.sender_email
+        if sender is None:
+            sender = cdk.CfnParameter(
+                self,
+                "SenderEmail",
+                type="String",
+                allowed_pattern=EMAIL_PATTERN,
+                description="The SES sender address (or deploy with -c sender_email=...)",
+            ).value_as_string
+        configuration_set = ses.ConfigurationSet(
+            self,
+            "EmailConfigurationSet",
+            configuration_set_name=self.config.prefix,
+            suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+            reputation_metrics=True,
+        )
+        identity = ses.EmailIdentity(
+            self, "SenderIdentity", identity=ses.Identity.email(sender), configuration_set=configuration_set
+        )
+        self.sender_email = sender
+        return identity, configuration_set
+
+    # --- IAM -----------------------------------------------------------------------------------------
+
+    def _log_group(self, construct_id: str, function_name: str, removal: cdk.RemovalPolicy) -> logs.LogGroup:
+        """The function's log group, created here so its role needs no logs:CreateLogGroup and logs expire."""
+        return logs.LogGroup(
+            self,
+            construct_id,
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=logs.RetentionDays.ONE_YEAR if self.config.production else logs.RetentionDays.ONE_MONTH,
+            removal_policy=removal,
+        )
+
+    def _role(self, construct_id: str, description: str, statements: list[iam.PolicyStatement]) -> iam.Role:
+        # Inline: the permissions are part of the role resource, so they exist before the function (and its SQS
+        # event source mapping, which AWS checks against the role when it is created).
+        return iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{description} ({self.config.stage})",
+            inline_policies={"least-privilege": iam.PolicyDocument(statements=statements)},
+        )
+
+    def _parameter_arn(self, name: str) -> str:
+        """The ARN of an SSM parameter (or a path pattern), `name` starting with '/'."""
+        return f"arn:{cdk.Aws.PARTITION}:ssm:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:parameter{name}"
+
+    def _carrier_secrets_arn(self) -> str:
+        # chalicelib.domain.accounts: carrier credentials are `<prefix>/accounts/<account id>/<carrier>/<name>`.
+        return self._parameter_arn(f"{self.config.secrets_prefix}/accounts/*")
+
+    def _logs_statement(self, log_group: logs.LogGroup) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],  # arn:...:log-group:<name>:* (its streams)
+        )
+
+    def _api_statements(self) -> list[iam.PolicyStatement]:
+        """What the API function calls: chalicelib/adapters/dynamodb_store.py and dynamodb_outbound.py (reads),
+        ssm_secrets.py, wiring.operator_token(), sqs_queue.SqsSendQueue.enqueue()."""
+        table_arn = self.table.table_arn
+        return [
+            self._logs_statement(self.api_log_group),
+            iam.PolicyStatement(
+                sid="SuppressionTable",
+                # TransactWriteItems is authorised per item: the store's commit is an Update and Puts.
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:Query",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                ],
+                resources=[table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="SuppressionTableIndex",
+                actions=["dynamodb:Query"],
+                resources=[f"{table_arn}/index/{GSI1}"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadSecrets",
+                actions=["ssm:GetParameter"],
+                resources=[self._carrier_secrets_arn(), self._parameter_arn(self.config.operator_token_parameter)],
+            ),
+            iam.PolicyStatement(
+                sid="StoreCarrierCredentials",
+                # Not the operator token: an account update can store carrier credentials, nothing else.
+                actions=["ssm:PutParameter"],
+                resources=[self._carrier_secrets_arn()],
+            ),
+            iam.PolicyStatement(
+                sid="EnqueueSends",
+                actions=["sqs:SendMessage"],  # SendMessageBatch is authorised as SendMessage
+                resources=[self.send_queue.queue_arn],
+            ),
+        ]
+
+    def _send_statements(self) -> list[iam.PolicyStatement]:
+        """What the send function calls: the store's reads and event commits (carrier and bounce suppressions),
+        the outbound log's conditional writes (dynamodb_outbound.py), carrier credentials, the queue (as its event
+        source, and for backoff), SMS through AWS End User Messaging, and e-mail through SES. No Query: the send
+        path reads by key only."""
+        return [
+            self._logs_statement(self.send_log_group),
+            iam.PolicyStatement(
+                sid="SuppressionTable",
+                actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[self.table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadCarrierCredentials",
+                actions=["ssm:GetParameter"],
+                resources=[self._carrier_secrets_arn()],
+            ),
+            iam.PolicyStatement(
+                sid="ConsumeSendQueue",
+                actions=[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility",
+                ],
+                resources=[self.send_queue.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="SendSms",
+                actions=["sms-voice:SendTextMessage"],
+                resources=list(self.config.sms_resource_arns) or self._sms_resource_arns(),
+            ),
+            iam.PolicyStatement(
+                sid="SendEmail",
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[self.email_identity.email_identity_arn, self._email_configuration_set_arn()],
+            ),
+        ]
+
+    def _sms_resource_arns(self) -> list[str]:
+        # SendTextMessage supports resource-level permissions (origination identities, configuration sets, opt-out
+        # lists), so this is the account's own resources of those types, not "*".
+        return [
+            f"arn:{cdk.Aws.PARTITION}:sms-voice:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:{kind}/*"
+            for kind in SMS_RESOURCE_TYPES
+        ]
+
+    def _email_configuration_set_arn(self) -> str:
+        return self.format_arn(
+            service="ses",
+            resource="configuration-set",
+            resource_name=self.email_configuration_set.configuration_set_name,
+        )
+
+    # --- the Chalice app -----------------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        """Both functions' environment: names and URLs only. Secrets stay in SSM; the functions read them."""
+        config = self.config
+        environment = {
+            "OPTOUT_TABLE_NAME": self.table.table_name,
+            "OPTOUT_SEND_QUEUE_URL": self.send_queue.queue_url,
+            "OPTOUT_SECRETS_PREFIX": config.secrets_prefix,
+            "OPTOUT_OPERATOR_TOKEN_PARAMETER": config.operator_token_parameter,
+            "OPTOUT_EMAIL_SENDER": self.sender_email,
+            "OPTOUT_SES_CONFIGURATION_SET": self.email_configuration_set.configuration_set_name,
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "LOG_LEVEL": config.log_level,
+        }
+        if config.public_base_url:
+            environment["OPTOUT_PUBLIC_BASE_URL"] = config.public_base_url
+        if config.sms_configuration_set:
+            environment["OPTOUT_SMS_CONFIGURATION_SET"] = config.sms_configuration_set
+        return environment
+
+    def _chalice_app(self, workdir: Path) -> Chalice:
+        stage_config = {
+            "api_gateway_stage": API_GATEWAY_STAGE,
+            "autogen_policy": False,
+            "manage_iam_role": False,
+            # Every function's role; the send function's is replaced below.
+            "iam_role_arn": self.api_role.role_arn,
+            "lambda_timeout": API_TIMEOUT_SECONDS,
+            "lambda_memory_size": self.config.memory_mb,
+            "environment_variables": self._environment(),
+        }
+        workdir.mkdir(parents=True, exist_ok=True)
+        # The Chalice stage is this stack's construct id (the construct takes its scope's name).
+        with contextlib.chdir(workdir):
+            return Chalice(self, "App", source_dir=str(PROJECT_ROOT), stage_config=stage_config)
+
+    def _patch_chalice_resources(self) -> None:
+        api_function = self.chalice.get_resource(API_FUNCTION_ID)
+        api_function.add_property_override("FunctionName", self.api_function_name)
+        api_function.add_property_override("Timeout", API_TIMEOUT_SECONDS)
+        api_function.add_resource_dependency(self.api_log_group.node.default_child)
+
+        send_function = self.chalice.get_resource(SEND_FUNCTION_ID)
+        send_function.add_property_override("FunctionName", self.send_function_name)
+        send_function.add_property_override("Timeout", SEND_TIMEOUT_SECONDS)
+        send_function.add_property_override("Role", self.send_role.role_arn)
+        send_function.add_resource_dependency(self.send_log_group.node.default_child)
+        event = f"Events.{SEND_EVENT_ID}.Properties"
+        # app.py names the queue `optout-send`; each stage has its own, so the event points at this stack's.
+        send_function.add_property_override(f"{event}.Queue", self.send_queue.queue_arn)
+        send_function.add_property_override(f"{event}.BatchSize", SEND_BATCH_SIZE)
+        send_function.add_property_override(f"{event}.MaximumBatchingWindowInSeconds", SEND_BATCHING_WINDOW_SECONDS)
+        # Chalice cannot set it; without it Lambda ignores the worker's batchItemFailures and retries whole batches.
+        send_function.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+
+        # One API name per stage, so the 5xx alarm's ApiName dimension is this stage's API alone.
+        rest_api = self.chalice.get_resource(REST_API_ID)
+        rest_api.add_property_override("Name", self.api_name)
+        rest_api.add_property_override("DefinitionBody.info.title", self.api_name)
+
+    # --- alarms and outputs --------------------------------------------------------------------------
+
+    def _alarm_topic(self) -> sns.ITopic | None:
+        if self.config.alarm_topic_arn:
+            return sns.Topic.from_topic_arn(self, "AlarmTopic", self.config.alarm_topic_arn)
+        if self.config.alarm_email:
+            # Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS managed SNS key.
+            topic = sns.Topic(self, "AlarmTopic", topic_name=f"{self.config.prefix}-alarms", enforce_ssl=True)
+            topic.add_subscription(subscriptions.EmailSubscription(self.config.alarm_email))
+            return topic
+        return None
+
+    def _alarms(self) -> None:
+        topic = self._alarm_topic()
+        self.alarm_topic = topic
+        five_minutes = cdk.Duration.minutes(5)
+
+        def alarm(construct_id: str, description: str, metric: cloudwatch.IMetric, threshold: float = 1) -> None:
+            created = cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_name=f"{self.config.prefix}-{_kebab(construct_id)}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            if topic is not None:
+                created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+                created.add_ok_action(cloudwatch_actions.SnsAction(topic))
+
+        alarm(
+            "DeadLetterMessages",
+            "Send requests in the dead-letter queue: they were received 5 times and never sent. Inspect, then redrive.",
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(1), statistic="Maximum"
+            ),
+        )
+        alarm(
+            "SendBacklogAge",
+            "The oldest send request has waited 15 minutes: the send function is failing, throttled or too slow.",
+            self.send_queue.metric_approximate_age_of_oldest_message(period=five_minutes, statistic="Maximum"),
+            threshold=900,
+        )
+        for name, function_name in (("Api", self.api_function_name), ("Send", self.send_function_name)):
+            for metric_name in ("Errors", "Throttles"):
+                alarm(
+                    f"{name}Function{metric_name}",
+                    f"{function_name}: {metric_name.lower()} in the last 5 minutes.",
+                    cloudwatch.Metric(
+                        namespace="AWS/Lambda",
+                        metric_name=metric_name,
+                        dimensions_map={"FunctionName": function_name},
+                        statistic="Sum",
+                        period=five_minutes,
+                    ),
+                )
+        alarm(
+            "Api5xx",
+            "The API answered 5xx (an opt-out it could not store is a 503: the carrier retries it).",
+            cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name="5XXError",
+                dimensions_map={"ApiName": self.api_name, "Stage": API_GATEWAY_STAGE},
+                statistic="Sum",
+                period=five_minutes,
+            ),
+        )
+        for kind in ("Read", "Write"):
+            table_metric = self.table.metric(f"{kind}ThrottleEvents", statistic="Sum", period=five_minutes)
+            index_metric = cloudwatch.Metric(
+                namespace="AWS/DynamoDB",
+                metric_name=f"{kind}ThrottleEvents",
+                dimensions_map={"TableName": self.table.table_name, "GlobalSecondaryIndexName": GSI1},
+                statistic="Sum",
+                period=five_minutes,
+            )
+            alarm(
+                f"Table{kind}Throttles",
+                f"DynamoDB throttled {kind.lower()}s on the table or its index {GSI1}.",
+                cloudwatch.MathExpression(
+                    expression="FILL(table, 0) + FILL(index, 0)",
+                    using_metrics={"table": table_metric, "index": index_metric},
+                    label=f"{kind}ThrottleEvents",
+                    period=five_minutes,
+                ),
+            )
+        alarm(
+            "TableThrottledRequests",
+            "DynamoDB throttled requests of the operations the functions call.",
+            self.table.metric_throttled_requests_for_operations(
+                operations=[
+                    dynamodb.Operation.GET_ITEM,
+                    dynamodb.Operation.PUT_ITEM,
+                    dynamodb.Operation.UPDATE_ITEM,
+                    dynamodb.Operation.BATCH_GET_ITEM,
+                    dynamodb.Operation.QUERY,
+                    dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+                ],
+                period=five_minutes,
+            ),
+        )
+
+    def _outputs(self) -> None:
+        rest_api = self.chalice.get_resource(REST_API_ID)
+        api_url = f"https://{rest_api.ref}.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{API_GATEWAY_STAGE}"
+        base = self.config.public_base_url or api_url
+        outputs = {
+            "ApiUrl": (api_url + "/", "The API's URL (API Gateway, stage api)"),
+            "TwilioWebhookUrl": (
+                f"{base}/webhooks/twilio/{{account_id}}",
+                "Twilio's 'A message comes in' webhook (POST); put the account id in",
+            ),
+            "TwilioStatusCallbackUrl": (
+                f"{base}/webhooks/twilio/{{account_id}}/status",
+                "Twilio's status callback (POST); put the account id in",
+            ),
+            "TableName": (self.table.table_name, "The suppression table"),
+            "SendQueueUrl": (self.send_queue.queue_url, "The send queue"),
+            "DeadLetterQueueUrl": (self.dead_letter_queue.queue_url, "The send queue's dead-letter queue"),
+            "OperatorTokenParameter": (
+                self.config.operator_token_parameter,
+                "SSM SecureString to create out of band with the operator token",
+            ),
+            "SecretsPrefix": (self.config.secrets_prefix, "SSM prefix of the carrier credentials"),
+            "EmailConfigurationSetName": (self.email_configuration_set.configuration_set_name, "SES configuration set"),
+        }
+        if self.alarm_topic is not None:
+            outputs["AlarmTopicArn"] = (self.alarm_topic.topic_arn, "Where the alarms go")
+        for name, (value, description) in outputs.items():
+            cdk.CfnOutput(self, name, value=value, description=description)
+
+
+def _attribute_type(code: str) -> dynamodb.AttributeType:
+    return {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}[
+        code
+    ]
+
+
+def _kebab(name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))

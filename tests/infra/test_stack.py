@@ -1,0 +1,555 @@
+"""The synthesised stack, prod and dev: table, queues, send event source, IAM, secrets, alarms, outputs, cfn-lint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import PROD_CONTEXT, Synthesised, dump
+
+pytestmark = pytest.mark.slow
+
+API_FUNCTION = "APIHandler"
+SEND_FUNCTION = "HandleSendQueue"
+SEND_EVENT = "HandleSendQueueSqsEventSource"
+
+
+def template_of(synthesised: Synthesised) -> Template:
+    return Template.from_json(synthesised.template)
+
+
+def function(synthesised: Synthesised, logical_id: str) -> dict[str, Any]:
+    resource = synthesised.template["Resources"][logical_id]
+    assert resource["Type"] == "AWS::Serverless::Function"
+    return resource["Properties"]
+
+
+def send_event(synthesised: Synthesised) -> dict[str, Any]:
+    event = function(synthesised, SEND_FUNCTION)["Events"][SEND_EVENT]
+    assert event["Type"] == "SQS"
+    return event["Properties"]
+
+
+def queue_id(synthesised: Synthesised, name: str) -> str:
+    return synthesised.logical_id("AWS::SQS::Queue", name)
+
+
+# --- the table -----------------------------------------------------------------------------------------------
+
+
+def test_table_keys_and_index(stage: Synthesised) -> None:
+    template_of(stage).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": Match.array_with(
+                [{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")]
+            ),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "gsi1",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        },
+    )
+
+
+def test_table_has_point_in_time_recovery_encryption_and_ttl(stage: Synthesised) -> None:
+    template_of(stage).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        },
+    )
+
+
+def test_prod_table_is_protected_and_retained(prod: Synthesised) -> None:
+    table = prod.resource("AWS::DynamoDB::Table")
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["TableName"] == "sms-optout-prod"
+    for log_group in prod.resources("AWS::Logs::LogGroup").values():
+        assert log_group["DeletionPolicy"] == "Retain"
+
+
+def test_dev_table_may_be_destroyed(dev: Synthesised) -> None:
+    table = dev.resource("AWS::DynamoDB::Table")
+    assert table["Properties"]["DeletionProtectionEnabled"] is False
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"]["TableName"] == "sms-optout-dev"
+
+
+# --- the queues and the send function's event source ---------------------------------------------------------
+
+
+def test_send_queue_dead_letters_after_five_receives(stage: Synthesised) -> None:
+    send_queue = stage.template["Resources"][queue_id(stage, "SendQueue")]["Properties"]
+    assert send_queue["QueueName"].endswith("-send")
+    redrive = send_queue["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == 5
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [queue_id(stage, "SendDeadLetterQueue"), "Arn"]}
+    dead_letter_queue = stage.template["Resources"][queue_id(stage, "SendDeadLetterQueue")]["Properties"]
+    assert dead_letter_queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_queues_are_encrypted_and_refuse_plain_http(stage: Synthesised) -> None:
+    for queue in stage.resources("AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    template_of(stage).resource_count_is("AWS::SQS::QueuePolicy", 2)
+    for policy in stage.resources("AWS::SQS::QueuePolicy").values():
+        statement = policy["Properties"]["PolicyDocument"]["Statement"][0]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_visibility_timeout_is_at_least_six_times_the_send_timeout(stage: Synthesised) -> None:
+    send_queue = stage.template["Resources"][queue_id(stage, "SendQueue")]["Properties"]
+    timeout = function(stage, SEND_FUNCTION)["Timeout"]
+    window = send_event(stage)["MaximumBatchingWindowInSeconds"]
+    assert send_queue["VisibilityTimeout"] >= 6 * timeout + window
+
+
+def test_send_event_source_reports_batch_item_failures(stage: Synthesised) -> None:
+    event = send_event(stage)
+    assert "ReportBatchItemFailures" in event["FunctionResponseTypes"]
+
+
+def test_send_event_source_reads_100_records_within_a_short_window(stage: Synthesised) -> None:
+    event = send_event(stage)
+    assert event["BatchSize"] == 100
+    assert 1 <= event["MaximumBatchingWindowInSeconds"] <= 5
+
+
+def test_send_event_source_is_this_stages_send_queue(stage: Synthesised) -> None:
+    # app.py names the queue `optout-send`; the stack points the event at its own queue instead.
+    assert send_event(stage)["Queue"] == {"Fn::GetAtt": [queue_id(stage, "SendQueue"), "Arn"]}
+
+
+# --- the functions -------------------------------------------------------------------------------------------
+
+
+def test_both_functions_come_from_one_bundle_without_boto3(stage: Synthesised) -> None:
+    api, send = function(stage, API_FUNCTION), function(stage, SEND_FUNCTION)
+    assert api["CodeUri"] == send["CodeUri"]
+    assert api["Handler"] == "app.app"
+    assert send["Handler"] == "app.handle_send_queue"
+    assert api["Runtime"] == send["Runtime"] == "python3.11"
+    asset = stage.path.parent / f"asset.{api['CodeUri']['Key']}"
+    assert asset.is_file(), asset
+    with zipfile.ZipFile(asset) as bundle:
+        top_level = {name.split("/", 1)[0] for name in bundle.namelist()}
+    assert {"app.py", "chalicelib", "pydantic", "phonenumbers", "aws_lambda_powertools"} <= top_level
+    assert not top_level & {"boto3", "botocore", "aws_cdk", "moto", "tests", "infra"}
+
+
+def test_function_names_and_timeouts(stage: Synthesised) -> None:
+    prefix = stage.template["Resources"][stage.logical_id("AWS::DynamoDB::Table", "SuppressionTable")]["Properties"][
+        "TableName"
+    ]
+    assert function(stage, API_FUNCTION)["FunctionName"] == f"{prefix}-api"
+    assert function(stage, SEND_FUNCTION)["FunctionName"] == f"{prefix}-send"
+    assert function(stage, API_FUNCTION)["Timeout"] <= 29  # API Gateway's integration timeout
+    for log_group in (f"/aws/lambda/{prefix}-api", f"/aws/lambda/{prefix}-send"):
+        template_of(stage).has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": log_group})
+
+
+EXPECTED_ENVIRONMENT = {
+    "OPTOUT_TABLE_NAME",
+    "OPTOUT_SEND_QUEUE_URL",
+    "OPTOUT_SECRETS_PREFIX",
+    "OPTOUT_OPERATOR_TOKEN_PARAMETER",
+    "POWERTOOLS_SERVICE_NAME",
+    "LOG_LEVEL",
+}
+
+
+def test_environment_variables(prod: Synthesised, dev: Synthesised) -> None:
+    for synthesised, stage_name in ((prod, "prod"), (dev, "dev")):
+        for logical_id in (API_FUNCTION, SEND_FUNCTION):
+            variables = function(synthesised, logical_id)["Environment"]["Variables"]
+            assert set(variables) >= EXPECTED_ENVIRONMENT
+            assert variables["OPTOUT_TABLE_NAME"] == {
+                "Ref": synthesised.logical_id("AWS::DynamoDB::Table", "SuppressionTable")
+            }
+            assert variables["OPTOUT_SEND_QUEUE_URL"] == {"Ref": queue_id(synthesised, "SendQueue")}
+            assert variables["OPTOUT_SECRETS_PREFIX"] == f"/optout/{stage_name}"
+            assert variables["OPTOUT_OPERATOR_TOKEN_PARAMETER"] == f"/optout/{stage_name}/operator-token"
+            assert variables["POWERTOOLS_SERVICE_NAME"] == "sms-optout"
+            assert variables["LOG_LEVEL"] == "INFO"
+    assert (
+        function(prod, API_FUNCTION)["Environment"]["Variables"]["OPTOUT_PUBLIC_BASE_URL"]
+        == (PROD_CONTEXT["public_base_url"])
+    )
+    assert "OPTOUT_PUBLIC_BASE_URL" not in function(dev, API_FUNCTION)["Environment"]["Variables"]
+
+
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH|KEY", re.IGNORECASE)
+# Well-known credential shapes (AWS access key, Twilio SID or token, Stripe-like keys).
+KNOWN_SECRET = re.compile(r"AKIA[0-9A-Z]{16}|AC[0-9a-f]{32}|[0-9a-f]{32}|sk_(live|test)_\w+")
+
+
+def looks_secret(value: str) -> bool:
+    """A known credential shape, or a long run of mixed letters and digits (a token, a key, base64) that is not a
+    path, URL or ARN."""
+    if KNOWN_SECRET.search(value):
+        return True
+    if value.startswith(("/", "https://", "arn:")):
+        return False
+    return bool(
+        re.fullmatch(r"[A-Za-z0-9+/=_\-]{20,}", value) and re.search(r"[0-9]", value) and re.search(r"[A-Za-z]", value)
+    )
+
+
+def test_looks_secret() -> None:
+    assert looks_secret("0123456789abcdef0123456789abcdef")
+    assert looks_secret("AC" + "1" * 32)
+    assert looks_secret("Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5")
+    assert not looks_secret("/optout/prod/operator-token")
+    assert not looks_secret("sms-optout")
+    assert not looks_secret("INFO")
+
+
+def test_no_secret_in_environment_variables(stage: Synthesised) -> None:
+    for logical_id in (API_FUNCTION, SEND_FUNCTION):
+        for name, value in function(stage, logical_id)["Environment"]["Variables"].items():
+            if SECRET_NAME.search(name):
+                # Only where a secret lives (an SSM name or prefix), never the secret.
+                assert name.endswith(("_PARAMETER", "_PREFIX")), name
+                assert isinstance(value, str) and value.startswith("/optout/"), (name, value)
+            if isinstance(value, str):
+                assert not looks_secret(value), (name, value)
+            else:
+                assert set(value) <= {"Ref", "Fn::GetAtt"}, (name, value)  # a resource's name or URL
+
+
+def test_no_secret_in_the_template(stage: Synthesised) -> None:
+    # The operator token is created out of band; no parameter (let alone its value) is in the template.
+    assert not stage.resources("AWS::SSM::Parameter")
+    assert not stage.resources("AWS::SecretsManager::Secret")
+    assert "SecureString" not in strings_in(stage.template["Resources"])
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings_in(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    return []
+
+
+# --- IAM -----------------------------------------------------------------------------------------------------
+
+
+def role_statements(synthesised: Synthesised, role_id: str) -> list[dict[str, Any]]:
+    role = synthesised.template["Resources"][role_id]
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def role_of(synthesised: Synthesised, function_id: str) -> str:
+    role = function(synthesised, function_id)["Role"]
+    assert set(role) == {"Fn::GetAtt"} and role["Fn::GetAtt"][1] == "Arn", role
+    return str(role["Fn::GetAtt"][0])
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_one_role_per_function_and_no_chalice_managed_role(stage: Synthesised) -> None:
+    roles = stage.resources("AWS::IAM::Role")
+    api_role, send_role = role_of(stage, API_FUNCTION), role_of(stage, SEND_FUNCTION)
+    assert api_role != send_role
+    assert set(roles) == {api_role, send_role}
+    for role in roles.values():
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]
+        assert "ManagedPolicyArns" not in role["Properties"]
+    assert not stage.resources("AWS::IAM::Policy")
+    assert not stage.resources("AWS::IAM::ManagedPolicy")
+
+
+#: Resource "*" is allowed for no action: every service used names its resources (sms-voice included).
+STAR_RESOURCE_EXCEPTIONS: frozenset[str] = frozenset()
+
+
+def all_policy_statements(synthesised: Synthesised) -> list[dict[str, Any]]:
+    statements = []
+    for resource in synthesised.template["Resources"].values():
+        properties = resource.get("Properties", {})
+        documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
+        if "PolicyDocument" in properties:
+            documents.append(properties["PolicyDocument"])
+        statements += [s for document in documents for s in document["Statement"]]
+    return statements
+
+
+def test_every_policy_statement_names_its_actions_and_resources(stage: Synthesised) -> None:
+    statements = all_policy_statements(stage)
+    assert statements
+    for statement in statements:
+        actions = as_list(statement["Action"])
+        if statement["Effect"] == "Allow":
+            assert all("*" not in action for action in actions), statement
+            assert all(action.count(":") == 1 for action in actions), statement
+        else:  # a Deny (TLS only on the queues) may be broad
+            assert "*" not in actions, statement
+        for resource in as_list(statement["Resource"]):
+            if resource == "*":
+                assert set(actions) <= STAR_RESOURCE_EXCEPTIONS, statement
+
+
+def actions_by_resource(synthesised: Synthesised, role_id: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for statement in role_statements(synthesised, role_id):
+        assert statement["Effect"] == "Allow"
+        for resource in as_list(statement["Resource"]):
+            found.setdefault(dump(resource), set()).update(as_list(statement["Action"]))
+    return found
+
+
+def all_actions(synthesised: Synthesised, role_id: str) -> set[str]:
+    return {a for s in role_statements(synthesised, role_id) for a in as_list(s["Action"])}
+
+
+def test_api_role_has_only_what_the_api_calls(stage: Synthesised) -> None:
+    role = role_of(stage, API_FUNCTION)
+    assert all_actions(stage, role) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+        "sqs:SendMessage",
+    }
+    granted = actions_by_resource(stage, role)
+    table = stage.logical_id("AWS::DynamoDB::Table", "SuppressionTable")
+    assert granted[dump({"Fn::GetAtt": [table, "Arn"]})] == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    }
+    assert granted[dump({"Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, "/index/gsi1"]]})] == {"dynamodb:Query"}
+    assert granted[dump({"Fn::GetAtt": [queue_id(stage, "SendQueue"), "Arn"]})] == {"sqs:SendMessage"}
+    ssm = {key: value for key, value in granted.items() if ":ssm:" in key}
+    put = [key for key, value in ssm.items() if "ssm:PutParameter" in value]
+    # Carrier credentials only: the API cannot overwrite the operator token.
+    assert len(put) == 1 and put[0].endswith('/accounts/*"]]}'), put
+    assert any(key.endswith('/operator-token"]]}') and value == {"ssm:GetParameter"} for key, value in ssm.items())
+
+
+def test_send_role_has_only_what_the_send_function_calls(stage: Synthesised) -> None:
+    role = role_of(stage, SEND_FUNCTION)
+    assert all_actions(stage, role) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "ssm:GetParameter",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+        "sms-voice:SendTextMessage",
+        "ses:SendEmail",
+        "ses:SendRawEmail",
+    }
+    granted = actions_by_resource(stage, role)
+    assert not any("operator-token" in key for key in granted)
+    assert not any("ssm:PutParameter" in value for value in granted.values())
+    assert not any("/index/" in key for key in granted)
+    sms = [key for key, value in granted.items() if "sms-voice:SendTextMessage" in value]
+    assert sms and all(":sms-voice:" in key and '{"Ref": "AWS::AccountId"}' in key for key in sms), sms
+    ses_resources = [key for key, value in granted.items() if "ses:SendEmail" in value]
+    identity = stage.logical_id("AWS::SES::EmailIdentity", "SenderIdentity")
+    configuration_set = stage.logical_id("AWS::SES::ConfigurationSet", "EmailConfigurationSet")
+    assert len(ses_resources) == 2
+    assert any(f':identity/", {{"Ref": "{identity}"}}' in key for key in ses_resources)
+    assert any(f':configuration-set/", {{"Ref": "{configuration_set}"}}' in key for key in ses_resources)
+
+
+#: boto3 DynamoDB client methods, and TransactWriteItems' item kinds, with the IAM action each needs.
+DYNAMODB_METHODS = {
+    "get_item": "GetItem",
+    "put_item": "PutItem",
+    "update_item": "UpdateItem",
+    "delete_item": "DeleteItem",
+    "batch_get_item": "BatchGetItem",
+    "batch_write_item": "BatchWriteItem",
+    "query": "Query",
+    "scan": "Scan",
+    "transact_get_items": "GetItem",
+}
+TRANSACT_ITEMS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def dynamodb_actions_in_the_code() -> set[str]:
+    """The DynamoDB actions chalicelib's adapters call, read from their source."""
+    actions = set()
+    for path in (Path(__file__).resolve().parents[2] / "chalicelib").rglob("*.py"):
+        source = path.read_text()
+        for method, action in DYNAMODB_METHODS.items():
+            if re.search(rf"""\.{method}\(|["']{method}["']""", source):
+                actions.add(f"dynamodb:{action}")
+        if "transact_write_items" in source:
+            actions |= {
+                f"dynamodb:{a}" for kind, a in TRANSACT_ITEMS.items() if re.search(rf'["\']{kind}["\']\s*:', source)
+            }
+    return actions
+
+
+def test_dynamodb_grants_match_the_calls_in_the_code(stage: Synthesised) -> None:
+    # The roles list each function's calls by hand (infra/stack.py); this catches an adapter that starts (or stops)
+    # calling an operation. Which function needs it is for infra/stack.py to say.
+    granted = {
+        action
+        for function_id in (API_FUNCTION, SEND_FUNCTION)
+        for action in all_actions(stage, role_of(stage, function_id))
+        if action.startswith("dynamodb:")
+    }
+    assert granted == dynamodb_actions_in_the_code()
+
+
+def test_each_role_writes_only_its_own_log_group(stage: Synthesised) -> None:
+    for function_id, log_group in ((API_FUNCTION, "ApiLogGroup"), (SEND_FUNCTION, "SendLogGroup")):
+        log_statements = [s for s in role_statements(stage, role_of(stage, function_id)) if s["Sid"] == "WriteOwnLogs"]
+        assert [s["Resource"] for s in log_statements] == [
+            {"Fn::GetAtt": [stage.logical_id("AWS::Logs::LogGroup", log_group), "Arn"]}
+        ]
+
+
+# --- SES -----------------------------------------------------------------------------------------------------
+
+
+def test_ses_identity_and_configuration_set(prod: Synthesised, dev: Synthesised) -> None:
+    configuration_set = prod.logical_id("AWS::SES::ConfigurationSet", "EmailConfigurationSet")
+    template_of(prod).has_resource_properties(
+        "AWS::SES::EmailIdentity",
+        {
+            "EmailIdentity": "alerts@example.com",
+            "ConfigurationSetAttributes": {"ConfigurationSetName": Match.any_value()},
+        },
+    )
+    template_of(prod).has_resource_properties("AWS::SES::ConfigurationSet", {"Name": "sms-optout-prod"})
+    assert prod.resources("AWS::SES::ConfigurationSet")[configuration_set]
+    # Without `-c sender_email=...` the sender is a CloudFormation parameter.
+    assert "SenderEmail" in dev.template["Parameters"]
+    template_of(dev).has_resource_properties("AWS::SES::EmailIdentity", {"EmailIdentity": {"Ref": "SenderEmail"}})
+
+
+# --- alarms --------------------------------------------------------------------------------------------------
+
+
+def alarm_metrics(synthesised: Synthesised) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(metric name, dimensions, alarm properties) of every metric every alarm watches."""
+    found = []
+    for alarm in synthesised.resources("AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        metrics = [(properties.get("MetricName"), properties.get("Dimensions", []))]
+        metrics += [
+            (m["MetricStat"]["Metric"]["MetricName"], m["MetricStat"]["Metric"].get("Dimensions", []))
+            for m in properties.get("Metrics", [])
+            if "MetricStat" in m
+        ]
+        for name, dimensions in metrics:
+            if name:
+                found.append((name, {d["Name"]: d["Value"] for d in dimensions}, properties))
+    return found
+
+
+def test_alarms_exist(stage: Synthesised) -> None:
+    metrics = alarm_metrics(stage)
+    prefix = function(stage, API_FUNCTION)["FunctionName"].removesuffix("-api")
+
+    def watched(name: str, **dimensions: Any) -> bool:
+        return any(m == name and all(d.get(k) == v for k, v in dimensions.items()) for m, d, _ in metrics)
+
+    dead_letter_queue = {"Fn::GetAtt": [queue_id(stage, "SendDeadLetterQueue"), "QueueName"]}
+    assert watched("ApproximateNumberOfMessagesVisible", QueueName=dead_letter_queue)
+    for function_name in (f"{prefix}-api", f"{prefix}-send"):
+        assert watched("Errors", FunctionName=function_name)
+        assert watched("Throttles", FunctionName=function_name)
+    assert watched("5XXError", ApiName=prefix, Stage="api")
+    table = {"Ref": stage.logical_id("AWS::DynamoDB::Table", "SuppressionTable")}
+    assert watched("ReadThrottleEvents", TableName=table)
+    assert watched("WriteThrottleEvents", TableName=table)
+    assert watched("ThrottledRequests", TableName=table)
+    # The 5xx alarm watches this stage's API alone: the API is named after the stage.
+    assert stage.resource("AWS::Serverless::Api")["Properties"]["Name"] == prefix
+
+
+def test_prod_alarms_notify_the_alarm_topic(prod: Synthesised) -> None:
+    topic = prod.logical_id("AWS::SNS::Topic", "AlarmTopic")
+    template_of(prod).has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": PROD_CONTEXT["alarm_email"]}
+    )
+    for alarm in prod.resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_dev_alarms_without_a_topic_notify_nobody(dev: Synthesised) -> None:
+    assert not dev.resources("AWS::SNS::Topic")
+    assert dev.resources("AWS::CloudWatch::Alarm")
+    for alarm in dev.resources("AWS::CloudWatch::Alarm").values():
+        assert "AlarmActions" not in alarm["Properties"]
+
+
+# --- outputs and the template as a whole ---------------------------------------------------------------------
+
+
+def test_outputs(prod: Synthesised, dev: Synthesised) -> None:
+    for synthesised in (prod, dev):
+        outputs = synthesised.template["Outputs"]
+        assert {"ApiUrl", "TwilioWebhookUrl", "TwilioStatusCallbackUrl", "TableName", "SendQueueUrl"} <= set(outputs)
+        assert "DeadLetterQueueUrl" in outputs
+        assert "/api/" in dump(outputs["ApiUrl"]["Value"])
+    assert prod.template["Outputs"]["TwilioWebhookUrl"]["Value"] == (
+        "https://sms.example.com/api/webhooks/twilio/{account_id}"
+    )
+    assert dev.template["Outputs"]["TwilioStatusCallbackUrl"]["Value"]["Fn::Join"][1][-1] == (
+        "/api/webhooks/twilio/{account_id}/status"
+    )
+
+
+def cfn_lint() -> str:
+    found = Path(sys.executable).with_name("cfn-lint")
+    return str(found) if found.exists() else shutil.which("cfn-lint") or pytest.fail("cfn-lint is not installed")
+
+
+def test_cfn_lint_passes(prod: Synthesised, dev: Synthesised) -> None:
+    result = subprocess.run(
+        [cfn_lint(), "--", str(prod.path), str(dev.path)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
