@@ -90,9 +90,18 @@ class InMemorySuppressionStore:
     def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None:
         return self.inbound.get((account_id, message_id))
 
-    def list_inbound(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[LoggedInbound], str | None]:
+    def resolve_review(self, inbound: LoggedInbound) -> None:
+        self.inbound[(inbound.message.account_id, inbound.message.message_id)] = inbound
+
+    def list_inbound(
+        self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
+    ) -> tuple[list[LoggedInbound], str | None]:
         logged = sorted(
-            (m for (acct, _), m in self.inbound.items() if acct == account_id),
+            (
+                m
+                for (acct, _), m in self.inbound.items()
+                if acct == account_id and (not needs_review or (m.needs_review and m.review is None))
+            ),
             key=lambda m: (m.message.received_at.isoformat(), m.message.message_id),
             reverse=True,
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters.dynamodb_table import GSI1
+from chalicelib.adapters.dynamodb_table import GSI1, GSI2
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
 from chalicelib.domain.models import Account, EventRecord, LoggedInbound, NumberState
 
@@ -75,12 +75,17 @@ def _state_from(item: dict[str, Any]) -> NumberState:
 
 def _inbound_item(inbound: LoggedInbound) -> dict[str, Any]:
     message = inbound.message
-    return {
+    when = {"S": f"{message.received_at.isoformat()}#{message.message_id}"}
+    item = {
         **_inbound_key(message.account_id, message.message_id),
         "gsi1pk": {"S": f"INBOUND#{message.account_id}"},
-        "gsi1sk": {"S": f"{message.received_at.isoformat()}#{message.message_id}"},
+        "gsi1sk": when,
         "doc": {"S": inbound.model_dump_json()},
     }
+    if inbound.needs_review and inbound.review is None:
+        item["gsi2pk"] = {"S": f"REVIEW#{message.account_id}"}
+        item["gsi2sk"] = when
+    return item
 
 
 class DynamoDBSuppressionStore:
@@ -211,10 +216,19 @@ class DynamoDBSuppressionStore:
         item = response.get("Item")
         return LoggedInbound.model_validate_json(item["doc"]["S"]) if item else None
 
-    def list_inbound(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[LoggedInbound], str | None]:
-        """The inbound log newest first, `limit` at a time."""
-        items, next_cursor = self._page(f"INBOUND#{account_id}", cursor, limit, forward=False)
+    def list_inbound(
+        self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
+    ) -> tuple[list[LoggedInbound], str | None]:
+        """The inbound log newest first, `limit` at a time; or only the messages awaiting review."""
+        if needs_review:
+            items, next_cursor = self._page(f"REVIEW#{account_id}", cursor, limit, forward=False, index=GSI2)
+        else:
+            items, next_cursor = self._page(f"INBOUND#{account_id}", cursor, limit, forward=False)
         return [LoggedInbound.model_validate_json(item["doc"]["S"]) for item in items], next_cursor
+
+    def resolve_review(self, inbound: LoggedInbound) -> None:
+        """Store the message with its review; it leaves the review queue."""
+        self._call("put_item", TableName=self._table, Item=_inbound_item(inbound))
 
     # plumbing
 
@@ -247,19 +261,19 @@ class DynamoDBSuppressionStore:
                 return items
 
     def _page(
-        self, partition: str, cursor: str | None, limit: int, *, forward: bool
+        self, partition: str, cursor: str | None, limit: int, *, forward: bool, index: str = GSI1
     ) -> tuple[list[dict[str, Any]], str | None]:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": GSI1,
-            "KeyConditionExpression": "gsi1pk = :p",
+            "IndexName": index,
+            "KeyConditionExpression": f"{index}pk = :p",
             "ExpressionAttributeValues": {":p": {"S": partition}},
             "ScanIndexForward": forward,
             "Limit": limit,
         }
         if cursor:
             start = _decode_cursor(cursor)
-            if start.get("gsi1pk") != {"S": partition}:
+            if start.get(f"{index}pk") != {"S": partition}:
                 raise InvalidRequest("the cursor belongs to another listing", cursor=cursor)
             kwargs["ExclusiveStartKey"] = start
         response = self._call("query", **kwargs)

@@ -6,7 +6,8 @@ Items (pk / sk):
   carries `gsi1pk = SUPPRESSED#<account>`, `gsi1sk = <phone>` while anything is suppressed.
 - `NUMBER#<account>#<phone>` / `EVENT#<event id>`: one history event (the key makes it idempotent).
 - `INBOUND#<account>#<message id>` / `INBOUND`: one inbound message; `gsi1pk = INBOUND#<account>`,
-  `gsi1sk = <received at>#<message id>` for the log newest first.
+  `gsi1sk = <received at>#<message id>` for the log newest first; while it awaits an admin's
+  review, `gsi2pk = REVIEW#<account>`, `gsi2sk` likewise (a sparse index: the review queue).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 GSI1 = "gsi1"
+GSI2 = "gsi2"
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -22,7 +24,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -36,6 +38,14 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": GSI2,
+                "KeySchema": [
+                    {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
     }

@@ -26,6 +26,7 @@ from chalicelib.domain.models import (
     ACCOUNT_ID_PATTERN,
     Account,
     Frozen,
+    LoggedInbound,
     NumberState,
     Scope,
     SendRequest,
@@ -64,7 +65,7 @@ class CheckIn(Frozen):
     _sender = field_validator("sender")(lambda raw, info: None if raw is None else _e164(raw, info))
 
 
-class UnsubscribeIn(Frozen):
+class NotesIn(Frozen):
     notes: str | None = Field(default=None, max_length=2000)
 
 
@@ -258,17 +259,36 @@ def list_suppressions(account_id: str) -> Response:
 @admin.route("/v1/accounts/{account_id}/inbound", methods=["GET"], content_types=ANY)
 @json_errors
 def list_inbound(account_id: str) -> Response:
-    """The inbound log, newest first, page by page."""
+    """The inbound log, newest first, page by page; `?needs_review=true` gives the review queue."""
     deps, _, account = _authorised(account_id)
     request = admin.current_request
     limit = int_param(request, "limit", default=50, low=1, high=500)
-    logged, cursor = deps.store.list_inbound(account.account_id, query_param(request, "cursor"), limit)
-    messages = [
-        entry.message.model_dump(mode="json", exclude={"account_id"})
-        | {"intent": entry.intent.value, "reason": entry.reason}
-        for entry in logged
-    ]
-    return json_response({"messages": messages, "next_cursor": cursor})
+    review_only = (query_param(request, "needs_review") or "false").lower()
+    if review_only not in ("true", "false"):
+        raise InvalidRequest("needs_review must be true or false", field="needs_review")
+    logged, cursor = deps.store.list_inbound(
+        account.account_id, query_param(request, "cursor"), limit, needs_review=review_only == "true"
+    )
+    return json_response({"messages": [_inbound_view(entry) for entry in logged], "next_cursor": cursor})
+
+
+def _inbound_view(entry: LoggedInbound) -> dict[str, Any]:
+    return entry.message.model_dump(mode="json", exclude={"account_id"}) | entry.model_dump(
+        mode="json", exclude={"message"}
+    )
+
+
+@admin.route("/v1/accounts/{account_id}/inbound/{message_id}/dismiss", methods=["POST"], content_types=ANY)
+@json_errors
+def dismiss_review(account_id: str, message_id: str) -> Response:
+    """An admin decides a flagged message is not an opt-out; the note goes into the number's history."""
+    deps, principal, account = _authorised(account_id)
+    request = admin.current_request
+    body = parse_json(request, NotesIn, deps.settings.max_body_bytes) if request.raw_body else NotesIn()
+    logged = services.dismiss_review(
+        deps.store, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
+    )
+    return json_response(_inbound_view(logged))
 
 
 @admin.route("/v1/accounts/{account_id}/inbound/{message_id}/unsubscribe", methods=["POST"], content_types=ANY)
@@ -277,7 +297,7 @@ def unsubscribe_from_message(account_id: str, message_id: str) -> Response:
     """Read an inbound message as the contact asking to stop: their own opt-out, from that message."""
     deps, principal, account = _authorised(account_id)
     request = admin.current_request
-    body = parse_json(request, UnsubscribeIn, deps.settings.max_body_bytes) if request.raw_body else UnsubscribeIn()
+    body = parse_json(request, NotesIn, deps.settings.max_body_bytes) if request.raw_body else NotesIn()
     state = services.unsubscribe_from_message(
         deps.store, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
     )

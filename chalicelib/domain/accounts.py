@@ -16,7 +16,15 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from chalicelib.domain.errors import AccountNotFound, Forbidden, InvalidRequest, Unauthenticated
-from chalicelib.domain.models import Account, Carriers, ExtraKeywords, Frozen, Replies, SmsProviderName
+from chalicelib.domain.models import (
+    Account,
+    Carriers,
+    DetectorSettings,
+    ExtraKeywords,
+    Frozen,
+    Replies,
+    SmsProviderName,
+)
 from chalicelib.domain.phone import is_valid_region
 from chalicelib.domain.ports import SecretStore, SuppressionStore
 
@@ -58,6 +66,7 @@ class AccountSettingsIn(Frozen):
     default_region: str | None = None
     opt_out_scope: Literal["all", "sender"] | None = None
     sms_provider: SmsProviderName | None = None
+    detector: DetectorSettings | None = None
     replies: Replies | None = None
     keywords: ExtraKeywords | None = None
     carriers: CarriersIn | None = None
@@ -87,7 +96,16 @@ def upsert_account(
         current = Account(account_id=account_id, name=settings.name, created_at=now, updated_at=now)
     updates: dict[str, object] = {
         field: value
-        for field in ("name", "default_region", "opt_out_scope", "sms_provider", "replies", "keywords", "email_sender")
+        for field in (
+            "name",
+            "default_region",
+            "opt_out_scope",
+            "sms_provider",
+            "detector",
+            "replies",
+            "keywords",
+            "email_sender",
+        )
         if (value := getattr(settings, field)) is not None
     }
     twilio_in = settings.carriers.twilio if settings.carriers else None

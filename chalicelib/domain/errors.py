@@ -78,3 +78,11 @@ class ConcurrentUpdate(Exception):
 
 class DuplicateEvent(Exception):
     """The event was already recorded."""
+
+
+class MailRetry(Exception):
+    """The mailer could not send now (throttled, unavailable): try again later."""
+
+
+class MailRejected(Exception):
+    """The mailer will never send this email as it is."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from chalicelib.domain.phone import to_e164
 
@@ -113,6 +113,7 @@ class Action(StrEnum):
     OPT_IN = "opt_in"  # the contact asks to be texted again
     LIFT = "lift"  # an admin lifts a suppression
     REPLY = "reply"  # any other inbound message: the number works, so bounces lift
+    NOTE = "note"  # an admin's note that changes nothing (a dismissed review)
 
 
 class Event(Frozen):
@@ -184,6 +185,19 @@ class Carriers(Frozen):
 SmsProviderName = Literal["twilio", "aws", "local"]
 
 
+class DetectorSettings(Frozen):
+    """Confidence at or above `opt_out_threshold` opts out; from `review_threshold` up, an admin reviews."""
+
+    opt_out_threshold: float = Field(default=0.9, ge=0.5, le=1.0)
+    review_threshold: float = Field(default=0.6, ge=0.5, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DetectorSettings:
+        if self.review_threshold > self.opt_out_threshold:
+            raise ValueError("review_threshold must not be above opt_out_threshold")
+        return self
+
+
 class Account(Frozen):
     account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
     name: str
@@ -191,6 +205,7 @@ class Account(Frozen):
     opt_out_scope: Literal["all", "sender"] = "all"
     #: Who sends this account's texts: Twilio, AWS End User Messaging SMS, or the local recorder.
     sms_provider: SmsProviderName = "twilio"
+    detector: DetectorSettings = DetectorSettings()
     replies: Replies = Replies()
     keywords: ExtraKeywords = ExtraKeywords()
     carriers: Carriers = Carriers()
@@ -216,12 +231,25 @@ class InboundMessage(Frozen):
     carrier_confirms: bool = False
 
 
+class Review(Frozen):
+    """How an admin resolved a message the detector was unsure about."""
+
+    resolution: Literal["unsubscribed", "dismissed"]
+    actor: str
+    at: datetime
+    notes: str | None = None
+
+
 class LoggedInbound(Frozen):
-    """An inbound message as kept in the account's inbound log."""
+    """An inbound message as kept in the account's inbound log, with what the service made of it."""
 
     message: InboundMessage
     intent: Intent
     reason: str | None = None
+    confidence: float | None = None
+    #: The detector thought it might be an opt-out, but not surely enough to act alone (DESIGN rule 7).
+    needs_review: bool = False
+    review: Review | None = None
 
 
 class DeliveryReport(Frozen):
@@ -329,3 +357,15 @@ class OutboundRecord(Frozen):
 
 
 Claim = Literal["claimed", "duplicate", "stale"]
+
+
+class Email(Frozen):
+    """One email for the mailer to send: a plain-text and an HTML body."""
+
+    to: str
+    sender: str
+    subject: str
+    text: str
+    html: str
+    #: Tags the SES configuration set can report on (e.g. the notification kind).
+    tags: dict[str, str] = Field(default_factory=dict)

@@ -9,6 +9,7 @@ from typing import Protocol
 from chalicelib.domain.models import (
     Account,
     Claim,
+    Email,
     EventRecord,
     LoggedInbound,
     NumberState,
@@ -57,8 +58,14 @@ class SuppressionStore(Protocol):
 
     def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None: ...
 
-    def list_inbound(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[LoggedInbound], str | None]:
-        """The inbound log, newest first, a page at a time."""
+    def list_inbound(
+        self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
+    ) -> tuple[list[LoggedInbound], str | None]:
+        """The inbound log (or only the messages awaiting review), newest first, a page at a time."""
+        ...
+
+    def resolve_review(self, inbound: LoggedInbound) -> None:
+        """Store the message with its review, taking it out of the review queue."""
         ...
 
 
@@ -121,4 +128,16 @@ class SendQueue(Protocol):
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Back off before a record is delivered again."""
+        ...
+
+
+class Mailer(Protocol):
+    """Sends email (SES v2 in AWS and on the embedded endpoint)."""
+
+    def send(self, email: Email) -> str:
+        """Send it; returns the provider's message id.
+
+        Raises MailRetry for throttling and service errors (try again later) and MailRejected for
+        an email that can never be sent as it is (bad address, unverified sender).
+        """
         ...

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.domain import keywords, policy
+from chalicelib.domain import detector, policy
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidPhone, MessageNotFound, StoreUnavailable
 from chalicelib.domain.models import (
     ALL,
@@ -23,6 +23,7 @@ from chalicelib.domain.models import (
     Intent,
     LoggedInbound,
     NumberState,
+    Review,
     Source,
     Suppression,
     sender_scope,
@@ -95,16 +96,20 @@ class InboundResult:
 def receive_inbound(store: SuppressionStore, account: Account, message: InboundMessage) -> InboundResult:
     """A contact texted one of the account's numbers: log it, act on it, say what to reply.
 
-    The opt-out is stored before this returns, so the caller acknowledges only what is stored.
+    Keywords (rule 6) and opt-outs in other words (rule 7) above the account's threshold act at
+    once; a likely opt-out below it is flagged for review in the inbound log. The opt-out is
+    stored before this returns, so the caller acknowledges only what is stored.
     """
-    recognition = keywords.recognise(message.body, account.keywords)
-    intent, reason = recognition.intent, recognition.reason
-    if recognition.keyword == "YES" and not _has_keyword_opt_out(store, account, message.from_phone):
+    detection = detector.detect(message.body, account.keywords)
+    intent, needs_review = _decide(detection, account)
+    reason = detection.reason
+    if detection.keyword == "YES" and not _has_keyword_opt_out(store, account, message.from_phone):
         # YES lifts only an existing keyword opt-out; to anyone else it is an ordinary reply (rule 6).
         intent, reason = Intent.NONE, "YES without a keyword opt-out to lift: an ordinary reply"
-    yes_only = (Source.KEYWORD,) if recognition.keyword == "YES" else None
-    event = _inbound_event(account, message, intent, recognition.is_stop_all, yes_only)
-    logged = LoggedInbound(message=message, intent=intent, reason=reason)
+    event = _inbound_event(account, message, intent, detection)
+    logged = LoggedInbound(
+        message=message, intent=intent, reason=reason, confidence=detection.confidence, needs_review=needs_review
+    )
     recorded = record_event(store, event, inbound=logged)
     if recorded.duplicate:
         return InboundResult(intent=intent, reply=None, duplicate=True, reason=reason)
@@ -117,14 +122,22 @@ def receive_inbound(store: SuppressionStore, account: Account, message: InboundM
     )
 
 
+def _decide(detection: detector.Detection, account: Account) -> tuple[Intent, bool]:
+    """The intent to act on, and whether an admin should review the message."""
+    settings = account.detector
+    if detection.confidence >= settings.opt_out_threshold:
+        return detection.intent, False
+    if detection.intent is Intent.OPT_OUT and detection.confidence >= settings.review_threshold:
+        return Intent.NONE, True
+    return Intent.NONE, False
+
+
 def _has_keyword_opt_out(store: SuppressionStore, account: Account, phone: str) -> bool:
     state, _ = store.load(account.account_id, phone)
     return any(s.source is Source.KEYWORD for s in state.suppressions.values())
 
 
-def _inbound_event(
-    account: Account, message: InboundMessage, intent: Intent, stop_all: bool, only_sources: tuple[Source, ...] | None
-) -> Event:
+def _inbound_event(account: Account, message: InboundMessage, intent: Intent, detection: detector.Detection) -> Event:
     common = {
         "event_id": f"{message.carrier}:{message.message_id}",
         "account_id": account.account_id,
@@ -135,11 +148,16 @@ def _inbound_event(
         "message": message.body,
     }
     if intent is Intent.OPT_OUT:
-        scope = ALL if stop_all or account.opt_out_scope == "all" else sender_scope(message.to_phone)
-        return Event(**common, action=Action.OPT_OUT, scopes=(scope,), source=Source.KEYWORD)
+        scope = ALL if detection.is_stop_all or account.opt_out_scope == "all" else sender_scope(message.to_phone)
+        if detection.by_keyword:
+            return Event(**common, action=Action.OPT_OUT, scopes=(scope,), source=Source.KEYWORD)
+        # The detector's reason goes into history, so an admin can see why (rule 7).
+        return Event(
+            **common, action=Action.OPT_OUT, scopes=(scope,), source=Source.NATURAL_LANGUAGE, notes=detection.reason
+        )
     if intent is Intent.OPT_IN:
-        scopes = policy.opt_in_scopes(message.to_phone)
-        return Event(**common, action=Action.OPT_IN, scopes=scopes, only_sources=only_sources)
+        only = (Source.KEYWORD,) if detection.keyword == "YES" else None
+        return Event(**common, action=Action.OPT_IN, scopes=policy.opt_in_scopes(message.to_phone), only_sources=only)
     return Event(**common, action=Action.REPLY)
 
 
@@ -220,17 +238,31 @@ def lift(
     return record_event(store, event, check=lambda state: policy.check_lift(state, scope)).state
 
 
+def _inbound_message(store: SuppressionStore, account: Account, message_id: str) -> LoggedInbound:
+    logged = store.get_inbound(account.account_id, message_id)
+    if logged is None:
+        raise MessageNotFound(f"no inbound message {message_id}", message_id=message_id)
+    return logged
+
+
+def _resolve_review(
+    store: SuppressionStore, logged: LoggedInbound, resolution: str, actor: str, notes: str | None, now: datetime
+) -> None:
+    if logged.needs_review and logged.review is None:
+        review = Review(resolution=resolution, actor=actor, at=now, notes=notes)  # type: ignore[arg-type]
+        store.resolve_review(logged.model_copy(update={"review": review}))
+
+
 def unsubscribe_from_message(
     store: SuppressionStore, account: Account, message_id: str, notes: str | None, actor: str, now: datetime
 ) -> NumberState:
     """An admin reads an inbound message as a request to stop: the contact's own opt-out.
 
     Source `natural_language` (the contact asked, in their words), so only the contact can lift
-    it; the scope follows the account's opt-out scope. Calling it twice changes nothing more.
+    it; the scope follows the account's opt-out scope. It resolves the message's review, if it
+    awaited one. Calling it twice changes nothing more.
     """
-    logged = store.get_inbound(account.account_id, message_id)
-    if logged is None:
-        raise MessageNotFound(f"no inbound message {message_id}", message_id=message_id)
+    logged = _inbound_message(store, account, message_id)
     message = logged.message
     scope = ALL if account.opt_out_scope == "all" else sender_scope(message.to_phone)
     event = Event(
@@ -243,10 +275,34 @@ def unsubscribe_from_message(
         occurred_at=message.occurred_at,
         received_at=now,
         actor=actor,
-        notes=notes,
+        notes=notes or logged.reason,
         message=message.body,
     )
-    return record_event(store, event).state
+    state = record_event(store, event).state
+    _resolve_review(store, logged, "unsubscribed", actor, notes, now)
+    return state
+
+
+def dismiss_review(
+    store: SuppressionStore, account: Account, message_id: str, notes: str | None, actor: str, now: datetime
+) -> LoggedInbound:
+    """An admin decides a flagged message is not an opt-out; the decision and note go into history."""
+    logged = _inbound_message(store, account, message_id)
+    message = logged.message
+    event = Event(
+        event_id=f"dismiss:{message.carrier}:{message.message_id}",
+        account_id=account.account_id,
+        phone=message.from_phone,
+        action=Action.NOTE,
+        occurred_at=now,
+        received_at=now,
+        actor=actor,
+        notes=f"review dismissed: {notes}" if notes else "review dismissed",
+        message=message.body,
+    )
+    record_event(store, event)
+    _resolve_review(store, logged, "dismissed", actor, notes, now)
+    return _inbound_message(store, account, message_id)
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,29 @@ def test_a_forged_webhook_is_refused_over_http(local_api, account) -> None:
         timeout=10,
     ).json()
     assert number["sendable"] is True
+
+
+def test_rule7_opt_outs_in_other_words_and_the_review_queue_over_http(local_api, account) -> None:
+    account_id, token, auth_token = account
+    admin = {"Authorization": f"Bearer {token}"}
+    base = f"{local_api.url}/v1/accounts/{account_id}"
+
+    # A clear request in other words suppresses at once, as the contact's own opt-out
+    assert send_sms(local_api, account_id, auth_token, "please stop texting me", "SM" + "d" * 32).status_code == 200
+    number = requests.get(f"{base}/numbers/%2B14155550123", headers=admin, timeout=10).json()
+    assert [s["source"] for s in number["suppressions"]] == ["natural_language"]
+
+    # A likely opt-out below the threshold waits in the review queue, from another number
+    url = f"{local_api.url}/webhooks/twilio/{account_id}"
+    params = {"MessageSid": "SM" + "e" * 32, "AccountSid": SID, "From": "+14155550124", "To": OUR_NUMBER,
+              "Body": "not interested"}
+    signature = twilio.compute_signature(url, sorted(params.items()), auth_token)
+    requests.post(url, data=urlencode(params), timeout=10, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    queue = requests.get(f"{base}/inbound?needs_review=true", headers=admin, timeout=10).json()["messages"]
+    assert [m["message_id"] for m in queue] == ["SM" + "e" * 32] and queue[0]["reason"]
+
+    # One call unsubscribes it, and the queue is empty
+    done = requests.post(f"{base}/inbound/{'SM' + 'e' * 32}/unsubscribe", headers=admin, timeout=10)
+    assert done.status_code == 200 and done.json()["sendable"] is False
+    assert requests.get(f"{base}/inbound?needs_review=true", headers=admin, timeout=10).json()["messages"] == []

@@ -18,6 +18,7 @@ from chalicelib.domain.models import (
     Intent,
     LoggedInbound,
     NumberState,
+    Review,
     Source,
 )
 from tests.fakes import InMemorySuppressionStore
@@ -177,3 +178,16 @@ def test_accounts_round_trip(store) -> None:
     assert store.get_account(ACCOUNT) is None
     store.put_account(account)
     assert store.get_account(ACCOUNT) == account
+
+
+def test_the_review_queue_holds_flagged_messages_until_resolved(store) -> None:
+    flagged = inbound("SM1", T0, body="not interested").model_copy(update={"needs_review": True})
+    store.log_inbound(flagged)
+    store.log_inbound(inbound("SM2", T0 + timedelta(seconds=1)))
+    page, _ = store.list_inbound(ACCOUNT, None, 10, needs_review=True)
+    assert [m.message.message_id for m in page] == ["SM1"]
+    review = Review(resolution="dismissed", actor="token:abc", at=T0, notes="a question")
+    store.resolve_review(flagged.model_copy(update={"review": review}))
+    assert store.list_inbound(ACCOUNT, None, 10, needs_review=True) == ([], None)
+    assert store.get_inbound(ACCOUNT, "SM1").review == review
+    assert len(store.list_inbound(ACCOUNT, None, 10)[0]) == 2

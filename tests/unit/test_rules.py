@@ -272,6 +272,60 @@ def test_rule6_yes_does_not_lift_a_carrier_opt_out(store) -> None:
     assert state_of(store, account).suppressions["all"].source is Source.CARRIER
 
 
+# Rule 7: opt-outs in other words
+
+
+def test_rule7_a_clear_request_in_other_words_suppresses_as_natural_language_with_the_reason(store) -> None:
+    account = make_account(store)
+    result = text(store, account, "please stop texting me", sid="SM1")
+    assert result.intent is Intent.OPT_OUT and result.reply == account.replies.opt_out
+    assert state_of(store, account).suppressions["all"].source is Source.NATURAL_LANGUAGE
+    (record,) = store.history(account.account_id, CONTACT)
+    assert record.event.notes and "stop texting" in record.event.notes
+
+
+def test_rule7_a_likely_opt_out_below_the_threshold_is_flagged_for_review_not_suppressed(store) -> None:
+    account = make_account(store)
+    result = text(store, account, "not interested", sid="SM1")
+    assert result.reply is None and not state_of(store, account).suppressed
+    (flagged,), _ = store.list_inbound(account.account_id, None, 10, needs_review=True)
+    assert flagged.message.message_id == "SM1" and flagged.needs_review and flagged.reason
+    assert 0.6 <= flagged.confidence < 0.9
+
+
+def test_rule7_unsubscribing_a_flagged_message_suppresses_and_empties_the_review_queue(store) -> None:
+    account = make_account(store)
+    text(store, account, "not interested", sid="SM1")
+    state = services.unsubscribe_from_message(store, account, "SM1", None, "token:abc", T0)
+    assert state.suppressions["all"].source is Source.NATURAL_LANGUAGE
+    assert store.list_inbound(account.account_id, None, 10, needs_review=True) == ([], None)
+    assert store.get_inbound(account.account_id, "SM1").review.resolution == "unsubscribed"
+
+
+def test_rule7_dismissing_a_flagged_message_is_noted_in_history_and_changes_nothing(store) -> None:
+    account = make_account(store)
+    text(store, account, "not interested", sid="SM1")
+    logged = services.dismiss_review(store, account, "SM1", "asking about the offer", "token:abc", T0)
+    assert logged.review.resolution == "dismissed" and not state_of(store, account).suppressed
+    (note,) = store.history(account.account_id, CONTACT)
+    assert note.event.action.value == "note" and "asking about the offer" in note.event.notes
+    assert store.list_inbound(account.account_id, None, 10, needs_review=True) == ([], None)
+
+
+def test_rule7_the_thresholds_are_account_settings(store) -> None:
+    account = make_account(store, detector={"opt_out_threshold": 0.65, "review_threshold": 0.6})
+    text(store, account, "not interested", sid="SM1")
+    assert state_of(store, account).suppressions["all"].source is Source.NATURAL_LANGUAGE
+
+
+def test_rule7_ordinary_replies_are_neither_suppressed_nor_flagged(store) -> None:
+    account = make_account(store)
+    for sid, body in enumerate(["stop by at 5", "the end of the month works", "cancel my 3pm appointment"]):
+        text(store, account, body, sid=f"SM{sid}")
+    assert not state_of(store, account).suppressed
+    assert store.list_inbound(account.account_id, None, 10, needs_review=True) == ([], None)
+
+
 # Rule 8: scope of a texted opt-out
 
 
@@ -358,7 +412,7 @@ def test_every_inbound_message_is_logged_once(store) -> None:
 
 def test_unsubscribe_from_message_is_the_contacts_own_opt_out(store) -> None:
     account = make_account(store)
-    text(store, account, "please take me off this", sid="SM9")
+    text(store, account, "who gave you this number", sid="SM9")
     state = services.unsubscribe_from_message(store, account, "SM9", "read as a stop", "token:abc", T0)
     assert state.suppressions["all"].source is Source.NATURAL_LANGUAGE
     with pytest.raises(LiftRefused):
