@@ -11,6 +11,7 @@ reach the API through a tunnel), PORT, AWS_PORT.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -108,7 +109,14 @@ def _banner(aws_url: str, api_url: str, operator_token: str, generated: bool, de
     say(f"# {CONTACT} texts STOP (signed as Twilio would sign it):")
     say(_signed_stop_curl(webhook, demo))
     say("# the number's state:")
-    say(f"curl {number_url} -H {shlex.quote('Authorization: Bearer ' + demo.admin_token)}")
+    auth = shlex.quote("Authorization: Bearer " + demo.admin_token)
+    say(f"curl {number_url} -H {auth}")
+    say("# queue a send to it (the worker skips it while it is suppressed; the demo account's texts go to the log):")
+    sends = f"{api_url}/v1/accounts/{demo.account_id}/sends"
+    body = json.dumps({"requests": [{"request_id": "demo-1", "to": CONTACT, "sender": "+14155550100",
+                                     "body": "Hello from the demo", "campaign_id": "demo"}]})
+    say(f"curl -X POST {sends} -H {auth} -H 'Content-Type: application/json' -d {shlex.quote(body)}")
+    say(f"curl '{sends}?campaign=demo' -H {auth}")
     say()
 
 
