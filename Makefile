@@ -16,7 +16,7 @@ CONTEXT ?=
 # The npm CDK CLI for deploy, pinned: its cloud-assembly schema must read aws-cdk-lib's (infra/requirements.txt).
 CDK ?= npx --yes aws-cdk@2.1148.1
 
-.PHONY: help venv run test lint fmt bench eval synth deploy
+.PHONY: help venv run test lint fmt bench eval mail synth deploy
 
 help:
 	@echo "make run     the service on this machine: embedded AWS, resources, demo account, API, queue worker"
@@ -25,6 +25,7 @@ help:
 	@echo "make fmt     ruff format and ruff check --fix"
 	@echo "make bench   benchmarks/bench_*.py, figures into BENCHMARKS.md"
 	@echo "make eval    the opt-out detector evaluation"
+	@echo "make mail    the emails the embedded SES of a running make run received"
 	@echo "make synth [STAGE=dev]     the infra/ stack's CloudFormation template, offline (infra/cdk.out)"
 	@echo "make deploy STAGE=prod     deploy the infra/ stack (AWS credentials; CONTEXT=\"-c sender_email=...\")"
 	@echo "make venv    create .venv and install requirements-dev.txt"
@@ -60,6 +61,10 @@ bench: $(STAMP)
 	done; \
 	if [ -f benchmarks/eval_detector.py ]; then found=1; $(PY) benchmarks/eval_detector.py --write BENCHMARKS.md; fi; \
 	[ "$$found" = 1 ] || echo "no benchmarks yet (benchmarks/bench_*.py)"
+
+# The emails the embedded SES of a running `make run` received (AWS_ENDPOINT_URL overrides the address).
+mail: $(STAMP)
+	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:$${AWS_PORT:-4566}} $(PY) -m tools.mail
 
 eval: $(STAMP)
 	@[ -f benchmarks/eval_detector.py ] || { echo "no detector evaluation yet (benchmarks/eval_detector.py)" >&2; exit 1; }

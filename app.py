@@ -4,7 +4,7 @@ from chalice import Chalice
 
 from chalicelib.api.admin import admin
 from chalicelib.api.webhooks import webhooks
-from chalicelib.workers import send
+from chalicelib.workers import outbox, send
 
 app = Chalice(app_name="sms-optout")
 app.register_blueprint(webhooks)
@@ -15,3 +15,9 @@ app.register_blueprint(admin)
 def handle_send_queue(event):
     """The send function: every record of the send queue goes through the send worker."""
     return send.handle(event.to_dict())
+
+
+@app.schedule("rate(5 minutes)")
+def flush_email_outbox(event):
+    """Queue the email jobs whose queueing failed after their opt-out or opt-in was stored."""
+    return {"queued": outbox.flush()}

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     twilio_api_url: str = "https://api.twilio.com"
     #: AWS End User Messaging SMS configuration set for sends through `aws` (optional).
     sms_configuration_set: str | None = None
+    #: The address alert emails come from when the account sets none (an SES-verified identity).
+    email_sender: str | None = None
+    #: SES configuration set for alert emails (optional).
+    ses_configuration_set: str | None = None
     #: The AWS endpoint for every client (the embedded one locally); unset in AWS.
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")

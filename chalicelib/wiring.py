@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.models import Account, OutboundSms, SmsResult
-from chalicelib.domain.ports import Clock, SecretStore, SendQueue, SmsProvider, SuppressionStore
+from chalicelib.domain.ports import Clock, Mailer, SecretStore, SendQueue, SmsProvider, SuppressionStore
 from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings, get_settings
 
@@ -57,9 +57,9 @@ def dependencies() -> Dependencies:
 
 def override(deps: Dependencies | None) -> None:
     """Use `deps` instead of the real adapters (tests, benchmarks); None goes back to the real ones."""
-    global _current, _send_deps, _queue
+    global _current, _send_deps, _queue, _mailer
     _current = deps
-    _send_deps = _queue = None
+    _send_deps = _queue = _mailer = None
     operator_token.cache_clear()
     _cached_client.cache_clear()
 
@@ -87,7 +87,7 @@ class _UnconfiguredProvider:
         return SmsResult(status="failed", error_code="provider_not_configured", detail=self._reason)
 
 
-_local_sms: Any = None
+_local_sms: SmsProvider | None = None
 
 
 def sms_provider(account: Account) -> SmsProvider:
@@ -97,7 +97,8 @@ def sms_provider(account: Account) -> SmsProvider:
     if account.sms_provider == "local":
         from chalicelib.adapters.local_sms import LocalSmsProvider
 
-        _local_sms = _local_sms or LocalSmsProvider()
+        if _local_sms is None:
+            _local_sms = LocalSmsProvider()
         return _local_sms
     if account.sms_provider == "aws":
         from chalicelib.adapters.carriers.aws_sms import AwsSmsProvider
@@ -135,6 +136,7 @@ def send_dependencies() -> SendDeps:
             outbound=DynamoDBOutboundLog(_cached_client("dynamodb"), deps.settings.table_name),
             provider_for=sms_provider,
             now=deps.clock.now,
+            alerts=alerts_queue(),
         )
     return _send_deps
 
@@ -148,6 +150,13 @@ def override_send(send_deps: SendDeps | None, queue: SendQueue | None = None) ->
 _queue: SendQueue | None = None
 
 
+def alerts_queue() -> SendQueue | None:
+    """Where email jobs go: the send queue, when there is one (tests without a queue send no email)."""
+    if _queue is None and not dependencies().settings.send_queue_url:
+        return None
+    return send_queue()
+
+
 def send_queue() -> SendQueue:
     """The SQS send queue (producers enqueue on it; the worker delays retries on it)."""
     global _queue
@@ -159,3 +168,22 @@ def send_queue() -> SendQueue:
             raise StoreUnavailable("OPTOUT_SEND_QUEUE_URL is not set")
         _queue = SqsSendQueue(_cached_client("sqs"), settings.send_queue_url)
     return _queue
+
+
+_mailer: Mailer | None = None
+
+
+def mailer() -> Mailer:
+    """SES v2 for alert emails (the embedded SES locally)."""
+    global _mailer
+    if _mailer is None:
+        from chalicelib.adapters.ses_mailer import SesMailer
+
+        _mailer = SesMailer(_cached_client("sesv2"), configuration_set=dependencies().settings.ses_configuration_set)
+    return _mailer
+
+
+def override_mailer(replacement: Mailer | None) -> None:
+    """Use `replacement` to send alert emails (tests, benchmarks); None goes back to SES."""
+    global _mailer
+    _mailer = replacement

@@ -11,8 +11,10 @@ from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRe
 from chalicelib.domain.models import (
     Account,
     Claim,
+    Contact,
     EventRecord,
     LoggedInbound,
+    NotificationJob,
     NumberState,
     OutboundRecord,
     OutboundSms,
@@ -29,6 +31,9 @@ class InMemorySuppressionStore:
         self.states: dict[tuple[str, str], NumberState] = {}
         self.events: dict[tuple[str, str], dict[str, EventRecord]] = {}
         self.inbound: dict[tuple[str, str], LoggedInbound] = {}
+        self.outbox: dict[str, NotificationJob] = {}
+        #: What the send path remembers per number (InMemoryOutboundLog writes it on claim).
+        self.contacts: dict[tuple[str, str], Contact] = {}
         self.calls: dict[str, int] = {}
 
     def _count(self, name: str) -> None:
@@ -55,7 +60,13 @@ class InMemorySuppressionStore:
             for phone in phones
         }
 
-    def commit(self, state: NumberState, record: EventRecord, inbound: LoggedInbound | None = None) -> None:
+    def commit(
+        self,
+        state: NumberState,
+        record: EventRecord,
+        inbound: LoggedInbound | None = None,
+        job: NotificationJob | None = None,
+    ) -> None:
         self._count("commit")
         key = (state.account_id, state.phone)
         current = self.states.get(key)
@@ -68,6 +79,17 @@ class InMemorySuppressionStore:
         events[record.event.event_id] = record
         if inbound is not None:
             self.inbound[(inbound.message.account_id, inbound.message.message_id)] = inbound
+        if job is not None:
+            self.outbox[job.job_id] = job
+
+    def pending_jobs(self, limit: int) -> list[NotificationJob]:
+        return list(self.outbox.values())[:limit]
+
+    def job_queued(self, job: NotificationJob) -> None:
+        self.outbox.pop(job.job_id, None)
+
+    def contact(self, account_id: str, phone: str) -> Contact:
+        return self.contacts.get((account_id, phone), Contact())
 
     def history(self, account_id: str, phone: str) -> list[EventRecord]:
         records = list(self.events.get((account_id, phone), {}).values())
@@ -157,7 +179,7 @@ class InMemoryOutboundLog:
         self.store = store
         self.records: dict[tuple[str, str], OutboundRecord] = {}
         self.counts: dict[tuple[str, str], dict[str, int]] = {}
-        self.contacts: dict[tuple[str, str], dict[str, str]] = {}
+        self.emails: dict[tuple[str, str, str], tuple[str, str | None]] = {}
 
     def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
         key = (request.account_id, request.request_id)
@@ -167,10 +189,8 @@ class InMemoryOutboundLog:
         existing = self.records.get(key)
         if existing is not None and existing.status != "retrying":
             return "duplicate"
-        self.contacts[(request.account_id, request.to)] = {
-            "last_user_email": request.user_email or "",
-            "contact_email": request.contact_email or "",
-        }
+        contact = Contact(last_user_email=request.user_email, contact_email=request.contact_email)
+        self.store.contacts[(request.account_id, request.to)] = contact
         self.records[key] = OutboundRecord(request=request, status="sending", updated_at=now)
         return "claimed"
 
@@ -188,6 +208,16 @@ class InMemoryOutboundLog:
             name = record.status if record.reason is None else f"{record.status}:{record.reason}"
             counts[name] = counts.get(name, 0) + 1
         return True
+
+    def claim_email(self, job_id: str, account_id: str, recipient: str, now: datetime) -> bool:
+        key = (account_id, job_id, recipient.lower())
+        if self.emails.get(key, ("failed",))[0] not in ("retrying", "failed"):
+            return False
+        self.emails[key] = ("sending", None)
+        return True
+
+    def email_done(self, job_id: str, account_id: str, recipient: str, status: str, detail: str | None) -> None:
+        self.emails[(account_id, job_id, recipient.lower())] = (status, detail)
 
     def release(self, request: SendRequest, now: datetime) -> None:
         key = (request.account_id, request.request_id)

@@ -39,6 +39,8 @@ SEND_QUEUE_VISIBILITY_TIMEOUT = 180
 #: Receives of a message before SQS moves it to the dead-letter queue.
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+#: The verified SES identity alert emails come from locally.
+EMAIL_SENDER = "alerts@optout.localhost"
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,7 @@ class Resources:
 
     endpoint_url: str
     region: str
+    email_sender: str
     table_name: str
     queue_name: str
     queue_url: str
@@ -183,9 +186,15 @@ def client(service: str, endpoint_url: str, region: str | None = None) -> Any:
 
 
 def create_resources(
-    endpoint_url: str, *, table_name: str = "optout", queue_name: str = "optout-send", region: str | None = None
+    endpoint_url: str,
+    *,
+    table_name: str = "optout",
+    queue_name: str = "optout-send",
+    email_sender: str = EMAIL_SENDER,
+    region: str | None = None,
 ) -> Resources:
-    """Create the table, the send queue and its dead-letter queue; what exists already is kept."""
+    """Create the table, the send queue and its dead-letter queue, and verify the alert emails' sender
+    in the embedded SES; what exists already is kept."""
     region = region or _region()
     dynamodb = client("dynamodb", endpoint_url, region)
     try:
@@ -207,9 +216,12 @@ def create_resources(
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
         },
     )
+    # SES, like the real sandbox, refuses to send from an unverified address.
+    client("sesv2", endpoint_url, region).create_email_identity(EmailIdentity=email_sender)
     return Resources(
         endpoint_url=endpoint_url,
         region=region,
+        email_sender=email_sender,
         table_name=table_name,
         queue_name=queue_name,
         queue_url=queue_url,
@@ -251,6 +263,7 @@ def service_environment(
         "OPTOUT_SEND_QUEUE_URL": resources.queue_url,
         "OPTOUT_OPERATOR_TOKEN": operator_token,
         "OPTOUT_SECRETS_PREFIX": secrets_prefix,
+        "OPTOUT_EMAIL_SENDER": resources.email_sender,
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_REGION": resources.region,

@@ -106,17 +106,30 @@ def _banner(aws_url: str, api_url: str, operator_token: str, generated: bool, de
     say(f"  webhook URL           {webhook}")
     say(f"  status callback URL   {webhook}/status")
     say()
-    say(f"# {CONTACT} texts STOP (signed as Twilio would sign it):")
-    say(_signed_stop_curl(webhook, demo))
-    say("# the number's state:")
     auth = shlex.quote("Authorization: Bearer " + demo.admin_token)
-    say(f"curl {number_url} -H {auth}")
-    say("# queue a send to it (the worker skips it while it is suppressed; the demo account's texts go to the log):")
     sends = f"{api_url}/v1/accounts/{demo.account_id}/sends"
-    body = json.dumps({"requests": [{"request_id": "demo-1", "to": CONTACT, "sender": "+14155550100",
-                                     "body": "Hello from the demo", "campaign_id": "demo"}]})
+    body = json.dumps(
+        {
+            "requests": [
+                {
+                    "request_id": "demo-1",
+                    "to": CONTACT,
+                    "sender": "+14155550100",
+                    "body": "Hello from the demo",
+                    "campaign_id": "demo",
+                    "user_email": "ana@example.com",
+                    "contact_email": "bo@example.com",
+                }
+            ]
+        }
+    )
+    say("# 1. ana@example.com texts the contact (the demo account's texts go to the log, not a carrier):")
     say(f"curl -X POST {sends} -H {auth} -H 'Content-Type: application/json' -d {shlex.quote(body)}")
     say(f"curl '{sends}?campaign=demo' -H {auth}")
+    say(f"# 2. {CONTACT} texts STOP (signed as Twilio would sign it):")
+    say(_signed_stop_curl(webhook, demo))
+    say("# 3. the number's state, and the emails Ana and the contact got (make mail):")
+    say(f"curl {number_url} -H {auth}")
     say()
 
 

@@ -5,6 +5,7 @@ Items (pk / sk):
   CAMPAIGN#<account>#<campaign>`, `gsi1sk = <updated at>#<request id>` for the log by campaign.
 - `CAMPAIGN#<account>#<campaign>` / `COUNTS`: one number attribute per outcome (`sent`,
   `skipped:suppressed`, ...), added to in the same transaction that records the outcome.
+- `EMAIL#<account>#<job id>` / `TO#<recipient>`: one alert email and how it went (once per job and recipient).
 - `NUMBER#<account>#<phone>` / `STATE`: the send path adds who last texted the number and the
   contact's email (`last_user_email`, `contact_email`, `last_send_at`, `last_request_id`).
 """
@@ -22,6 +23,10 @@ from chalicelib.domain.models import Claim, OutboundRecord, SendRequest
 
 def _outbound_key(account_id: str, request_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"OUTBOUND#{account_id}#{request_id}"}, "sk": {"S": "OUTBOUND"}}
+
+
+def _email_key(job_id: str, account_id: str, recipient: str) -> dict[str, Any]:
+    return {"pk": {"S": f"EMAIL#{account_id}#{job_id}"}, "sk": {"S": f"TO#{recipient.lower()}"}}
 
 
 def _state_key(account_id: str, phone: str) -> dict[str, Any]:
@@ -131,6 +136,32 @@ class DynamoDBOutboundLog:
             ExpressionAttributeValues={":sending": {"S": "sending"}},
         )
 
+    def claim_email(self, job_id: str, account_id: str, recipient: str, now: datetime) -> bool:
+        """Claim one alert email; False once it was sent (a failed or retrying one may go again)."""
+        return self._conditional(
+            "put_item",
+            TableName=self._table,
+            Item={
+                **_email_key(job_id, account_id, recipient),
+                "status": {"S": "sending"},
+                "updated_at": {"S": now.isoformat()},
+            },
+            ConditionExpression="attribute_not_exists(pk) OR #status IN (:retrying, :failed)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":retrying": {"S": "retrying"}, ":failed": {"S": "failed"}},
+        )
+
+    def email_done(self, job_id: str, account_id: str, recipient: str, status: str, detail: str | None) -> None:
+        """Record the email's outcome: `sent` (detail: the SES message id), `retrying` or `failed`."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=_email_key(job_id, account_id, recipient),
+            UpdateExpression="SET #status = :status, detail = :detail",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":status": {"S": status}, ":detail": {"S": detail or ""}},
+        )
+
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
         item = self._call(
             "get_item", TableName=self._table, Key=_outbound_key(account_id, request_id), ConsistentRead=True
@@ -171,6 +202,7 @@ class DynamoDBOutboundLog:
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            return getattr(self._client, operation)(**kwargs)
+            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+            return response
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error

@@ -16,9 +16,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.dynamodb_table import GSI1, GSI2
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
-from chalicelib.domain.models import Account, EventRecord, LoggedInbound, NumberState
+from chalicelib.domain.models import Account, Contact, EventRecord, LoggedInbound, NotificationJob, NumberState
 
 BATCH_GET_LIMIT = 100
+#: The outbox index partition: email jobs stored with their event and not yet queued.
+OUTBOX = "OUTBOX"
 _STATE = "STATE"
 
 
@@ -71,6 +73,20 @@ def _state_from(item: dict[str, Any]) -> NumberState:
         _, account_id, phone = item["pk"]["S"].split("#", 2)
         return NumberState(account_id=account_id, phone=phone)
     return NumberState.model_validate_json(item["doc"]["S"]).model_copy(update={"version": int(item["version"]["N"])})
+
+
+def _event_item(record: EventRecord, job: NotificationJob | None) -> dict[str, Any]:
+    event = record.event
+    item: dict[str, Any] = {
+        "pk": {"S": _number_pk(event.account_id, event.phone)},
+        "sk": {"S": f"EVENT#{event.event_id}"},
+        "doc": {"S": record.model_dump_json()},
+    }
+    if job is not None:
+        item["job"] = {"S": job.model_dump_json()}
+        item["gsi2pk"] = {"S": OUTBOX}
+        item["gsi2sk"] = {"S": f"{event.received_at.isoformat()}#{event.event_id}"}
+    return item
 
 
 def _inbound_item(inbound: LoggedInbound) -> dict[str, Any]:
@@ -140,19 +156,24 @@ class DynamoDBSuppressionStore:
                 states[state.phone] = state
         return states
 
-    def commit(self, state: NumberState, record: EventRecord, inbound: LoggedInbound | None = None) -> None:
-        """Write the state and append the event in one transaction, conditional on version and novelty."""
+    def commit(
+        self,
+        state: NumberState,
+        record: EventRecord,
+        inbound: LoggedInbound | None = None,
+        job: NotificationJob | None = None,
+    ) -> None:
+        """Write the state and append the event in one transaction, conditional on version and novelty.
+
+        A `job` rides on the event item, listed in the outbox index until it is queued.
+        """
         event = record.event
         items: list[dict[str, Any]] = [
             {"Update": _state_update(state, self._table)},
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": {
-                        "pk": {"S": _number_pk(event.account_id, event.phone)},
-                        "sk": {"S": f"EVENT#{event.event_id}"},
-                        "doc": {"S": record.model_dump_json()},
-                    },
+                    "Item": _event_item(record, job),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -192,6 +213,43 @@ class DynamoDBSuppressionStore:
         # The index is eventually consistent: skip a number lifted since it was indexed.
         states = [state for state in map(_state_from, items) if state.suppressed]
         return states, next_cursor
+
+    # the outbox and what the send path remembers
+
+    def pending_jobs(self, limit: int) -> list[NotificationJob]:
+        """Email jobs stored with their event but not queued yet, oldest first."""
+        response = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=GSI2,
+            KeyConditionExpression="gsi2pk = :outbox",
+            ExpressionAttributeValues={":outbox": {"S": OUTBOX}},
+            Limit=limit,
+        )
+        return [NotificationJob.model_validate_json(item["job"]["S"]) for item in response.get("Items", [])]
+
+    def job_queued(self, job: NotificationJob) -> None:
+        """Take the job out of the outbox index (its event item keeps it, for the record)."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key={"pk": {"S": _number_pk(job.account_id, job.phone)}, "sk": {"S": f"EVENT#{job.event_id}"}},
+            UpdateExpression="REMOVE gsi2pk, gsi2sk",
+        )
+
+    def contact(self, account_id: str, phone: str) -> Contact:
+        """Who last texted the number and the contact's email, from its state item."""
+        item = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"pk": {"S": _number_pk(account_id, phone)}, "sk": {"S": _STATE}},
+            ProjectionExpression="last_user_email, contact_email",
+            ConsistentRead=True,
+        ).get("Item", {})
+        return Contact(
+            last_user_email=item.get("last_user_email", {}).get("S"),
+            contact_email=item.get("contact_email", {}).get("S"),
+        )
 
     # inbound log
 
@@ -234,7 +292,8 @@ class DynamoDBSuppressionStore:
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            return getattr(self._client, operation)(**kwargs)
+            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+            return response
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error
 

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import StoreUnavailable
-from chalicelib.domain.models import SendRequest
+from chalicelib.domain.models import NotificationJob, SendRequest
 from chalicelib.observability import logger
 
 SEND_BATCH_LIMIT = 10
@@ -34,6 +34,13 @@ class SqsSendQueue:
             for failure in response.get("Failed", []):
                 failed[chunk[int(failure["Id"])].request_id] = failure.get("Message") or failure.get("Code", "failed")
         return failed
+
+    def enqueue_job(self, job: NotificationJob) -> None:
+        """Queue one email job; StoreUnavailable when SQS did not take it."""
+        try:
+            self._client.send_message(QueueUrl=self._url, MessageBody=job.model_dump_json())
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"could not queue email job {job.job_id}: {error}") from error
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Keep a record hidden for `seconds` before SQS redelivers it (backoff); best effort."""

@@ -37,4 +37,4 @@ class SsmSecretStore:
             self._client.put_parameter(Name=f"{self._prefix}/{name}", Value=value, Type="SecureString", Overwrite=True)
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"could not store secret {name}: {error}") from error
-        self._provider.clear_cache()
+        self._provider.clear_cache()  # type: ignore[no-untyped-call]

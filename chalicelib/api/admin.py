@@ -176,7 +176,14 @@ def post_suppression(account_id: str) -> Response:
         admin.current_request, ManualOptOutIn, deps.settings.max_body_bytes, {"region": account.default_region}
     )
     suppression = services.opt_out_manually(
-        deps.store, account, body.phone, body.scope, body.notes, principal.label, deps.clock.now()
+        deps.store,
+        account,
+        body.phone,
+        body.scope,
+        body.notes,
+        principal.label,
+        deps.clock.now(),
+        wiring.alerts_queue(),
     )
     return json_response({"phone": body.phone, "suppression": suppression.model_dump(mode="json")}, status=201)
 
@@ -209,7 +216,7 @@ def check_suppressions(account_id: str) -> Response:
     for group in body.groups:
         validate_scope_param(f"group:{group}")
     verdicts = services.check_numbers(deps.store, account, body.phones, body.sender, body.groups)
-    results = []
+    results: list[dict[str, Any]] = []
     for verdict in verdicts:
         if verdict.error is not None:
             results.append({"input": verdict.input, "error": {"code": "invalid_phone", "message": verdict.error}})
@@ -246,7 +253,7 @@ def list_suppressions(account_id: str) -> Response:
                 writer.writerow(
                     [state.phone, s.scope, s.source.value, s.since.isoformat(), s.actor, s.notes, s.event_id]
                 )
-        headers = {"Content-Type": "text/csv; charset=utf-8"}
+        headers: dict[str, str | list[str]] = {"Content-Type": "text/csv; charset=utf-8"}
         if cursor:
             headers["X-Next-Cursor"] = cursor
         return Response(body=out.getvalue(), status_code=200, headers=headers)
@@ -299,7 +306,13 @@ def unsubscribe_from_message(account_id: str, message_id: str) -> Response:
     request = admin.current_request
     body = parse_json(request, NotesIn, deps.settings.max_body_bytes) if request.raw_body else NotesIn()
     state = services.unsubscribe_from_message(
-        deps.store, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
+        deps.store,
+        account,
+        path_param(message_id),
+        body.notes,
+        principal.label,
+        deps.clock.now(),
+        wiring.alerts_queue(),
     )
     return json_response(_number_view(state))
 
@@ -330,7 +343,9 @@ def post_sends(account_id: str) -> Response:
         except ValidationError as error:
             rejected.append({"index": index, "request_id": raw.get("request_id"), "errors": describe_errors(error)})
         except InvalidRequest as error:
-            rejected.append({"index": index, "request_id": raw.get("request_id"), "errors": [{"problem": error.message}]})
+            rejected.append(
+                {"index": index, "request_id": raw.get("request_id"), "errors": [{"problem": error.message}]}
+            )
     not_queued = wiring.send_queue().enqueue(valid) if valid else {}
     for request_id, reason in not_queued.items():
         rejected.append({"request_id": request_id, "errors": [{"problem": f"not queued: {reason}"}]})

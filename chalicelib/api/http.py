@@ -37,7 +37,7 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
-    headers = {"Content-Type": "application/json"}
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
@@ -65,7 +65,9 @@ def json_errors(view: Callable[..., Response | Any]) -> Callable[..., Response |
                 logger.error("request not recorded", extra={"code": error.code, "reason": error.message})
             return error_response(status, error.code, error.message, error.details)
         except ValidationError as error:
-            return error_response(400, "invalid_request", "the request is not valid", {"errors": describe_errors(error)})
+            return error_response(
+                400, "invalid_request", "the request is not valid", {"errors": describe_errors(error)}
+            )
 
     return wrapper
 
@@ -113,8 +115,10 @@ def path_param(value: str) -> str:
 
 
 def query_param(request: Request, name: str) -> str | None:
-    params = request.query_params or {}
-    return params.get(name)
+    if not request.query_params:
+        return None
+    value = request.query_params.get(name)
+    return str(value) if value is not None else None
 
 
 def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:

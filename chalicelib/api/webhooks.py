@@ -7,6 +7,7 @@ import hmac
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib import wiring
 from chalicelib.adapters.carriers import twilio
 from chalicelib.api.http import json_errors, path_param, read_body, require_content_type
 from chalicelib.domain import services
@@ -20,7 +21,9 @@ webhooks = Blueprint(__name__)
 FORM = "application/x-www-form-urlencoded"
 
 
-def _verified_twilio_params(request: Request, account_id: str, deps: Dependencies) -> tuple[Account, list]:
+def _verified_twilio_params(
+    request: Request, account_id: str, deps: Dependencies
+) -> tuple[Account, list[tuple[str, str]]]:
     """The account and the form fields of a request Twilio signed; 403 when it did not."""
     body = read_body(request, deps.settings.max_body_bytes)
     require_content_type(request, FORM)
@@ -62,7 +65,7 @@ def twilio_inbound(account_id: str) -> Response:
     message = twilio.parse_inbound(
         params, account_id=account.account_id, default_region=account.default_region, received_at=deps.clock.now()
     )
-    result = services.receive_inbound(deps.store, account, message)
+    result = services.receive_inbound(deps.store, account, message, wiring.alerts_queue())
     return Response(body=twilio.twiml(result.reply), status_code=200, headers={"Content-Type": "text/xml"})
 
 
@@ -75,6 +78,6 @@ def twilio_status(account_id: str) -> Response:
     report = twilio.parse_status(
         params, account_id=account.account_id, default_region=account.default_region, received_at=deps.clock.now()
     )
-    services.receive_delivery_report(deps.store, account, report, twilio.error_source(report.error_code))
+    source = twilio.error_source(report.error_code)
+    services.receive_delivery_report(deps.store, account, report, source, wiring.alerts_queue())
     return Response(body="", status_code=204)
-

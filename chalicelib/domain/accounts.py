@@ -25,6 +25,7 @@ from chalicelib.domain.models import (
     Replies,
     SmsProviderName,
 )
+from chalicelib.domain.notifications import EmailTemplates, valid_email
 from chalicelib.domain.phone import is_valid_region
 from chalicelib.domain.ports import SecretStore, SuppressionStore
 
@@ -71,10 +72,19 @@ class AccountSettingsIn(Frozen):
     keywords: ExtraKeywords | None = None
     carriers: CarriersIn | None = None
     email_sender: str | None = Field(default=None, max_length=254)
+    compliance_email: str | None = Field(default=None, max_length=254)
+    email_templates: EmailTemplates | None = None
     #: Return a new API token for the account (earlier tokens stay valid unless revoked).
     issue_token: bool = False
     #: Invalidate every earlier token of the account.
     revoke_tokens: bool = False
+
+    @field_validator("email_sender", "compliance_email")
+    @classmethod
+    def _email(cls, address: str | None) -> str | None:
+        if address is not None and not valid_email(address):
+            raise ValueError("not a valid email address")
+        return address
 
     @field_validator("default_region")
     @classmethod
@@ -105,6 +115,8 @@ def upsert_account(
             "replies",
             "keywords",
             "email_sender",
+            "compliance_email",
+            "email_templates",
         )
         if (value := getattr(settings, field)) is not None
     }

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from chalicelib.domain.notifications import EmailTemplates
 from chalicelib.domain.phone import to_e164
 
 ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -209,7 +210,11 @@ class Account(Frozen):
     replies: Replies = Replies()
     keywords: ExtraKeywords = ExtraKeywords()
     carriers: Carriers = Carriers()
+    #: The address alert emails come from (an SES-verified identity).
     email_sender: str | None = None
+    #: Also told of every opt-out and opt-in, e.g. a compliance officer's mailbox.
+    compliance_email: str | None = None
+    email_templates: EmailTemplates = EmailTemplates()
     token_hashes: tuple[str, ...] = ()
     created_at: datetime
     updated_at: datetime
@@ -369,3 +374,28 @@ class Email(Frozen):
     html: str
     #: Tags the SES configuration set can report on (e.g. the notification kind).
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class NotificationJob(Frozen):
+    """An email alert to send about one number, queued on the send queue beside send requests."""
+
+    kind: Literal["notification"] = "notification"
+    #: One job per event (and per inbound reply): the email's idempotency key with each recipient.
+    job_id: str
+    account_id: str
+    phone: str
+    topic: Literal["opt_out", "opt_in", "reply"]
+    #: The history event it tells about (none for a reply).
+    event_id: str | None = None
+    source: Source | None = None
+    scopes: tuple[str, ...] = ()
+    occurred_at: datetime
+    message: str | None = None
+    message_id: str | None = None
+
+
+class Contact(Frozen):
+    """What the send path remembers of a number: who last texted it, and the contact's email."""
+
+    last_user_email: str | None = None
+    contact_email: str | None = None

@@ -16,6 +16,7 @@ from chalicelib.domain.models import (
     Event,
     EventRecord,
     NumberState,
+    Outcome,
     Source,
     Suppression,
 )
@@ -68,6 +69,7 @@ def apply(state: NumberState, event: Event) -> tuple[NumberState, EventRecord]:
             del suppressions[scope]
             changes.append(Change(scope=scope, change="lifted", source=current.source))
 
+    outcome: Outcome
     if targets and superseded == len(targets):
         outcome = "superseded"
     elif changes:

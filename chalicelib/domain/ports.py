@@ -9,9 +9,11 @@ from typing import Protocol
 from chalicelib.domain.models import (
     Account,
     Claim,
+    Contact,
     Email,
     EventRecord,
     LoggedInbound,
+    NotificationJob,
     NumberState,
     OutboundRecord,
     OutboundSms,
@@ -35,13 +37,31 @@ class SuppressionStore(Protocol):
         """The state of each number; one round trip per 100 distinct numbers."""
         ...
 
-    def commit(self, state: NumberState, record: EventRecord, inbound: LoggedInbound | None = None) -> None:
+    def commit(
+        self,
+        state: NumberState,
+        record: EventRecord,
+        inbound: LoggedInbound | None = None,
+        job: NotificationJob | None = None,
+    ) -> None:
         """Write the new state and append `record` atomically.
 
         Conditional on the state still being at `state.version` (else ConcurrentUpdate) and on the
         event not being recorded yet (else DuplicateEvent). `inbound`, when given, is logged in the
-        same transaction.
+        same transaction; `job`, when given, is kept with the event as pending (the outbox).
         """
+        ...
+
+    def pending_jobs(self, limit: int) -> list[NotificationJob]:
+        """Outbox jobs not yet queued, oldest first."""
+        ...
+
+    def job_queued(self, job: NotificationJob) -> None:
+        """The outbox job is on the queue: it is no longer pending."""
+        ...
+
+    def contact(self, account_id: str, phone: str) -> Contact:
+        """Who last texted the number, and the contact's email, as the send path recorded them."""
         ...
 
     def history(self, account_id: str, phone: str) -> list[EventRecord]:
@@ -91,8 +111,20 @@ class SmsProvider(Protocol):
         ...
 
 
-class OutboundLog(Protocol):
-    """Every send request's outcome, idempotent per request id, with per-campaign counts."""
+class EmailLog(Protocol):
+    """One line per email job and recipient: what makes an alert go out once, and shows that it did."""
+
+    def claim_email(self, job_id: str, account_id: str, recipient: str, now: datetime) -> bool:
+        """Mark the email as being sent; False when it was sent already."""
+        ...
+
+    def email_done(self, job_id: str, account_id: str, recipient: str, status: str, detail: str | None) -> None:
+        """Record how it went: `sent` (with the message id), `retrying` or `failed` (with why)."""
+        ...
+
+
+class OutboundLog(EmailLog, Protocol):
+    """Every send request's outcome, idempotent per request id, with per-campaign counts (and alert emails)."""
 
     def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
         """Mark the request as being sent, if its recipient is still at `expected_version`.
@@ -128,6 +160,10 @@ class SendQueue(Protocol):
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Back off before a record is delivered again."""
+        ...
+
+    def enqueue_job(self, job: NotificationJob) -> None:
+        """Queue an email job; raises StoreUnavailable when the queue did not take it."""
         ...
 
 

@@ -19,9 +19,10 @@ from chalicelib.domain.models import (
     OutboundRecord,
     OutboundSms,
     SendRequest,
+    SendStatus,
     Source,
 )
-from chalicelib.domain.ports import OutboundLog, SmsProvider, SuppressionStore
+from chalicelib.domain.ports import OutboundLog, SendQueue, SmsProvider, SuppressionStore
 
 MAX_CLAIM_ATTEMPTS = 5
 
@@ -36,6 +37,8 @@ class SendDeps:
     outbound: OutboundLog
     provider_for: Callable[[Account], SmsProvider]
     now: Callable[[], datetime]
+    #: Where email jobs go when a provider reports an opt-out (None: no emails).
+    alerts: SendQueue | None = None
 
 
 def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberState) -> OutboundRecord:
@@ -48,7 +51,11 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
         blocking = state.blocking(request.sender, request.groups)
         if blocking:
             record = OutboundRecord(
-                request=request, status="skipped", reason="suppressed", blocked_by=tuple(blocking), updated_at=deps.now()
+                request=request,
+                status="skipped",
+                reason="suppressed",
+                blocked_by=tuple(blocking),
+                updated_at=deps.now(),
             )
             if deps.outbound.finish(record, fresh=True):
                 return record
@@ -76,16 +83,11 @@ def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> Out
     result = provider.send(
         OutboundSms(request_id=request.request_id, to=request.to, sender=request.sender, body=request.body)
     )
-    fields = {
-        "request": request,
-        "provider": provider.name,
-        "provider_message_id": result.provider_message_id,
-        "error_code": result.error_code,
-        "detail": result.detail,
-    }
     if result.status == "retry":
         deps.outbound.release(request, deps.now())
         raise RetryLater(f"{provider.name} asked to retry {request.request_id}: {result.detail}")
+    status: SendStatus
+    reason: str | None
     if result.status in ("opted_out", "unreachable"):
         # The carrier knows something we did not: remember it so nothing more goes to this number.
         source = Source.CARRIER if result.status == "opted_out" else Source.BOUNCE
@@ -100,12 +102,21 @@ def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> Out
             occurred_at=deps.now(),
             received_at=deps.now(),
         )
-        services.receive_delivery_report(deps.store, account, report, source)
+        services.receive_delivery_report(deps.store, account, report, source, deps.alerts)
         status, reason = ("skipped", "carrier_opted_out") if source is Source.CARRIER else ("failed", "unreachable")
     elif result.status == "sent":
         status, reason = "sent", None
     else:
         status, reason = "failed", "provider_error"
-    record = OutboundRecord(**fields, status=status, reason=reason, updated_at=deps.now())
+    record = OutboundRecord(
+        request=request,
+        status=status,
+        reason=reason,
+        provider=provider.name,
+        provider_message_id=result.provider_message_id,
+        error_code=result.error_code,
+        detail=result.detail,
+        updated_at=deps.now(),
+    )
     deps.outbound.finish(record, fresh=False)
     return record

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.domain import detector, policy
+from chalicelib.domain import alerts, detector, policy
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidPhone, MessageNotFound, StoreUnavailable
 from chalicelib.domain.models import (
     ALL,
@@ -29,7 +29,7 @@ from chalicelib.domain.models import (
     sender_scope,
 )
 from chalicelib.domain.phone import to_e164
-from chalicelib.domain.ports import SuppressionStore
+from chalicelib.domain.ports import SendQueue, SuppressionStore
 
 #: How often a lost optimistic race is retried before giving up with a 5xx.
 MAX_ATTEMPTS = 8
@@ -53,12 +53,14 @@ def record_event(
     *,
     inbound: LoggedInbound | None = None,
     check: Callable[[NumberState], object] | None = None,
+    queue: SendQueue | None = None,
 ) -> Recorded:
     """Apply `event` to its number once, atomically with its history (DESIGN rules 5 and 11).
 
     `check` runs on the freshly loaded state before anything is written (an admin lift uses it to
     refuse the contact's own opt-outs). Events that change nothing and are not worth keeping
-    (an ordinary reply) are not written; `inbound`, if any, is still logged.
+    (an ordinary reply) are not written; `inbound`, if any, is still logged. An opt-out or opt-in
+    stores its email job with it, and the job is queued on `queue` once the event is stored.
     """
     for _ in range(MAX_ATTEMPTS):
         state, seen = store.load(event.account_id, event.phone, event.event_id)
@@ -71,12 +73,16 @@ def record_event(
             if inbound is not None:
                 store.log_inbound(inbound)
             return Recorded(state, record)
+        job = alerts.job_for(record) if queue is not None else None
         try:
-            store.commit(new_state, record, inbound)
+            store.commit(new_state, record, inbound, job)
         except ConcurrentUpdate:
             continue
         except DuplicateEvent:
             return Recorded(state, None)
+        if job is not None and queue is not None:
+            # Stored first, queued second; a job the queue refused stays in the outbox.
+            alerts.dispatch(store, queue, job)
         return Recorded(new_state.model_copy(update={"version": state.version + 1}), record)
     raise StoreUnavailable("the number is changing too fast to record this event; retry", phone=event.phone)
 
@@ -93,7 +99,9 @@ class InboundResult:
     reason: str = ""
 
 
-def receive_inbound(store: SuppressionStore, account: Account, message: InboundMessage) -> InboundResult:
+def receive_inbound(
+    store: SuppressionStore, account: Account, message: InboundMessage, queue: SendQueue | None = None
+) -> InboundResult:
     """A contact texted one of the account's numbers: log it, act on it, say what to reply.
 
     Keywords (rule 6) and opt-outs in other words (rule 7) above the account's threshold act at
@@ -110,9 +118,12 @@ def receive_inbound(store: SuppressionStore, account: Account, message: InboundM
     logged = LoggedInbound(
         message=message, intent=intent, reason=reason, confidence=detection.confidence, needs_review=needs_review
     )
-    recorded = record_event(store, event, inbound=logged)
+    recorded = record_event(store, event, inbound=logged, queue=queue)
     if recorded.duplicate:
         return InboundResult(intent=intent, reply=None, duplicate=True, reason=reason)
+    if queue is not None and intent is Intent.NONE:
+        # Anything but a keyword or an opt-out goes to the user who last texted the number.
+        alerts.dispatch(store, queue, alerts.reply_job(message))
     return InboundResult(
         intent=intent,
         reply=_reply(account, message, intent, recorded.record),
@@ -138,27 +149,34 @@ def _has_keyword_opt_out(store: SuppressionStore, account: Account, phone: str) 
 
 
 def _inbound_event(account: Account, message: InboundMessage, intent: Intent, detection: detector.Detection) -> Event:
-    common = {
-        "event_id": f"{message.carrier}:{message.message_id}",
-        "account_id": account.account_id,
-        "phone": message.from_phone,
-        "occurred_at": message.occurred_at,
-        "received_at": message.received_at,
-        "actor": f"{message.carrier}:{message.message_id}",
-        "message": message.body,
-    }
+    reply = Event(
+        event_id=f"{message.carrier}:{message.message_id}",
+        account_id=account.account_id,
+        phone=message.from_phone,
+        action=Action.REPLY,
+        occurred_at=message.occurred_at,
+        received_at=message.received_at,
+        actor=f"{message.carrier}:{message.message_id}",
+        message=message.body,
+    )
     if intent is Intent.OPT_OUT:
         scope = ALL if detection.is_stop_all or account.opt_out_scope == "all" else sender_scope(message.to_phone)
         if detection.by_keyword:
-            return Event(**common, action=Action.OPT_OUT, scopes=(scope,), source=Source.KEYWORD)
+            return reply.model_copy(update={"action": Action.OPT_OUT, "scopes": (scope,), "source": Source.KEYWORD})
         # The detector's reason goes into history, so an admin can see why (rule 7).
-        return Event(
-            **common, action=Action.OPT_OUT, scopes=(scope,), source=Source.NATURAL_LANGUAGE, notes=detection.reason
+        return reply.model_copy(
+            update={
+                "action": Action.OPT_OUT,
+                "scopes": (scope,),
+                "source": Source.NATURAL_LANGUAGE,
+                "notes": detection.reason,
+            }
         )
     if intent is Intent.OPT_IN:
         only = (Source.KEYWORD,) if detection.keyword == "YES" else None
-        return Event(**common, action=Action.OPT_IN, scopes=policy.opt_in_scopes(message.to_phone), only_sources=only)
-    return Event(**common, action=Action.REPLY)
+        scopes = policy.opt_in_scopes(message.to_phone)
+        return reply.model_copy(update={"action": Action.OPT_IN, "scopes": scopes, "only_sources": only})
+    return reply
 
 
 def _reply(account: Account, message: InboundMessage, intent: Intent, record: EventRecord | None) -> str | None:
@@ -176,7 +194,11 @@ def _reply(account: Account, message: InboundMessage, intent: Intent, record: Ev
 
 
 def receive_delivery_report(
-    store: SuppressionStore, account: Account, report: DeliveryReport, source: Source | None
+    store: SuppressionStore,
+    account: Account,
+    report: DeliveryReport,
+    source: Source | None,
+    queue: SendQueue | None = None,
 ) -> Recorded | None:
     """A carrier reported on a message we sent; `source` is what its error code means, if anything.
 
@@ -201,7 +223,7 @@ def receive_delivery_report(
         actor=f"{report.carrier}:{report.message_id}",
         notes=f"{report.carrier} status {report.status}, error {report.error_code}",
     )
-    return record_event(store, event)
+    return record_event(store, event, queue=queue)
 
 
 # --- admins ----------------------------------------------------------------------------------
@@ -220,13 +242,20 @@ def _admin_event(account: Account, phone: str, now: datetime, actor: str, **fiel
 
 
 def opt_out_manually(
-    store: SuppressionStore, account: Account, phone: str, scope: str, notes: str | None, actor: str, now: datetime
+    store: SuppressionStore,
+    account: Account,
+    phone: str,
+    scope: str,
+    notes: str | None,
+    actor: str,
+    now: datetime,
+    queue: SendQueue | None = None,
 ) -> Suppression:
     """An admin opts a number out; returns the suppression now active in that scope."""
     event = _admin_event(
         account, phone, now, actor, action=Action.OPT_OUT, scopes=(scope,), source=Source.MANUAL, notes=notes
     )
-    recorded = record_event(store, event)
+    recorded = record_event(store, event, queue=queue)
     return recorded.state.suppressions[scope]
 
 
@@ -254,7 +283,13 @@ def _resolve_review(
 
 
 def unsubscribe_from_message(
-    store: SuppressionStore, account: Account, message_id: str, notes: str | None, actor: str, now: datetime
+    store: SuppressionStore,
+    account: Account,
+    message_id: str,
+    notes: str | None,
+    actor: str,
+    now: datetime,
+    queue: SendQueue | None = None,
 ) -> NumberState:
     """An admin reads an inbound message as a request to stop: the contact's own opt-out.
 
@@ -278,7 +313,7 @@ def unsubscribe_from_message(
         notes=notes or logged.reason,
         message=message.body,
     )
-    state = record_event(store, event).state
+    state = record_event(store, event, queue=queue).state
     _resolve_review(store, logged, "unsubscribed", actor, notes, now)
     return state
 
@@ -326,9 +361,9 @@ def check_numbers(
             normalised.append((raw, None, error.message))
     states = store.load_many(account.account_id, [phone for _, phone, _ in normalised if phone])
     verdicts = []
-    for raw, phone, error in normalised:
+    for raw, phone, problem in normalised:
         if phone is None:
-            verdicts.append(Verdict(input=raw, error=error))
+            verdicts.append(Verdict(input=raw, error=problem))
             continue
         blocking = states[phone].blocking(sender, tuple(groups))
         verdicts.append(Verdict(input=raw, phone=phone, sendable=not blocking, blocked_by=blocking))

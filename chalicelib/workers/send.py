@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from chalicelib import wiring
-from chalicelib.domain import sending
-from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import Account, NumberState, SendRequest
+from chalicelib.domain import alerts, sending
+from chalicelib.domain.errors import InvalidRequest, MailRetry
+from chalicelib.domain.models import Account, NotificationJob, NumberState, SendRequest
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 #: Backoff for retryable records: 2^(receives) * BASE seconds, capped (SQS allows up to 12 h).
 BACKOFF_BASE_SECONDS = 15
@@ -37,6 +38,7 @@ class BatchPlan:
     """The batch parsed, with each account and recipient state read once."""
 
     requests: dict[str, SendRequest] = field(default_factory=dict)
+    jobs: dict[str, NotificationJob] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     states: dict[tuple[str, str], NumberState] = field(default_factory=dict)
@@ -62,6 +64,9 @@ def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> Batc
                 continue
             plan.accounts[account_id] = account
         try:
+            if raw.get("kind") == "notification":
+                plan.jobs[message_id] = NotificationJob.model_validate(raw)
+                continue
             plan.requests[message_id] = SendRequest.model_validate(
                 raw, context={"region": plan.accounts[account_id].default_region}
             )
@@ -87,6 +92,9 @@ def _describe(error: ValidationError) -> str:
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
     """Handle one SQS batch; returns `{"batchItemFailures": [...]}` for the records to retry."""
+    # Imported here: the API function shares this module and should not pay for it at cold start.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     deps = wiring.dependencies()
     send_deps = wiring.send_dependencies()
     records = event.get("Records", [])
@@ -98,6 +106,8 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             reason = plan.problems[record.message_id]
             logger.error("send request refused", extra={"message_id": record.message_id, "reason": reason})
             raise UnsendableRecord(reason)
+        if record.message_id in plan.jobs:
+            return email_job(plan.jobs[record.message_id], record)
         request = plan.requests[record.message_id]
         account = plan.accounts[request.account_id]
         try:
@@ -110,6 +120,29 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             extra={"request_id": request.request_id, "status": outcome.status, "reason": outcome.reason},
         )
         return outcome.status
+
+    def email_job(job: NotificationJob, record: SQSRecord) -> str:
+        try:
+            delivery = alerts.deliver(
+                job,
+                plan.accounts[job.account_id],
+                deps.store,
+                send_deps.outbound,
+                wiring.mailer(),
+                default_sender=deps.settings.email_sender,
+                api_base=deps.settings.public_base_url,
+                now=deps.clock.now(),
+            )
+        except MailRetry:
+            to_delay.append((record.receipt_handle, int(record.attributes.approximate_receive_count)))
+            raise
+        except alerts.UndeliverableJob as error:
+            logger.error("email job failed", extra={"job_id": job.job_id, "reason": str(error)})
+            raise
+        logger.info(
+            "email job handled", extra={"job_id": job.job_id, "sent_to": delivery.sent, "skipped": delivery.skipped}
+        )
+        return "emailed"
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(event=event, record_handler=send_record, processor=processor)

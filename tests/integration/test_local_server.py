@@ -23,8 +23,11 @@ def account(local_api):
     response = requests.put(
         f"{local_api.url}/v1/accounts/{account_id}",
         headers={"Authorization": f"Bearer {local_api.operator_token}"},
-        json={"name": "End to end", "issue_token": True,
-              "carriers": {"twilio": {"account_sid": SID, "auth_token": auth_token}}},
+        json={
+            "name": "End to end",
+            "issue_token": True,
+            "carriers": {"twilio": {"account_sid": SID, "auth_token": auth_token}},
+        },
         timeout=10,
     )
     assert response.status_code == 201, response.text
@@ -97,11 +100,20 @@ def test_rule7_opt_outs_in_other_words_and_the_review_queue_over_http(local_api,
 
     # A likely opt-out below the threshold waits in the review queue, from another number
     url = f"{local_api.url}/webhooks/twilio/{account_id}"
-    params = {"MessageSid": "SM" + "e" * 32, "AccountSid": SID, "From": "+14155550124", "To": OUR_NUMBER,
-              "Body": "not interested"}
+    params = {
+        "MessageSid": "SM" + "e" * 32,
+        "AccountSid": SID,
+        "From": "+14155550124",
+        "To": OUR_NUMBER,
+        "Body": "not interested",
+    }
     signature = twilio.compute_signature(url, sorted(params.items()), auth_token)
-    requests.post(url, data=urlencode(params), timeout=10, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    requests.post(
+        url,
+        data=urlencode(params),
+        timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
     queue = requests.get(f"{base}/inbound?needs_review=true", headers=admin, timeout=10).json()["messages"]
     assert [m["message_id"] for m in queue] == ["SM" + "e" * 32] and queue[0]["reason"]
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.adapters.dynamodb_table import GSI1
+from chalicelib.adapters.dynamodb_table import GSI1, GSI2
 from tools.local_stack import HOST, DemoAccountError, Resources, create_demo_account, create_resources, start_aws
 from tools.local_worker import LocalWorker, failed_message_ids
 
@@ -72,12 +72,12 @@ def worker_for(resources: Resources, handler: Recorder, **options: Any) -> Local
 # --- resources -------------------------------------------------------------------------------
 
 
-def test_create_resources_makes_the_table_with_gsi1(resources: Resources) -> None:
+def test_create_resources_makes_the_table_with_its_indexes(resources: Resources) -> None:
     dynamodb = boto3.client("dynamodb", endpoint_url=resources.endpoint_url, region_name=resources.region)
     table = dynamodb.describe_table(TableName=resources.table_name)["Table"]
     assert table["TableStatus"] == "ACTIVE"
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == [GSI1]
+    assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == [GSI1, GSI2]
 
 
 def test_create_resources_makes_the_send_queue_with_a_redrive_to_its_dead_letter_queue(resources: Resources) -> None:

@@ -72,8 +72,18 @@ def real(clean_aws):
     )
     settings_in = AccountSettingsIn(name="Acme", carriers={"twilio": {"auth_token": AUTH_TOKEN}})
     account, _, _ = upsert_account(store, secrets, "acme", settings_in, datetime.now(UTC))
-    yield type("Real", (), {"store": store, "provider": provider, "account": account, "resources": clean_aws,
-                            "queue": wiring.send_queue(), "outbound": wiring.send_dependencies().outbound})
+    yield type(
+        "Real",
+        (),
+        {
+            "store": store,
+            "provider": provider,
+            "account": account,
+            "resources": clean_aws,
+            "queue": wiring.send_queue(),
+            "outbound": wiring.send_dependencies().outbound,
+        },
+    )
     wiring.override(None)
     wiring.override_send(None)
 
@@ -81,16 +91,23 @@ def real(clean_aws):
 def requests_for(phones: list[str], campaign: str, groups: tuple[str, ...] = ()) -> list[SendRequest]:
     return [
         SendRequest(
-            request_id=f"{campaign}:{phone}", account_id="acme", to=phone, sender=SENDER, body="Sale today",
-            groups=groups, campaign_id=campaign, user_email="ana@example.com",
+            request_id=f"{campaign}:{phone}",
+            account_id="acme",
+            to=phone,
+            sender=SENDER,
+            body="Sale today",
+            groups=groups,
+            campaign_id=campaign,
+            user_email="ana@example.com",
         )
         for phone in phones
     ]
 
 
 def drain(resources, until: callable, timeout: float = 120) -> LocalWorker:
-    worker = LocalWorker(resources.queue_url, handler=application.handle_send_queue,
-                         endpoint_url=resources.endpoint_url, wait_seconds=1)
+    worker = LocalWorker(
+        resources.queue_url, handler=application.handle_send_queue, endpoint_url=resources.endpoint_url, wait_seconds=1
+    )
     deadline = time.monotonic() + timeout
     while not until() and time.monotonic() < deadline:
         worker.run_once(wait_seconds=1)
@@ -116,7 +133,10 @@ def test_rule10_a_campaign_of_1000_with_100_suppressed_sends_exactly_the_other_9
     for start in range(0, 1000, 100):
         assert real.queue.enqueue(campaign[start : start + 100]) == {}
         handled = start + 100
-        drain(real.resources, lambda: sum(real.outbound.campaign_counts("acme", "spring").values()) >= handled)
+        drain(
+            real.resources,
+            lambda handled=handled: sum(real.outbound.campaign_counts("acme", "spring").values()) >= handled,
+        )
 
     # Then exactly the other 900 were sent, once each, and the counts say so
     sent = [message.to for _, message in real.provider.sent]
@@ -130,8 +150,9 @@ def test_a_request_queued_twice_is_sent_once(real) -> None:
     real.queue.enqueue(request)
     drain(real.resources, lambda: real.outbound.campaign_counts("acme", "dupes").get("sent") == 1)
     time.sleep(0.2)
-    LocalWorker(real.resources.queue_url, handler=application.handle_send_queue,
-                endpoint_url=real.resources.endpoint_url).run_once(wait_seconds=1)
+    LocalWorker(
+        real.resources.queue_url, handler=application.handle_send_queue, endpoint_url=real.resources.endpoint_url
+    ).run_once(wait_seconds=1)
     assert [m.to for _, m in real.provider.sent] == ["+14155552001"]
     assert real.outbound.get("acme", "dupes:+14155552001").status == "sent"
 
@@ -171,8 +192,11 @@ def test_rule10_no_text_goes_to_a_number_after_its_opt_out_was_acknowledged(real
     webhook.join()
 
     # Then no text to a number was handed to the provider after its opt-out was acknowledged
-    late = [(m.to, at - acknowledged[m.to]) for at, m in real.provider.sent if m.to in acknowledged
-            and at > acknowledged[m.to]]
+    late = [
+        (m.to, at - acknowledged[m.to])
+        for at, m in real.provider.sent
+        if m.to in acknowledged and at > acknowledged[m.to]
+    ]
     assert late == []
     # And the race really happened: some stoppers were texted before their STOP, some were skipped after it
     counts = real.outbound.campaign_counts("acme", "race")
@@ -187,8 +211,10 @@ def test_a_poisoned_record_ends_in_the_dead_letter_queue_and_the_rest_are_sent(r
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue = sqs.create_queue(
         QueueName="poison",
-        Attributes={"VisibilityTimeout": "1",
-                    "RedrivePolicy": f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "2"}}'},
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "2"}}',
+        },
     )["QueueUrl"]
     good = requests_for(["+14155554001", "+14155554002"], "poison")
     for body in [good[0].model_dump_json(), '{"account_id": "acme", "to": "nobody"}', good[1].model_dump_json()]:

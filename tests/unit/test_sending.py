@@ -11,7 +11,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.domain import sending, services
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
-from chalicelib.domain.models import SmsResult, Source
+from chalicelib.domain.models import Contact, SmsResult, Source
 from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings
 from chalicelib.workers import send as send_worker
@@ -48,7 +48,9 @@ def world():
     outbound = InMemoryOutboundLog(store)
     queue = FakeQueue()
     wiring.override(wiring.Dependencies(settings=Settings(), store=store, secrets=secrets, clock=clock))
-    wiring.override_send(SendDeps(store=store, outbound=outbound, provider_for=lambda _: provider, now=clock.now), queue)
+    wiring.override_send(
+        SendDeps(store=store, outbound=outbound, provider_for=lambda _: provider, now=clock.now), queue
+    )
     account, _, _ = upsert_account(store, secrets, "acme", AccountSettingsIn(name="Acme"), T0)
 
     class World:
@@ -207,10 +209,9 @@ def test_a_final_provider_error_fails_without_retry(world) -> None:
 
 def test_the_number_remembers_who_texted_it_and_the_contacts_email(world) -> None:
     send_worker.handle(sqs_event(request("+14155550360")))
-    assert world.outbound.contacts[("acme", "+14155550360")] == {
-        "last_user_email": "ana@example.com",
-        "contact_email": "bo@example.com",
-    }
+    assert world.store.contact("acme", "+14155550360") == Contact(
+        last_user_email="ana@example.com", contact_email="bo@example.com"
+    )
 
 
 def test_national_numbers_use_the_accounts_region(world) -> None:

@@ -220,7 +220,7 @@ def parse_status(
 
 
 def _sender(raw: str, default_region: str) -> str | None:
-    """Our sending number, or None for an alphanumeric sender ID: the report must still count (a 21610 is an opt-out)."""
+    """Our sending number, or None for an alphanumeric sender ID: the report still counts (21610 is an opt-out)."""
     try:
         return to_e164(raw, default_region)
     except InvalidPhone:
