@@ -4,6 +4,10 @@ Run from the project root:
 
     .venv/bin/python benchmarks/bench_send.py [--requests 10000] [--write BENCHMARKS.md]
 
+The default campaign takes about 8 minutes on a 2-CPU VM, nearly all of it the embedded endpoint (moto answers
+~130 requests/s, and its TransactWriteItems, used to set up the suppressions, copies the table each time):
+`--requests 1000` gives the same per-message figures in under a minute.
+
 A campaign of `--requests` texts (10,000 by default), one per number, 10% of the numbers suppressed beforehand in a
 mix of scopes (all / this sender / this campaign's group) and 1% more suppressed in scopes that do not block it, goes
 through `chalicelib.workers.send.handle` as SQS events of 100 records with unique messageIds, built in this process
@@ -981,11 +985,11 @@ def _render(args, live: Pass, replay: Pass, capacity: Capacity, check: str, prof
                 "calls (pydantic, Powertools' batch processor and Logger, phonenumbers, json): the figure for the "
                 "target of under 150 µs. Run live, every piece of our code runs right after the process woke from "
                 "waiting on the endpoint, with caches cold from botocore and the endpoint's process, and this "
-                "2-CPU VM charges that heavily; so the endpoint's answers were recorded and the same events run "
-                "again with botocore answered from the recording (a `before-send` hook returns the recorded "
-                "response: the same requests are built, signed and parsed, nothing goes over HTTP). The *replayed* "
-                "column is the CPU of the same code in a steady loop. The hooks read a clock 8 times per call "
-                f"(about {hook_overhead * 1e6:.0f} µs per message, counted mostly inside the calls)."
+                f"{os.cpu_count()}-CPU VM charges that heavily; so the endpoint's answers were recorded and the "
+                "same events run again with botocore answered from the recording (a `before-send` hook returns "
+                "the recorded response: the same requests are built, signed and parsed, nothing goes over HTTP). "
+                "The *replayed* column is the CPU of the same code in a steady loop. The hooks read a clock 8 "
+                f"times per call (about {hook_overhead * 1e6:.0f} µs per message, counted mostly inside the calls)."
             ),
             "",
             _report.table(["CPU per message, µs", "live, against the endpoint", "replayed, no HTTP"], cpu_rows),

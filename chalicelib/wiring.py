@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -27,6 +27,8 @@ class Dependencies:
     store: SuppressionStore
     secrets: SecretStore
     clock: Clock
+    #: Accounts the send function read, with when (monotonic seconds): it rereads them each minute.
+    accounts: dict[str, tuple[Account, float]] = field(default_factory=dict)
 
 
 def _client(service: str, settings: Settings) -> Any:

@@ -1,10 +1,10 @@
-"""The deployable stack: the Chalice app (API and send functions), its table, queues, SES, IAM and alarms.
+"""The deployable stack: the Chalice app (API, send and outbox functions), its table, queues, SES, IAM and alarms.
 
 The functions come from `chalice package` through Chalice's CDK construct (`chalice.cdk.Chalice`), which imports the
 generated SAM template into this stack. Chalice manages no IAM role here (`manage_iam_role: false`): each function gets
 its own role below, with the actions its code calls and the resources it calls them on. What Chalice cannot express
-(function names, per-function timeouts and roles, the SQS event's queue and ReportBatchItemFailures) is patched onto
-the generated resources with property overrides.
+(function names, per-function timeouts and roles, the SQS event's queue and ReportBatchItemFailures, the schedule
+rule's name) is patched onto the generated resources with property overrides.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.adapters.dynamodb_table import GSI1, table_definition
+from chalicelib.adapters.dynamodb_table import GSI1, GSI2, table_definition
 from infra.config import StageConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +35,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 API_FUNCTION_ID = "APIHandler"
 SEND_FUNCTION_ID = "HandleSendQueue"
 SEND_EVENT_ID = "HandleSendQueueSqsEventSource"
+OUTBOX_FUNCTION_ID = "FlushEmailOutbox"
+#: app.py's `@app.schedule`: a SAM Schedule event, from which SAM makes the EventBridge rule and its Lambda permission.
+OUTBOX_EVENT_ID = "FlushEmailOutboxEvent"
 REST_API_ID = "RestAPI"
 API_GATEWAY_STAGE = "api"
 
 #: API Gateway answers 504 after 29 s; a longer Lambda timeout would keep working for a caller already gone.
 API_TIMEOUT_SECONDS = 29
 SEND_TIMEOUT_SECONDS = 30
+#: One sweep queues at most 100 jobs (a Query, then a SendMessage and an UpdateItem each); well under the schedule's
+#: 5 minutes, so sweeps do not overlap.
+OUTBOX_TIMEOUT_SECONDS = 60
 #: One BatchGetItem reads the suppression state of up to 100 recipients; the window lets a batch fill up.
 SEND_BATCH_SIZE = 100
 SEND_BATCHING_WINDOW_SECONDS = 1
@@ -75,10 +81,15 @@ class SmsOptoutStack(cdk.Stack):
 
         self.api_function_name = f"{config.prefix}-api"
         self.send_function_name = f"{config.prefix}-send"
+        self.outbox_function_name = f"{config.prefix}-outbox"
         self.api_log_group = self._log_group("ApiLogGroup", self.api_function_name, removal)
         self.send_log_group = self._log_group("SendLogGroup", self.send_function_name, removal)
+        self.outbox_log_group = self._log_group("OutboxLogGroup", self.outbox_function_name, removal)
         self.api_role = self._role("ApiRole", "The API function: webhooks and the admin API", self._api_statements())
         self.send_role = self._role("SendRole", "The send function: the send queue's consumer", self._send_statements())
+        self.outbox_role = self._role(
+            "OutboxRole", "The outbox function: queues email jobs left in the outbox", self._outbox_statements()
+        )
 
         self.chalice = self._chalice_app(chalice_workdir)
         self.api_name = config.prefix
@@ -204,9 +215,13 @@ class SmsOptoutStack(cdk.Stack):
             resources=[log_group.log_group_arn],  # arn:...:log-group:<name>:* (its streams)
         )
 
+    def _index_arn(self, index_name: str) -> str:
+        return f"{self.table.table_arn}/index/{index_name}"
+
     def _api_statements(self) -> list[iam.PolicyStatement]:
-        """What the API function calls: chalicelib/adapters/dynamodb_store.py and dynamodb_outbound.py (reads),
-        ssm_secrets.py, wiring.operator_token(), sqs_queue.SqsSendQueue.enqueue()."""
+        """What the API function calls: chalicelib/adapters/dynamodb_store.py (the store, its listings on gsi1 and
+        the review queue on gsi2, the outbox's job_queued) and dynamodb_outbound.py (reads), ssm_secrets.py,
+        wiring.operator_token(), sqs_queue.SqsSendQueue (enqueue: SendMessageBatch; enqueue_job: SendMessage)."""
         table_arn = self.table.table_arn
         return [
             self._logs_statement(self.api_log_group),
@@ -223,9 +238,10 @@ class SmsOptoutStack(cdk.Stack):
                 resources=[table_arn],
             ),
             iam.PolicyStatement(
-                sid="SuppressionTableIndex",
+                sid="SuppressionTableIndexes",
+                # gsi1: suppressed numbers, the inbound log; gsi2: the review queue (list_inbound(needs_review=True)).
                 actions=["dynamodb:Query"],
-                resources=[f"{table_arn}/index/{GSI1}"],
+                resources=[self._index_arn(GSI1), self._index_arn(GSI2)],
             ),
             iam.PolicyStatement(
                 sid="ReadSecrets",
@@ -240,16 +256,19 @@ class SmsOptoutStack(cdk.Stack):
             ),
             iam.PolicyStatement(
                 sid="EnqueueSends",
-                actions=["sqs:SendMessage"],  # SendMessageBatch is authorised as SendMessage
+                # Send requests (SendMessageBatch, authorised as SendMessage) and email jobs (SendMessage).
+                actions=["sqs:SendMessage"],
                 resources=[self.send_queue.queue_arn],
             ),
         ]
 
     def _send_statements(self) -> list[iam.PolicyStatement]:
-        """What the send function calls: the store's reads and event commits (carrier and bounce suppressions),
-        the outbound log's conditional writes (dynamodb_outbound.py), carrier credentials, the queue (as its event
-        source, and for backoff), SMS through AWS End User Messaging, and e-mail through SES. No Query: the send
-        path reads by key only."""
+        """What the send function calls: the store's reads and event commits (carrier and bounce suppressions, an
+        Update of the state and a Put of the event in one transaction; their email job is then queued and taken out
+        of the outbox), the contact of a number (GetItem on its state), the outbound log's conditional writes and the
+        email log's claim_email / email_done (dynamodb_outbound.py), carrier credentials, the queue (as its event
+        source, for backoff, and for email jobs), SMS through AWS End User Messaging, and e-mail through SES v2
+        (ses_mailer.py). No Query: the send path reads by key only."""
         return [
             self._logs_statement(self.send_log_group),
             iam.PolicyStatement(
@@ -273,14 +292,46 @@ class SmsOptoutStack(cdk.Stack):
                 resources=[self.send_queue.queue_arn],
             ),
             iam.PolicyStatement(
+                sid="EnqueueEmailJobs",
+                # An opt-out a carrier reports while sending is stored with its email job, which is then queued.
+                actions=["sqs:SendMessage"],
+                resources=[self.send_queue.queue_arn],
+            ),
+            iam.PolicyStatement(
                 sid="SendSms",
                 actions=["sms-voice:SendTextMessage"],
                 resources=list(self.config.sms_resource_arns) or self._sms_resource_arns(),
             ),
             iam.PolicyStatement(
                 sid="SendEmail",
-                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                # SES v2 SendEmail with Simple content is authorised as ses:SendEmail (Raw content would need
+                # ses:SendRawEmail, which the mailer never sends), on the From address's identity and on the
+                # configuration set named in the request (also the identity's default one).
+                actions=["ses:SendEmail"],
                 resources=[self.email_identity.email_identity_arn, self._email_configuration_set_arn()],
+            ),
+        ]
+
+    def _outbox_statements(self) -> list[iam.PolicyStatement]:
+        """What the outbox function calls (chalicelib/workers/outbox.py, domain/alerts.flush_outbox): the store's
+        pending_jobs (Query on gsi2) and job_queued (UpdateItem of an event item), and SendMessage of each job. No
+        secrets, no table reads by key, nothing else on the queue."""
+        return [
+            self._logs_statement(self.outbox_log_group),
+            iam.PolicyStatement(
+                sid="MarkJobsQueued",
+                actions=["dynamodb:UpdateItem"],
+                resources=[self.table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadOutbox",
+                actions=["dynamodb:Query"],
+                resources=[self._index_arn(GSI2)],
+            ),
+            iam.PolicyStatement(
+                sid="EnqueueEmailJobs",
+                actions=["sqs:SendMessage"],
+                resources=[self.send_queue.queue_arn],
             ),
         ]
 
@@ -302,7 +353,7 @@ class SmsOptoutStack(cdk.Stack):
     # --- the Chalice app -----------------------------------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
-        """Both functions' environment: names and URLs only. Secrets stay in SSM; the functions read them."""
+        """Every function's environment: names and URLs only. Secrets stay in SSM; the functions read them."""
         config = self.config
         environment = {
             "OPTOUT_TABLE_NAME": self.table.table_name,
@@ -325,7 +376,8 @@ class SmsOptoutStack(cdk.Stack):
             "api_gateway_stage": API_GATEWAY_STAGE,
             "autogen_policy": False,
             "manage_iam_role": False,
-            # Every function's role; the send function's is replaced below.
+            # Every function's role; the send and outbox functions' are replaced below (and a function this stack
+            # does not know refuses to synthesise, so none runs with the API's role by default).
             "iam_role_arn": self.api_role.role_arn,
             "lambda_timeout": API_TIMEOUT_SECONDS,
             "lambda_memory_size": self.config.memory_mb,
@@ -337,6 +389,18 @@ class SmsOptoutStack(cdk.Stack):
             return Chalice(self, "App", source_dir=str(PROJECT_ROOT), stage_config=stage_config)
 
     def _patch_chalice_resources(self) -> None:
+        functions = {
+            child.node.id
+            for child in self.chalice.sam_template.node.children
+            if isinstance(child, cdk.CfnResource) and child.cfn_resource_type == "AWS::Serverless::Function"
+        }
+        known = {API_FUNCTION_ID, SEND_FUNCTION_ID, OUTBOX_FUNCTION_ID}
+        if functions != known:
+            raise ValueError(
+                f"app.py's functions are {sorted(functions)}, infra/stack.py knows {sorted(known)}: give each new "
+                "function its own role, name, log group and alarms in infra/stack.py"
+            )
+
         api_function = self.chalice.get_resource(API_FUNCTION_ID)
         api_function.add_property_override("FunctionName", self.api_function_name)
         api_function.add_property_override("Timeout", API_TIMEOUT_SECONDS)
@@ -354,6 +418,18 @@ class SmsOptoutStack(cdk.Stack):
         send_function.add_property_override(f"{event}.MaximumBatchingWindowInSeconds", SEND_BATCHING_WINDOW_SECONDS)
         # Chalice cannot set it; without it Lambda ignores the worker's batchItemFailures and retries whole batches.
         send_function.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+
+        outbox_function = self.chalice.get_resource(OUTBOX_FUNCTION_ID)
+        outbox_function.add_property_override("FunctionName", self.outbox_function_name)
+        outbox_function.add_property_override("Timeout", OUTBOX_TIMEOUT_SECONDS)
+        outbox_function.add_property_override("Role", self.outbox_role.role_arn)
+        outbox_function.add_resource_dependency(self.outbox_log_group.node.default_child)
+        # The schedule (rate(5 minutes), from app.py) stays Chalice's; the rule gets a name that says whose it is.
+        schedule = f"Events.{OUTBOX_EVENT_ID}.Properties"
+        outbox_function.add_property_override(f"{schedule}.Name", f"{self.config.prefix}-flush-email-outbox")
+        outbox_function.add_property_override(
+            f"{schedule}.Description", f"Runs {self.outbox_function_name}: queues email jobs left in the outbox"
+        )
 
         # One API name per stage, so the 5xx alarm's ApiName dimension is this stage's API alone.
         rest_api = self.chalice.get_resource(REST_API_ID)
@@ -406,7 +482,12 @@ class SmsOptoutStack(cdk.Stack):
             self.send_queue.metric_approximate_age_of_oldest_message(period=five_minutes, statistic="Maximum"),
             threshold=900,
         )
-        for name, function_name in (("Api", self.api_function_name), ("Send", self.send_function_name)):
+        functions = (
+            ("Api", self.api_function_name),
+            ("Send", self.send_function_name),
+            ("Outbox", self.outbox_function_name),
+        )
+        for name, function_name in functions:
             for metric_name in ("Errors", "Throttles"):
                 alarm(
                     f"{name}Function{metric_name}",
@@ -430,21 +511,26 @@ class SmsOptoutStack(cdk.Stack):
                 period=five_minutes,
             ),
         )
+        indexes = (GSI1, GSI2)
         for kind in ("Read", "Write"):
-            table_metric = self.table.metric(f"{kind}ThrottleEvents", statistic="Sum", period=five_minutes)
-            index_metric = cloudwatch.Metric(
-                namespace="AWS/DynamoDB",
-                metric_name=f"{kind}ThrottleEvents",
-                dimensions_map={"TableName": self.table.table_name, "GlobalSecondaryIndexName": GSI1},
-                statistic="Sum",
-                period=five_minutes,
-            )
+            # Metric ids are the index names (gsi1, gsi2), the table's is `table`.
+            metrics: dict[str, cloudwatch.IMetric] = {
+                "table": self.table.metric(f"{kind}ThrottleEvents", statistic="Sum", period=five_minutes)
+            }
+            for index in indexes:
+                metrics[index] = cloudwatch.Metric(
+                    namespace="AWS/DynamoDB",
+                    metric_name=f"{kind}ThrottleEvents",
+                    dimensions_map={"TableName": self.table.table_name, "GlobalSecondaryIndexName": index},
+                    statistic="Sum",
+                    period=five_minutes,
+                )
             alarm(
                 f"Table{kind}Throttles",
-                f"DynamoDB throttled {kind.lower()}s on the table or its index {GSI1}.",
+                f"DynamoDB throttled {kind.lower()}s on the table or its indexes {', '.join(indexes)}.",
                 cloudwatch.MathExpression(
-                    expression="FILL(table, 0) + FILL(index, 0)",
-                    using_metrics={"table": table_metric, "index": index_metric},
+                    expression=" + ".join(f"FILL({metric_id}, 0)" for metric_id in metrics),
+                    using_metrics=metrics,
                     label=f"{kind}ThrottleEvents",
                     period=five_minutes,
                 ),

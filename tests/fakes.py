@@ -203,11 +203,12 @@ class InMemoryOutboundLog:
         if not fresh and (existing is None or existing.status != "sending"):
             return False
         self.records[key] = record
-        if request.campaign_id:
-            counts = self.counts.setdefault((request.account_id, request.campaign_id), {})
-            name = record.status if record.reason is None else f"{record.status}:{record.reason}"
-            counts[name] = counts.get(name, 0) + 1
         return True
+
+    def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
+        totals = self.counts.setdefault((account_id, campaign_id), {})
+        for name, n in counts.items():
+            totals[name] = totals.get(name, 0) + n
 
     def claim_email(self, job_id: str, account_id: str, recipient: str, now: datetime) -> bool:
         key = (account_id, job_id, recipient.lower())

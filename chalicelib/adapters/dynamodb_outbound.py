@@ -2,9 +2,9 @@
 
 Items (pk / sk):
 - `OUTBOUND#<account>#<request id>` / `OUTBOUND`: the request and its outcome; `gsi1pk =
-  CAMPAIGN#<account>#<campaign>`, `gsi1sk = <updated at>#<request id>` for the log by campaign.
+  CAMPAIGN#<account>#<campaign>`, `gsi1sk = <request id>` for the log by campaign.
 - `CAMPAIGN#<account>#<campaign>` / `COUNTS`: one number attribute per outcome (`sent`,
-  `skipped:suppressed`, ...), added to in the same transaction that records the outcome.
+  `skipped:suppressed`, ...), added to once per batch after the batch's outcomes are stored.
 - `EMAIL#<account>#<job id>` / `TO#<recipient>`: one alert email and how it went (once per job and recipient).
 - `NUMBER#<account>#<phone>` / `STATE`: the send path adds who last texted the number and the
   contact's email (`last_user_email`, `contact_email`, `last_send_at`, `last_request_id`).
@@ -33,10 +33,6 @@ def _state_key(account_id: str, phone: str) -> dict[str, Any]:
     return {"pk": {"S": f"NUMBER#{account_id}#{phone}"}, "sk": {"S": "STATE"}}
 
 
-def counter_name(record: OutboundRecord) -> str:
-    return record.status if record.reason is None else f"{record.status}:{record.reason}"
-
-
 def _outbound_item(record: OutboundRecord) -> dict[str, Any]:
     request = record.request
     item = {
@@ -46,7 +42,8 @@ def _outbound_item(record: OutboundRecord) -> dict[str, Any]:
     }
     if request.campaign_id:
         item["gsi1pk"] = {"S": f"CAMPAIGN#{request.account_id}#{request.campaign_id}"}
-        item["gsi1sk"] = {"S": f"{record.updated_at.isoformat()}#{request.request_id}"}
+        # The request id alone: a sort key that changes with each status would move the index entry.
+        item["gsi1sk"] = {"S": request.request_id}
     return item
 
 
@@ -99,7 +96,7 @@ class DynamoDBOutboundLog:
         return "claimed"
 
     def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        """Record the outcome once, then count it for the campaign."""
+        """Record the outcome once; False when it was recorded before."""
         if fresh:
             condition = self._new_or_retrying()
         else:
@@ -108,21 +105,20 @@ class DynamoDBOutboundLog:
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {":sending": {"S": "sending"}},
             }
-        if not self._conditional("put_item", TableName=self._table, Item=_outbound_item(record), **condition):
-            return False
-        request = record.request
-        if request.campaign_id:
-            # Counted after the outcome is stored: a crash in between undercounts by one, never
-            # double counts; the outbound items stay the exact record.
-            self._call(
-                "update_item",
-                TableName=self._table,
-                Key={"pk": {"S": f"CAMPAIGN#{request.account_id}#{request.campaign_id}"}, "sk": {"S": "COUNTS"}},
-                UpdateExpression="ADD #counter :one",
-                ExpressionAttributeNames={"#counter": counter_name(record)},
-                ExpressionAttributeValues={":one": {"N": "1"}},
-            )
-        return True
+        return self._conditional("put_item", TableName=self._table, Item=_outbound_item(record), **condition)
+
+    def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
+        """Add a batch's outcomes to the campaign's counters, in one write."""
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values = {f":n{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key={"pk": {"S": f"CAMPAIGN#{account_id}#{campaign_id}"}, "sk": {"S": "COUNTS"}},
+            UpdateExpression="ADD " + ", ".join(f"#c{i} :n{i}" for i in range(len(counts))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def release(self, request: SendRequest, now: datetime) -> None:
         """Hand a claimed request back so a redelivery may claim it again."""

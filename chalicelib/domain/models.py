@@ -360,6 +360,11 @@ class OutboundRecord(Frozen):
     detail: str | None = None
     updated_at: datetime
 
+    @property
+    def counter(self) -> str:
+        """The campaign counter this outcome adds to: `sent`, `skipped:<reason>`, `failed:<reason>`."""
+        return self.status if self.reason is None else f"{self.status}:{self.reason}"
+
 
 Claim = Literal["claimed", "duplicate", "stale"]
 

@@ -134,10 +134,14 @@ class OutboundLog(EmailLog, Protocol):
         ...
 
     def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        """Record the final outcome and count it for its campaign, once.
+        """Record the final outcome, once.
 
         `fresh`: the request was never claimed (a skip); False when it was already recorded.
         """
+        ...
+
+    def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
+        """Add outcomes (`sent`, `skipped:<reason>`, ...) to the campaign's counters."""
         ...
 
     def release(self, request: SendRequest, now: datetime) -> None:

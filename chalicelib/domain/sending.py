@@ -41,7 +41,15 @@ class SendDeps:
     alerts: SendQueue | None = None
 
 
-def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberState) -> OutboundRecord:
+@dataclass(frozen=True)
+class Handled:
+    """A send request's outcome, and whether this delivery of it recorded it (and so counts it)."""
+
+    record: OutboundRecord
+    first_time: bool
+
+
+def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberState) -> Handled:
     """Send one text unless its recipient is suppressed; record the outcome in the outbound log.
 
     `state` is the recipient's state as read for the batch. Raises RetryLater when the provider
@@ -58,11 +66,11 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
                 updated_at=deps.now(),
             )
             if deps.outbound.finish(record, fresh=True):
-                return record
+                return Handled(record, first_time=True)
             return _existing(deps, request)
         claim = deps.outbound.claim(request, state.version, deps.now())
         if claim == "claimed":
-            return _send_claimed(deps, account, request)
+            return Handled(_send_claimed(deps, account, request), first_time=True)
         if claim == "duplicate":
             return _existing(deps, request)
         # The recipient changed since the batch read: read it again and decide again.
@@ -70,12 +78,12 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
     raise RetryLater(f"{request.to} kept changing while {request.request_id} was being sent")
 
 
-def _existing(deps: SendDeps, request: SendRequest) -> OutboundRecord:
+def _existing(deps: SendDeps, request: SendRequest) -> Handled:
     """SQS delivered this request again: it was handled once, and that is what counts."""
     existing = deps.outbound.get(request.account_id, request.request_id)
     if existing is None:  # released for a retry between our claim and this read
         raise RetryLater(f"{request.request_id} is being retried")
-    return existing
+    return Handled(existing, first_time=False)
 
 
 def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> OutboundRecord:

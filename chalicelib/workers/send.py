@@ -9,7 +9,8 @@ succeed (bad JSON, bad fields, unknown account) until SQS moves it to the dead-l
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,7 @@ def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> Batc
             plan.problems[message_id] = "the body is not a send request with an account_id"
             continue
         if account_id not in plan.accounts:
-            account = deps.store.get_account(account_id)
+            account = _account(deps, account_id)
             if account is None:
                 plan.problems[message_id] = f"no account {account_id}"
                 continue
@@ -83,6 +84,21 @@ def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> Batc
     return plan
 
 
+#: A warm send function reads an account once a minute, not once a batch: settings changes reach
+#: the send path within this many seconds.
+ACCOUNT_MAX_AGE = 60.0
+
+
+def _account(deps: wiring.Dependencies, account_id: str) -> Account | None:
+    cached = deps.accounts.get(account_id)
+    if cached is not None and time.monotonic() - cached[1] < ACCOUNT_MAX_AGE:
+        return cached[0]
+    account = deps.store.get_account(account_id)
+    if account is not None:
+        deps.accounts[account_id] = (account, time.monotonic())
+    return account
+
+
 def _describe(error: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
@@ -100,6 +116,8 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     records = event.get("Records", [])
     plan = plan_batch(records, deps)
     to_delay: list[tuple[str, int]] = []
+    # Counted per batch, one counter write per campaign, once the batch's outcomes are stored.
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
 
     def send_record(record: SQSRecord) -> str:
         if record.message_id in plan.problems:
@@ -111,15 +129,13 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         request = plan.requests[record.message_id]
         account = plan.accounts[request.account_id]
         try:
-            outcome = sending.send(send_deps, account, request, plan.states[(request.account_id, request.to)])
+            handled = sending.send(send_deps, account, request, plan.states[(request.account_id, request.to)])
         except sending.RetryLater:
             to_delay.append((record.receipt_handle, int(record.attributes.approximate_receive_count)))
             raise
-        logger.info(
-            "send request handled",
-            extra={"request_id": request.request_id, "status": outcome.status, "reason": outcome.reason},
-        )
-        return outcome.status
+        if handled.first_time and request.campaign_id:
+            counts[(request.account_id, request.campaign_id)][handled.record.counter] += 1
+        return handled.record.status
 
     def email_job(job: NotificationJob, record: SQSRecord) -> str:
         try:
@@ -146,6 +162,16 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(event=event, record_handler=send_record, processor=processor)
+    for (account_id, campaign_id), campaign_counts in counts.items():
+        send_deps.outbound.count(account_id, campaign_id, dict(campaign_counts))
+    logger.info(
+        "send batch handled",
+        extra={
+            "records": len(records),
+            "failed": len(response.get("batchItemFailures", [])),
+            "campaigns": {f"{a}/{c}": dict(n) for (a, c), n in counts.items()},
+        },
+    )
     for receipt_handle, receives in to_delay:
         wiring.send_queue().delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
     return dict(response)

@@ -1,7 +1,9 @@
-"""The synthesised stack, prod and dev: table, queues, send event source, IAM, secrets, alarms, outputs, cfn-lint."""
+"""The synthesised stack, prod and dev: table, queues, send event source, outbox schedule, IAM, secrets, alarms,
+outputs, cfn-lint."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from chalicelib.adapters.dynamodb_table import table_definition
 from tests.infra.conftest import PROD_CONTEXT, Synthesised, dump
 
 pytestmark = pytest.mark.slow
@@ -20,6 +23,12 @@ pytestmark = pytest.mark.slow
 API_FUNCTION = "APIHandler"
 SEND_FUNCTION = "HandleSendQueue"
 SEND_EVENT = "HandleSendQueueSqsEventSource"
+OUTBOX_FUNCTION = "FlushEmailOutbox"
+OUTBOX_EVENT = "FlushEmailOutboxEvent"
+#: app.py's functions: each has its own role, name, log group and alarms.
+FUNCTIONS = (API_FUNCTION, SEND_FUNCTION, OUTBOX_FUNCTION)
+#: The indexes of the table the app creates locally (chalicelib/adapters/dynamodb_table.py).
+INDEXES = tuple(index["IndexName"] for index in table_definition("t")["GlobalSecondaryIndexes"])
 
 
 def template_of(synthesised: Synthesised) -> Template:
@@ -42,30 +51,49 @@ def queue_id(synthesised: Synthesised, name: str) -> str:
     return synthesised.logical_id("AWS::SQS::Queue", name)
 
 
+def prefix_of(synthesised: Synthesised) -> str:
+    """sms-optout-<stage>: the table's name."""
+    return str(synthesised.resource("AWS::DynamoDB::Table")["Properties"]["TableName"])
+
+
 # --- the table -----------------------------------------------------------------------------------------------
 
 
-def test_table_keys_and_index(stage: Synthesised) -> None:
+def test_table_keys_and_indexes(stage: Synthesised) -> None:
+    attributes = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
     template_of(stage).has_resource_properties(
         "AWS::DynamoDB::Table",
         {
             "BillingMode": "PAY_PER_REQUEST",
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             "AttributeDefinitions": Match.array_with(
-                [{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")]
+                [{"AttributeName": name, "AttributeType": "S"} for name in attributes]
             ),
             "GlobalSecondaryIndexes": [
                 {
-                    "IndexName": "gsi1",
+                    "IndexName": index,
                     "KeySchema": [
-                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                        {"AttributeName": f"{index}pk", "KeyType": "HASH"},
+                        {"AttributeName": f"{index}sk", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
                 }
+                for index in ("gsi1", "gsi2")
             ],
         },
     )
+    # Exactly the attributes the keys use (CloudFormation refuses others).
+    definitions = stage.resource("AWS::DynamoDB::Table")["Properties"]["AttributeDefinitions"]
+    assert sorted(d["AttributeName"] for d in definitions) == sorted(attributes)
+
+
+def test_table_matches_the_apps_definition(stage: Synthesised) -> None:
+    # The local stack creates the table from table_definition(); the deployed one must have the same keys and indexes.
+    definition = table_definition("t")
+    table = stage.resource("AWS::DynamoDB::Table")["Properties"]
+    assert table["KeySchema"] == definition["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=dump) == sorted(definition["AttributeDefinitions"], key=dump)
+    assert table["GlobalSecondaryIndexes"] == definition["GlobalSecondaryIndexes"]
 
 
 def test_table_has_point_in_time_recovery_encryption_and_ttl(stage: Synthesised) -> None:
@@ -145,12 +173,19 @@ def test_send_event_source_is_this_stages_send_queue(stage: Synthesised) -> None
 # --- the functions -------------------------------------------------------------------------------------------
 
 
-def test_both_functions_come_from_one_bundle_without_boto3(stage: Synthesised) -> None:
-    api, send = function(stage, API_FUNCTION), function(stage, SEND_FUNCTION)
-    assert api["CodeUri"] == send["CodeUri"]
+def test_the_functions_are_app_pys_three(stage: Synthesised) -> None:
+    # A function app.py adds would otherwise run with the API's role (Chalice's stage-wide iam_role_arn); the stack
+    # refuses to synthesise one it does not know.
+    assert set(stage.resources("AWS::Serverless::Function")) == set(FUNCTIONS)
+
+
+def test_every_function_comes_from_one_bundle_without_boto3(stage: Synthesised) -> None:
+    api, send, outbox = (function(stage, logical_id) for logical_id in FUNCTIONS)
+    assert api["CodeUri"] == send["CodeUri"] == outbox["CodeUri"]
     assert api["Handler"] == "app.app"
     assert send["Handler"] == "app.handle_send_queue"
-    assert api["Runtime"] == send["Runtime"] == "python3.11"
+    assert outbox["Handler"] == "app.flush_email_outbox"
+    assert api["Runtime"] == send["Runtime"] == outbox["Runtime"] == "python3.11"
     asset = stage.path.parent / f"asset.{api['CodeUri']['Key']}"
     assert asset.is_file(), asset
     with zipfile.ZipFile(asset) as bundle:
@@ -159,15 +194,60 @@ def test_both_functions_come_from_one_bundle_without_boto3(stage: Synthesised) -
     assert not top_level & {"boto3", "botocore", "aws_cdk", "moto", "tests", "infra"}
 
 
+FUNCTION_NAMES = {API_FUNCTION: "api", SEND_FUNCTION: "send", OUTBOX_FUNCTION: "outbox"}
+
+
 def test_function_names_and_timeouts(stage: Synthesised) -> None:
-    prefix = stage.template["Resources"][stage.logical_id("AWS::DynamoDB::Table", "SuppressionTable")]["Properties"][
-        "TableName"
-    ]
-    assert function(stage, API_FUNCTION)["FunctionName"] == f"{prefix}-api"
-    assert function(stage, SEND_FUNCTION)["FunctionName"] == f"{prefix}-send"
+    prefix = prefix_of(stage)
+    for logical_id, suffix in FUNCTION_NAMES.items():
+        assert function(stage, logical_id)["FunctionName"] == f"{prefix}-{suffix}"
+        template_of(stage).has_resource_properties(
+            "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{prefix}-{suffix}"}
+        )
+    template_of(stage).resource_count_is("AWS::Logs::LogGroup", len(FUNCTIONS))
     assert function(stage, API_FUNCTION)["Timeout"] <= 29  # API Gateway's integration timeout
-    for log_group in (f"/aws/lambda/{prefix}-api", f"/aws/lambda/{prefix}-send"):
-        template_of(stage).has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": log_group})
+    assert function(stage, SEND_FUNCTION)["Timeout"] == 30
+    assert function(stage, OUTBOX_FUNCTION)["Timeout"] == 60
+
+
+def test_functions_depend_on_their_log_groups(stage: Synthesised) -> None:
+    # Created first, so Lambda never creates one without retention (the roles have no logs:CreateLogGroup).
+    prefix = prefix_of(stage)
+    log_groups = {
+        properties["Properties"]["LogGroupName"]: logical_id
+        for logical_id, properties in stage.resources("AWS::Logs::LogGroup").items()
+    }
+    for logical_id, suffix in FUNCTION_NAMES.items():
+        depends_on = as_list(stage.template["Resources"][logical_id].get("DependsOn", []))
+        assert log_groups[f"/aws/lambda/{prefix}-{suffix}"] in depends_on, (logical_id, depends_on)
+
+
+# --- the outbox function's schedule ---------------------------------------------------------------------------
+
+
+def test_outbox_function_runs_every_five_minutes(stage: Synthesised) -> None:
+    # A SAM Schedule event: the SAM transform makes the EventBridge rule (targeting the function) and the Lambda
+    # permission letting events.amazonaws.com invoke it from that rule, as Chalice's own deploy would.
+    events = function(stage, OUTBOX_FUNCTION)["Events"]
+    assert list(events) == [OUTBOX_EVENT]
+    assert events[OUTBOX_EVENT]["Type"] == "Schedule"
+    properties = events[OUTBOX_EVENT]["Properties"]
+    assert properties["Schedule"] == "rate(5 minutes)"
+    assert properties["Name"] == f"{prefix_of(stage)}-flush-email-outbox"
+    assert properties.get("Enabled", True) is True and properties.get("State", "ENABLED") == "ENABLED"
+    assert "Input" not in properties  # the handler ignores its event
+
+
+def test_outbox_sweeps_do_not_overlap(stage: Synthesised) -> None:
+    assert function(stage, OUTBOX_FUNCTION)["Timeout"] < 5 * 60
+
+
+def test_only_the_api_and_send_functions_have_other_event_sources(stage: Synthesised) -> None:
+    assert set(function(stage, API_FUNCTION).get("Events", {})) == set()
+    assert set(function(stage, SEND_FUNCTION)["Events"]) == {SEND_EVENT}
+    # The only explicit invoke permission is API Gateway's; the schedule's comes from the SAM transform.
+    permissions = stage.resources("AWS::Lambda::Permission")
+    assert [p["Properties"]["Principal"] for p in permissions.values()] == ["apigateway.amazonaws.com"]
 
 
 EXPECTED_ENVIRONMENT = {
@@ -182,7 +262,7 @@ EXPECTED_ENVIRONMENT = {
 
 def test_environment_variables(prod: Synthesised, dev: Synthesised) -> None:
     for synthesised, stage_name in ((prod, "prod"), (dev, "dev")):
-        for logical_id in (API_FUNCTION, SEND_FUNCTION):
+        for logical_id in FUNCTIONS:
             variables = function(synthesised, logical_id)["Environment"]["Variables"]
             assert set(variables) >= EXPECTED_ENVIRONMENT
             assert variables["OPTOUT_TABLE_NAME"] == {
@@ -198,6 +278,20 @@ def test_environment_variables(prod: Synthesised, dev: Synthesised) -> None:
         == (PROD_CONTEXT["public_base_url"])
     )
     assert "OPTOUT_PUBLIC_BASE_URL" not in function(dev, API_FUNCTION)["Environment"]["Variables"]
+
+
+def test_every_function_has_the_same_environment(stage: Synthesised) -> None:
+    api, send, outbox = (function(stage, logical_id)["Environment"]["Variables"] for logical_id in FUNCTIONS)
+    assert api == send == outbox
+
+
+def test_email_settings(prod: Synthesised, dev: Synthesised) -> None:
+    # chalicelib/settings.py: email_sender and ses_configuration_set.
+    configuration_set = {"Ref": prod.logical_id("AWS::SES::ConfigurationSet", "EmailConfigurationSet")}
+    variables = function(prod, SEND_FUNCTION)["Environment"]["Variables"]
+    assert variables["OPTOUT_EMAIL_SENDER"] == PROD_CONTEXT["sender_email"]
+    assert variables["OPTOUT_SES_CONFIGURATION_SET"] == configuration_set
+    assert function(dev, SEND_FUNCTION)["Environment"]["Variables"]["OPTOUT_EMAIL_SENDER"] == {"Ref": "SenderEmail"}
 
 
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH|KEY", re.IGNORECASE)
@@ -227,7 +321,7 @@ def test_looks_secret() -> None:
 
 
 def test_no_secret_in_environment_variables(stage: Synthesised) -> None:
-    for logical_id in (API_FUNCTION, SEND_FUNCTION):
+    for logical_id in FUNCTIONS:
         for name, value in function(stage, logical_id)["Environment"]["Variables"].items():
             if SECRET_NAME.search(name):
                 # Only where a secret lives (an SSM name or prefix), never the secret.
@@ -276,9 +370,10 @@ def as_list(value: Any) -> list[Any]:
 
 def test_one_role_per_function_and_no_chalice_managed_role(stage: Synthesised) -> None:
     roles = stage.resources("AWS::IAM::Role")
-    api_role, send_role = role_of(stage, API_FUNCTION), role_of(stage, SEND_FUNCTION)
-    assert api_role != send_role
-    assert set(roles) == {api_role, send_role}
+    function_roles = [role_of(stage, logical_id) for logical_id in stage.resources("AWS::Serverless::Function")]
+    assert len(function_roles) == len(FUNCTIONS)
+    assert len(set(function_roles)) == len(function_roles), function_roles  # no two functions share a role
+    assert set(roles) == set(function_roles)
     for role in roles.values():
         assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
             {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
@@ -327,6 +422,22 @@ def actions_by_resource(synthesised: Synthesised, role_id: str) -> dict[str, set
     return found
 
 
+def table_arn(synthesised: Synthesised) -> dict[str, Any]:
+    return {"Fn::GetAtt": [synthesised.logical_id("AWS::DynamoDB::Table", "SuppressionTable"), "Arn"]}
+
+
+def index_grants(synthesised: Synthesised, role_id: str) -> dict[str, set[str]]:
+    """Index name -> the actions the role may call on it (the table's own ARN + `/index/<name>`)."""
+    found: dict[str, set[str]] = {}
+    for resource, actions in actions_by_resource(synthesised, role_id).items():
+        if "/index/" not in resource:
+            continue
+        parts = json.loads(resource)["Fn::Join"][1]
+        assert parts[0] == table_arn(synthesised) and len(parts) == 2, resource  # this table's indexes, by name
+        found[parts[1].removeprefix("/index/")] = actions
+    return found
+
+
 def all_actions(synthesised: Synthesised, role_id: str) -> set[str]:
     return {a for s in role_statements(synthesised, role_id) for a in as_list(s["Action"])}
 
@@ -354,7 +465,9 @@ def test_api_role_has_only_what_the_api_calls(stage: Synthesised) -> None:
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
     }
-    assert granted[dump({"Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, "/index/gsi1"]]})] == {"dynamodb:Query"}
+    # gsi1: suppressed numbers and the inbound log; gsi2: the review queue.
+    assert index_grants(stage, role) == {"gsi1": {"dynamodb:Query"}, "gsi2": {"dynamodb:Query"}}
+    # Send requests (SendMessageBatch) and email jobs (SendMessage): both authorised as sqs:SendMessage.
     assert granted[dump({"Fn::GetAtt": [queue_id(stage, "SendQueue"), "Arn"]})] == {"sqs:SendMessage"}
     ssm = {key: value for key, value in granted.items() if ":ssm:" in key}
     put = [key for key, value in ssm.items() if "ssm:PutParameter" in value]
@@ -377,11 +490,26 @@ def test_send_role_has_only_what_the_send_function_calls(stage: Synthesised) -> 
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage",
         "sms-voice:SendTextMessage",
         "ses:SendEmail",
-        "ses:SendRawEmail",
     }
     granted = actions_by_resource(stage, role)
+    assert granted[dump(table_arn(stage))] == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    }
+    # The event source's calls, backoff (ChangeMessageVisibility) and email jobs (SendMessage): this queue only.
+    assert granted[dump({"Fn::GetAtt": [queue_id(stage, "SendQueue"), "Arn"]})] == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage",
+    }
+    assert not any(queue_id(stage, "SendDeadLetterQueue") in key for key in granted)
     assert not any("operator-token" in key for key in granted)
     assert not any("ssm:PutParameter" in value for value in granted.values())
     assert not any("/index/" in key for key in granted)
@@ -390,9 +518,38 @@ def test_send_role_has_only_what_the_send_function_calls(stage: Synthesised) -> 
     ses_resources = [key for key, value in granted.items() if "ses:SendEmail" in value]
     identity = stage.logical_id("AWS::SES::EmailIdentity", "SenderIdentity")
     configuration_set = stage.logical_id("AWS::SES::ConfigurationSet", "EmailConfigurationSet")
+    # SES v2 SendEmail (Simple content) checks ses:SendEmail on the sender's identity and on the configuration set.
     assert len(ses_resources) == 2
+    assert all(granted[key] == {"ses:SendEmail"} for key in ses_resources)
     assert any(f':identity/", {{"Ref": "{identity}"}}' in key for key in ses_resources)
     assert any(f':configuration-set/", {{"Ref": "{configuration_set}"}}' in key for key in ses_resources)
+
+
+def test_outbox_role_has_only_what_the_outbox_function_calls(stage: Synthesised) -> None:
+    # chalicelib/workers/outbox.py: pending_jobs (Query on gsi2), then per job SendMessage and job_queued (UpdateItem).
+    role = role_of(stage, OUTBOX_FUNCTION)
+    assert all_actions(stage, role) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+    }
+    granted = actions_by_resource(stage, role)
+    assert granted[dump(table_arn(stage))] == {"dynamodb:UpdateItem"}  # no Query on the table, no reads by key
+    assert index_grants(stage, role) == {"gsi2": {"dynamodb:Query"}}
+    assert granted[dump({"Fn::GetAtt": [queue_id(stage, "SendQueue"), "Arn"]})] == {"sqs:SendMessage"}
+    assert not any(":ssm:" in key or ":ses:" in key or ":sms-voice:" in key for key in granted)
+    assert len(granted) == 4  # its log group, the table, gsi2, the send queue
+
+
+def test_every_index_is_queried_and_only_queried(stage: Synthesised) -> None:
+    by_index: dict[str, set[str]] = {}
+    for logical_id in FUNCTIONS:
+        for index, actions in index_grants(stage, role_of(stage, logical_id)).items():
+            by_index.setdefault(index, set()).update(actions)
+    assert set(by_index) == set(INDEXES)
+    assert all(actions == {"dynamodb:Query"} for actions in by_index.values()), by_index
 
 
 #: boto3 DynamoDB client methods, and TransactWriteItems' item kinds, with the IAM action each needs.
@@ -435,7 +592,7 @@ def test_dynamodb_grants_match_the_calls_in_the_code(stage: Synthesised) -> None
     # calling an operation. Which function needs it is for infra/stack.py to say.
     granted = {
         action
-        for function_id in (API_FUNCTION, SEND_FUNCTION)
+        for function_id in FUNCTIONS
         for action in all_actions(stage, role_of(stage, function_id))
         if action.startswith("dynamodb:")
     }
@@ -443,7 +600,8 @@ def test_dynamodb_grants_match_the_calls_in_the_code(stage: Synthesised) -> None
 
 
 def test_each_role_writes_only_its_own_log_group(stage: Synthesised) -> None:
-    for function_id, log_group in ((API_FUNCTION, "ApiLogGroup"), (SEND_FUNCTION, "SendLogGroup")):
+    log_groups = ((API_FUNCTION, "ApiLogGroup"), (SEND_FUNCTION, "SendLogGroup"), (OUTBOX_FUNCTION, "OutboxLogGroup"))
+    for function_id, log_group in log_groups:
         log_statements = [s for s in role_statements(stage, role_of(stage, function_id)) if s["Sid"] == "WriteOwnLogs"]
         assert [s["Resource"] for s in log_statements] == [
             {"Fn::GetAtt": [stage.logical_id("AWS::Logs::LogGroup", log_group), "Arn"]}
@@ -498,16 +656,49 @@ def test_alarms_exist(stage: Synthesised) -> None:
 
     dead_letter_queue = {"Fn::GetAtt": [queue_id(stage, "SendDeadLetterQueue"), "QueueName"]}
     assert watched("ApproximateNumberOfMessagesVisible", QueueName=dead_letter_queue)
-    for function_name in (f"{prefix}-api", f"{prefix}-send"):
+    for function_name in (f"{prefix}-api", f"{prefix}-send", f"{prefix}-outbox"):
         assert watched("Errors", FunctionName=function_name)
         assert watched("Throttles", FunctionName=function_name)
     assert watched("5XXError", ApiName=prefix, Stage="api")
     table = {"Ref": stage.logical_id("AWS::DynamoDB::Table", "SuppressionTable")}
-    assert watched("ReadThrottleEvents", TableName=table)
-    assert watched("WriteThrottleEvents", TableName=table)
+    for kind in ("Read", "Write"):
+        assert watched(f"{kind}ThrottleEvents", TableName=table)
+        for index in INDEXES:
+            assert watched(f"{kind}ThrottleEvents", TableName=table, GlobalSecondaryIndexName=index), (kind, index)
     assert watched("ThrottledRequests", TableName=table)
     # The 5xx alarm watches this stage's API alone: the API is named after the stage.
     assert stage.resource("AWS::Serverless::Api")["Properties"]["Name"] == prefix
+
+
+def test_outbox_function_alarms(stage: Synthesised) -> None:
+    # The sweep runs unattended every 5 minutes: a failing one leaves email jobs unqueued, so it alarms at once.
+    function_name = f"{prefix_of(stage)}-outbox"
+    alarms = {
+        properties["MetricName"]: properties
+        for _, dimensions, properties in alarm_metrics(stage)
+        if dimensions == {"FunctionName": function_name}
+    }
+    assert set(alarms) == {"Errors", "Throttles"}
+    for metric_name, properties in alarms.items():
+        assert properties["Namespace"] == "AWS/Lambda"
+        assert properties["Statistic"] == "Sum"
+        assert properties["Threshold"] == 1
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert properties["TreatMissingData"] == "notBreaching"
+        assert properties["AlarmName"] == f"{prefix_of(stage)}-outbox-function-{metric_name.lower()}"
+
+
+def test_table_throttle_alarms_add_up_the_table_and_its_indexes(stage: Synthesised) -> None:
+    for kind in ("Read", "Write"):
+        alarm = next(
+            a["Properties"]
+            for a in stage.resources("AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("AlarmName", "").endswith(f"-table-{kind.lower()}-throttles")
+        )
+        expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
+        ids = [m["Id"] for m in alarm["Metrics"] if "MetricStat" in m]
+        assert sorted(ids) == sorted(["table", *INDEXES])
+        assert all(f"FILL({metric_id}, 0)" in expression for metric_id in ids), expression
 
 
 def test_prod_alarms_notify_the_alarm_topic(prod: Synthesised) -> None:

@@ -321,3 +321,87 @@ def test_rule12_a_malformed_form_body_is_400(client, token, body) -> None:
 def test_rule12_an_invalid_phone_in_the_path_is_400(client, token) -> None:
     response = admin(client, "get", "/v1/accounts/acme/numbers/not-a-phone", token)
     assert response.status_code == 400 and error_code(response) == "invalid_phone"
+
+
+# sends
+
+
+class RecordingQueue:
+    def __init__(self) -> None:
+        self.requests: list = []
+        self.jobs: list = []
+
+    def enqueue(self, requests):
+        self.requests.extend(requests)
+        return {}
+
+    def enqueue_job(self, job) -> None:
+        self.jobs.append(job)
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        pass
+
+
+@pytest.fixture
+def queue(deps):
+    from chalicelib.domain.sending import SendDeps
+    from tests.fakes import InMemoryOutboundLog
+
+    recording = RecordingQueue()
+    outbound = InMemoryOutboundLog(deps.store)
+    wiring.override_send(
+        SendDeps(store=deps.store, outbound=outbound, provider_for=lambda _: None, now=deps.clock.now), recording
+    )
+    yield recording
+    wiring.override_send(None)
+
+
+def test_sends_are_validated_one_by_one_and_the_valid_ones_queued(client, token, queue) -> None:
+    good = {"request_id": "c1:1", "to": "(415) 555-0123", "sender": OUR_NUMBER, "body": "Hi", "campaign_id": "c1"}
+    bad = [
+        {"request_id": "c1:2", "to": "12", "sender": OUR_NUMBER, "body": "Hi"},
+        {"request_id": "c1:3", "to": CONTACT, "sender": OUR_NUMBER, "body": ""},
+        {"request_id": "c1:4", "to": CONTACT, "sender": OUR_NUMBER, "body": "Hi", "account_id": "other"},
+        {"request_id": "c1:5", "to": CONTACT, "sender": OUR_NUMBER, "body": "Hi", "colour": "red"},
+    ]
+    response = admin(client, "post", "/v1/accounts/acme/sends", token, {"requests": [good, *bad]})
+    assert response.status_code == 202
+    body = json.loads(response.body)
+    assert body["queued"] == ["c1:1"]
+    assert [r["index"] for r in body["rejected"]] == [1, 2, 3, 4]
+    assert [r.to for r in queue.requests] == [CONTACT] and queue.requests[0].account_id == "acme"
+    too_many = admin(client, "post", "/v1/accounts/acme/sends", token, {"requests": [good] * 501})
+    assert too_many.status_code == 400
+
+
+def test_campaign_counts_and_one_requests_outcome(client, token, queue) -> None:
+    from chalicelib.domain.models import OutboundRecord, SendRequest
+
+    outbound = wiring.send_dependencies().outbound
+    request = SendRequest(
+        request_id="c2:1", account_id="acme", to=CONTACT, sender=OUR_NUMBER, body="Hi", campaign_id="c2"
+    )
+    outbound.finish(
+        OutboundRecord(
+            request=request, status="skipped", reason="suppressed", updated_at=wiring.dependencies().clock.now()
+        ),
+        fresh=True,
+    )
+    outbound.count("acme", "c2", {"skipped:suppressed": 1})
+    counts = json.loads(admin(client, "get", "/v1/accounts/acme/sends?campaign=c2", token).body)
+    assert counts == {"campaign_id": "c2", "sent": 0, "skipped": {"suppressed": 1}, "failed": {}, "total": 1}
+    one = json.loads(admin(client, "get", "/v1/accounts/acme/sends/c2:1", token).body)
+    assert one["status"] == "skipped" and one["reason"] == "suppressed"
+    assert admin(client, "get", "/v1/accounts/acme/sends/nope", token).status_code == 404
+    assert admin(client, "get", "/v1/accounts/acme/sends", token).status_code == 400
+
+
+def test_a_review_is_dismissed_with_a_note_over_the_api(client, token) -> None:
+    signed_sms(client, "not interested", "SM7")
+    queue_before = json.loads(admin(client, "get", "/v1/accounts/acme/inbound?needs_review=true", token).body)
+    assert [m["message_id"] for m in queue_before["messages"]] == ["SM7"]
+    response = admin(client, "post", "/v1/accounts/acme/inbound/SM7/dismiss", token, {"notes": "asking about price"})
+    assert response.status_code == 200 and json.loads(response.body)["review"]["resolution"] == "dismissed"
+    assert json.loads(admin(client, "get", "/v1/accounts/acme/inbound?needs_review=true", token).body)["messages"] == []
+    history = json.loads(admin(client, "get", f"/v1/accounts/acme/numbers/{CONTACT}/history", token).body)
+    assert history["events"][0]["action"] == "note"

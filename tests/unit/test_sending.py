@@ -158,9 +158,9 @@ def test_rule10_an_opt_out_between_the_batch_read_and_the_send_is_honoured(world
     services.opt_out_manually(world.store, world.account, phone, "all", None, "admin", T0)
     # When the record is sent with the state read before
     request_model = next(iter(plan.requests.values()))
-    outcome = sending.send(wiring.send_dependencies(), world.account, request_model, plan.states[("acme", phone)])
+    handled = sending.send(wiring.send_dependencies(), world.account, request_model, plan.states[("acme", phone)])
     # Then the claim sees the change, reads again, and skips
-    assert outcome.status == "skipped" and world.provider.sent == []
+    assert handled.record.status == "skipped" and handled.first_time and world.provider.sent == []
 
 
 def test_rule10_provider_opted_out_makes_a_carrier_suppression_and_counts_as_skipped(world) -> None:
