@@ -9,8 +9,8 @@ Context keys (all optional except where a deploy needs them):
 - `alarm_email` or `alarm_topic_arn`: where alarms go (a new SNS topic with an e-mail subscription, or an existing
   topic). Without either the alarms exist but notify nobody.
 - `public_base_url`: OPTOUT_PUBLIC_BASE_URL, the URL carriers call when it is not the API Gateway URL (a custom domain).
-- `log_level`: LOG_LEVEL of both functions (default INFO).
-- `memory_mb`: memory of both functions (default 1024: Lambda's CPU share grows with memory, and cold starts with it).
+- `log_level`: LOG_LEVEL of every function (default INFO).
+- `memory_mb`: memory of every function (default 1024: Lambda's CPU share grows with memory, and cold starts with it).
 - `sms_configuration_set`: OPTOUT_SMS_CONFIGURATION_SET for sends through AWS End User Messaging SMS.
 - `sms_resource_arns`: comma-separated sms-voice ARNs the send function may send through (phone numbers, pools,
   sender IDs, configuration sets, opt-out lists); default: every one of those resource types in the account and region.
