@@ -183,12 +183,13 @@ class InMemoryOutboundLog:
 
     def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
         key = (request.account_id, request.request_id)
-        state = self.store.states.get((request.account_id, request.to))
-        if (state.version if state else 0) != expected_version:
-            return "stale"
         existing = self.records.get(key)
         if existing is not None and existing.status != "retrying":
             return "duplicate"
+        state = self.store.states.get((request.account_id, request.to))
+        if (state.version if state else 0) != expected_version:
+            self.records[key] = OutboundRecord(request=request, status="retrying", updated_at=now)
+            return "stale"
         contact = Contact(last_user_email=request.user_email, contact_email=request.contact_email)
         self.store.contacts[(request.account_id, request.to)] = contact
         self.records[key] = OutboundRecord(request=request, status="sending", updated_at=now)

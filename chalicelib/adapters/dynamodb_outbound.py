@@ -61,10 +61,16 @@ class DynamoDBOutboundLog:
     def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
         """Claim the request for sending, if its recipient is still at `expected_version`.
 
-        First a conditional write on the recipient's state (which also remembers who texted the
-        number last): it fails if an opt-out was stored since the batch read. Then the outbound
-        item, conditional on the request being new (or handed back for a retry).
+        First the outbound item, conditional on the request being new (or handed back for a
+        retry). Then, as the last step before the provider is called, a conditional write on the
+        recipient's state (which also remembers who texted the number last): it fails if an
+        opt-out was stored since the batch read, and the request is handed back.
         """
+        sending = OutboundRecord(request=request, status="sending", updated_at=now)
+        if not self._conditional(
+            "put_item", TableName=self._table, Item=_outbound_item(sending), **self._new_or_retrying()
+        ):
+            return "duplicate"
         values: dict[str, Any] = {":at": {"S": now.isoformat()}, ":request": {"S": request.request_id}}
         assignments = ["last_send_at = :at", "last_request_id = :request"]
         if request.user_email:
@@ -87,12 +93,8 @@ class DynamoDBOutboundLog:
             ExpressionAttributeNames={"#version": "version"},
             ExpressionAttributeValues=values,
         ):
+            self.release(request, now)
             return "stale"
-        sending = OutboundRecord(request=request, status="sending", updated_at=now)
-        if not self._conditional(
-            "put_item", TableName=self._table, Item=_outbound_item(sending), **self._new_or_retrying()
-        ):
-            return "duplicate"
         return "claimed"
 
     def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
