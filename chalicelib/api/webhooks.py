@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from urllib.parse import quote, urlencode
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -34,12 +35,11 @@ def _verified_twilio_params(
     auth_token = deps.secrets.get(twilio_auth_token_secret(account_id))
     if not auth_token:
         raise InvalidSignature("the account has no Twilio auth token to verify the signature with")
-    query = "&".join(f"{k}={v}" for k, values in (request.query_params or {}).items() for v in _all(request, k))
     urls = twilio.rebuild_url(
         public_base_url=deps.settings.public_base_url,
         headers={k.lower(): v for k, v in request.headers.items()},
         request_path=request.context.get("path", ""),
-        query=query,
+        query=_query_string(request),
     )
     if not twilio.is_valid_request(
         urls=urls, params=params, auth_token=auth_token, signature=request.headers.get("x-twilio-signature")
@@ -52,8 +52,12 @@ def _verified_twilio_params(
     return account, params
 
 
-def _all(request: Request, name: str) -> list[str]:
-    return request.query_params.getlist(name) if request.query_params else []
+def _query_string(request: Request) -> str:
+    """The query string as the carrier had it in the webhook URL (API Gateway hands it over parsed)."""
+    if not request.query_params:
+        return ""
+    pairs = [(name, value) for name in request.query_params for value in request.query_params.getlist(name)]
+    return urlencode(pairs, quote_via=quote)
 
 
 @webhooks.route("/webhooks/twilio/{account_id}", methods=["POST"], content_types=["*/*"])

@@ -405,3 +405,13 @@ def test_a_review_is_dismissed_with_a_note_over_the_api(client, token) -> None:
     assert json.loads(admin(client, "get", "/v1/accounts/acme/inbound?needs_review=true", token).body)["messages"] == []
     history = json.loads(admin(client, "get", f"/v1/accounts/acme/numbers/{CONTACT}/history", token).body)
     assert history["events"][0]["action"] == "note"
+
+
+def test_a_webhook_url_with_a_query_string_is_verified_with_it(client, deps, token) -> None:
+    params = {"MessageSid": "SMq", "AccountSid": SID, "From": CONTACT, "To": OUR_NUMBER, "Body": "STOP"}
+    path = "/webhooks/twilio/acme?source=main&tag=a%20b"
+    signature = twilio.compute_signature(BASE + path, sorted(params.items()), AUTH_TOKEN)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    assert client.http.post(path, headers=headers, body=urlencode(params)).status_code == 200
+    # The same signature for the URL without its query string does not verify
+    assert client.http.post("/webhooks/twilio/acme", headers=headers, body=urlencode(params)).status_code == 403
