@@ -15,9 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.adapters.dynamodb_calls import call, conditional
 from chalicelib.domain.models import Claim, OutboundRecord, SendRequest
 
 
@@ -67,8 +65,8 @@ class DynamoDBOutboundLog:
         opt-out was stored since the batch read, and the request is handed back.
         """
         sending = OutboundRecord(request=request, status="sending", updated_at=now)
-        if not self._conditional(
-            "put_item", TableName=self._table, Item=_outbound_item(sending), **self._new_or_retrying()
+        if not conditional(
+            self._client, "put_item", TableName=self._table, Item=_outbound_item(sending), **self._new_or_retrying()
         ):
             return "duplicate"
         values: dict[str, Any] = {":at": {"S": now.isoformat()}, ":request": {"S": request.request_id}}
@@ -84,7 +82,8 @@ class DynamoDBOutboundLog:
         else:
             condition = "#version = :expected"
             values[":expected"] = {"N": str(expected_version)}
-        if not self._conditional(
+        if not conditional(
+            self._client,
             "update_item",
             TableName=self._table,
             Key=_state_key(request.account_id, request.to),
@@ -107,13 +106,14 @@ class DynamoDBOutboundLog:
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {":sending": {"S": "sending"}},
             }
-        return self._conditional("put_item", TableName=self._table, Item=_outbound_item(record), **condition)
+        return conditional(self._client, "put_item", TableName=self._table, Item=_outbound_item(record), **condition)
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
         """Add a batch's outcomes to the campaign's counters, in one write."""
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values = {f":n{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
-        self._call(
+        call(
+            self._client,
             "update_item",
             TableName=self._table,
             Key={"pk": {"S": f"CAMPAIGN#{account_id}#{campaign_id}"}, "sk": {"S": "COUNTS"}},
@@ -125,7 +125,8 @@ class DynamoDBOutboundLog:
     def release(self, request: SendRequest, now: datetime) -> None:
         """Hand a claimed request back so a redelivery may claim it again."""
         retrying = OutboundRecord(request=request, status="retrying", updated_at=now)
-        self._conditional(
+        conditional(
+            self._client,
             "put_item",
             TableName=self._table,
             Item=_outbound_item(retrying),
@@ -136,7 +137,8 @@ class DynamoDBOutboundLog:
 
     def claim_email(self, job_id: str, account_id: str, recipient: str, now: datetime) -> bool:
         """Claim one alert email; False once it was sent (a failed or retrying one may go again)."""
-        return self._conditional(
+        return conditional(
+            self._client,
             "put_item",
             TableName=self._table,
             Item={
@@ -151,7 +153,8 @@ class DynamoDBOutboundLog:
 
     def email_done(self, job_id: str, account_id: str, recipient: str, status: str, detail: str | None) -> None:
         """Record the email's outcome: `sent` (detail: the SES message id), `retrying` or `failed`."""
-        self._call(
+        call(
+            self._client,
             "update_item",
             TableName=self._table,
             Key=_email_key(job_id, account_id, recipient),
@@ -161,14 +164,19 @@ class DynamoDBOutboundLog:
         )
 
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
-        item = self._call(
-            "get_item", TableName=self._table, Key=_outbound_key(account_id, request_id), ConsistentRead=True
+        item = call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=_outbound_key(account_id, request_id),
+            ConsistentRead=True,
         ).get("Item")
         return OutboundRecord.model_validate_json(item["doc"]["S"]) if item else None
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         """The campaign's counters: `sent`, `skipped:<reason>`, `failed:<reason>`."""
-        item = self._call(
+        item = call(
+            self._client,
             "get_item",
             TableName=self._table,
             Key={"pk": {"S": f"CAMPAIGN#{account_id}#{campaign_id}"}, "sk": {"S": "COUNTS"}},
@@ -185,22 +193,3 @@ class DynamoDBOutboundLog:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":retrying": {"S": "retrying"}},
         }
-
-    def _conditional(self, operation: str, **kwargs: Any) -> bool:
-        """Run a conditional write; False when its condition did not hold."""
-        try:
-            getattr(self._client, operation)(**kwargs)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise StoreUnavailable(f"the store refused {operation}: {error}") from error
-        except BotoCoreError as error:
-            raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error
-        return True
-
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
-            return response
-        except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error

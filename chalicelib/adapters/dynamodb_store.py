@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.dynamodb_calls import call, conditional
 from chalicelib.adapters.dynamodb_table import GSI1, GSI2
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
 from chalicelib.domain.models import Account, Contact, EventRecord, LoggedInbound, NotificationJob, NumberState
@@ -115,14 +116,16 @@ class DynamoDBSuppressionStore:
 
     def get_account(self, account_id: str) -> Account | None:
         """The account's settings, or None when there is no such account."""
-        response = self._call("get_item", TableName=self._table, Key=_account_key(account_id), ConsistentRead=True)
+        response = call(
+            self._client, "get_item", TableName=self._table, Key=_account_key(account_id), ConsistentRead=True
+        )
         item = response.get("Item")
         return Account.model_validate_json(item["doc"]["S"]) if item else None
 
     def put_account(self, account: Account) -> None:
         """Create or replace the account's settings."""
         item = {**_account_key(account.account_id), "doc": {"S": account.model_dump_json()}}
-        self._call("put_item", TableName=self._table, Item=item)
+        call(self._client, "put_item", TableName=self._table, Item=item)
 
     # numbers
 
@@ -218,7 +221,8 @@ class DynamoDBSuppressionStore:
 
     def pending_jobs(self, limit: int) -> list[NotificationJob]:
         """Email jobs stored with their event but not queued yet, oldest first."""
-        response = self._call(
+        response = call(
+            self._client,
             "query",
             TableName=self._table,
             IndexName=GSI2,
@@ -230,7 +234,8 @@ class DynamoDBSuppressionStore:
 
     def job_queued(self, job: NotificationJob) -> None:
         """Take the job out of the outbox index (its event item keeps it, for the record)."""
-        self._call(
+        call(
+            self._client,
             "update_item",
             TableName=self._table,
             Key={"pk": {"S": _number_pk(job.account_id, job.phone)}, "sk": {"S": f"EVENT#{job.event_id}"}},
@@ -239,7 +244,8 @@ class DynamoDBSuppressionStore:
 
     def contact(self, account_id: str, phone: str) -> Contact:
         """Who last texted the number and the contact's email, from its state item."""
-        item = self._call(
+        item = call(
+            self._client,
             "get_item",
             TableName=self._table,
             Key={"pk": {"S": _number_pk(account_id, phone)}, "sk": {"S": _STATE}},
@@ -255,21 +261,21 @@ class DynamoDBSuppressionStore:
 
     def log_inbound(self, inbound: LoggedInbound) -> bool:
         """Log the message once; False when the carrier already delivered it."""
-        try:
-            self._client.put_item(
-                TableName=self._table, Item=_inbound_item(inbound), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise StoreUnavailable(f"could not log the message: {error}") from error
-        except BotoCoreError as error:
-            raise StoreUnavailable(f"could not log the message: {error}") from error
-        return True
+        return conditional(
+            self._client,
+            "put_item",
+            TableName=self._table,
+            Item=_inbound_item(inbound),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None:
-        response = self._call(
-            "get_item", TableName=self._table, Key=_inbound_key(account_id, message_id), ConsistentRead=True
+        response = call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=_inbound_key(account_id, message_id),
+            ConsistentRead=True,
         )
         item = response.get("Item")
         return LoggedInbound.model_validate_json(item["doc"]["S"]) if item else None
@@ -286,22 +292,15 @@ class DynamoDBSuppressionStore:
 
     def resolve_review(self, inbound: LoggedInbound) -> None:
         """Store the message with its review; it leaves the review queue."""
-        self._call("put_item", TableName=self._table, Item=_inbound_item(inbound))
+        call(self._client, "put_item", TableName=self._table, Item=_inbound_item(inbound))
 
     # plumbing
-
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
-            return response
-        except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
         for _ in range(10):
-            response = self._call("batch_get_item", RequestItems=request)
+            response = call(self._client, "batch_get_item", RequestItems=request)
             items.extend(response.get("Responses", {}).get(self._table, []))
             request = response.get("UnprocessedKeys") or {}
             if not request:
@@ -313,7 +312,7 @@ class DynamoDBSuppressionStore:
         start: dict[str, Any] | None = None
         while True:
             extra = {"ExclusiveStartKey": start} if start else {}
-            response = self._call("query", TableName=self._table, ConsistentRead=True, **kwargs, **extra)
+            response = call(self._client, "query", TableName=self._table, ConsistentRead=True, **kwargs, **extra)
             items.extend(response.get("Items", []))
             start = response.get("LastEvaluatedKey")
             if not start:
@@ -335,7 +334,7 @@ class DynamoDBSuppressionStore:
             if start.get(f"{index}pk") != {"S": partition}:
                 raise InvalidRequest("the cursor belongs to another listing", cursor=cursor)
             kwargs["ExclusiveStartKey"] = start
-        response = self._call("query", **kwargs)
+        response = call(self._client, "query", **kwargs)
         last = response.get("LastEvaluatedKey")
         return response.get("Items", []), _encode_cursor(last) if last else None
 
