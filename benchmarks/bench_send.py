@@ -62,6 +62,7 @@ from chalicelib.domain.sending import SendDeps  # noqa: E402
 from chalicelib.observability import logger  # noqa: E402
 from chalicelib.settings import Settings  # noqa: E402
 from chalicelib.workers import send  # noqa: E402
+from chalicelib.workers import send as send_worker  # noqa: E402
 from tests.fakes import InMemorySecretStore, RecordingSmsProvider  # noqa: E402
 from tools import local_stack  # noqa: E402
 
@@ -489,10 +490,18 @@ class Pass:
         return sum(getattr(batch, attribute) for batch in self.batches)
 
 
+def _fresh_account_cache() -> None:
+    """Each pass reads the account once: a warm function rereads it once a minute, and the live and replayed passes
+    must make the same requests in the same order, whatever their speed."""
+    send_worker.ACCOUNT_MAX_AGE = math.inf
+    wiring.dependencies().accounts.clear()
+
+
 def _pass(world: World, events: list[dict[str, Any]], *, tape: str, endpoint: Endpoint | None = None) -> Pass:
     """Hand every event to the handler, timing each; `tape` is "record" (live) or "play" (the recorded answers)."""
     meter = world.meter
     meter.reset()
+    _fresh_account_cache()
     batches: list[Batch] = []
     failures = 0
     gc.collect()
@@ -710,6 +719,7 @@ def _kind_of_write(world: World, key: tuple[str, str], params: dict[str, Any]) -
 def _profile(world: World, events: list[dict[str, Any]]) -> tuple[dict[str, float], list, float, int]:
     """Own time by area and our functions by cumulative time, under cProfile, replaying the first `events`."""
     profiler = cProfile.Profile()
+    _fresh_account_cache()
     for index, event in enumerate(events):
         world.tape.play(index)
         profiler.enable()
@@ -797,9 +807,9 @@ def _pieces(world: World) -> str:
             lambda: _outbound_item(record),
         ),
         (
-            "`logger.info('send request handled', extra=...)` (Powertools Logger, to /dev/null)",
-            "1",
-            lambda: logger.info("send request handled", extra=extra),
+            "`logger.info('send batch handled', extra=...)` (Powertools Logger, to /dev/null)",
+            "1 per batch of 100",
+            lambda: logger.info("send batch handled", extra=extra),
         ),
     ]
     rows = []
