@@ -53,6 +53,9 @@ class InMemorySuppressionStore:
         seen = event_id is not None and event_id in self.events.get((account_id, phone), {})
         return state, seen
 
+    def get_event(self, account_id: str, phone: str, event_id: str) -> EventRecord | None:
+        return self.events.get((account_id, phone), {}).get(event_id)
+
     def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
         self._count("load_many")
         return {

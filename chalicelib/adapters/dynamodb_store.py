@@ -145,6 +145,17 @@ class DynamoDBSuppressionStore:
                 seen = True
         return state, seen
 
+    def get_event(self, account_id: str, phone: str, event_id: str) -> EventRecord | None:
+        """One history event, strongly consistent."""
+        item = call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key={"pk": {"S": _number_pk(account_id, phone)}, "sk": {"S": f"EVENT#{event_id}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return EventRecord.model_validate_json(item["doc"]["S"]) if item else None
+
     def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
         """Each number's state, strongly consistent, one BatchGetItem per 100 distinct numbers."""
         distinct = list(dict.fromkeys(phones))

@@ -314,6 +314,9 @@ class SendRequest(Frozen):
     user_email: str | None = Field(default=None, max_length=254)
     contact_email: str | None = Field(default=None, max_length=254)
     tags: dict[str, str] = Field(default_factory=dict, max_length=20)
+    #: The opt-out event this text confirms: the one kind of text that may reach a suppressed number,
+    #: and only for an opt-out of that number that is in its history (DESIGN rule 9).
+    confirms_event: str | None = Field(default=None, max_length=256)
 
     @field_validator("to")
     @classmethod

@@ -33,6 +33,10 @@ class SuppressionStore(Protocol):
         """The number's state, and whether `event_id` is already in its history: one round trip."""
         ...
 
+    def get_event(self, account_id: str, phone: str, event_id: str) -> EventRecord | None:
+        """One event of the number's history."""
+        ...
+
     def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
         """The state of each number; one round trip per 100 distinct numbers."""
         ...

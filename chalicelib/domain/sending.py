@@ -14,7 +14,9 @@ from datetime import datetime
 from chalicelib.domain import services
 from chalicelib.domain.models import (
     Account,
+    Action,
     DeliveryReport,
+    EventRecord,
     NumberState,
     OutboundRecord,
     OutboundSms,
@@ -55,8 +57,12 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
     `state` is the recipient's state as read for the batch. Raises RetryLater when the provider
     asks to try again.
     """
+    confirmation = request.confirms_event is not None
+    if confirmation and not _confirms_an_opt_out(deps, request):
+        record = OutboundRecord(request=request, status="skipped", reason="not_a_confirmation", updated_at=deps.now())
+        return Handled(record, True) if deps.outbound.finish(record, fresh=True) else _existing(deps, request)
     for _ in range(MAX_CLAIM_ATTEMPTS):
-        blocking = state.blocking(request.sender, request.groups)
+        blocking = [] if confirmation else state.blocking(request.sender, request.groups)
         if blocking:
             record = OutboundRecord(
                 request=request,
@@ -76,6 +82,29 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
         # The recipient changed since the batch read: read it again and decide again.
         state, _ = deps.store.load(request.account_id, request.to)
     raise RetryLater(f"{request.to} kept changing while {request.request_id} was being sent")
+
+
+def _confirms_an_opt_out(deps: SendDeps, request: SendRequest) -> bool:
+    """A confirmation may reach a suppressed number only for that number's own, stored opt-out."""
+    assert request.confirms_event is not None
+    record = deps.store.get_event(request.account_id, request.to, request.confirms_event)
+    return record is not None and record.event.action is Action.OPT_OUT and record.outcome == "applied"
+
+
+def confirmation(record: EventRecord, sender: str, body: str) -> SendRequest:
+    """The confirmation text of an opt-out, for carriers that cannot reply in the webhook's answer.
+
+    Its request id is derived from the event, so an opt-out is confirmed once.
+    """
+    event = record.event
+    return SendRequest(
+        request_id=f"confirm:{event.event_id}"[:128],
+        account_id=event.account_id,
+        to=event.phone,
+        sender=sender,
+        body=body,
+        confirms_event=event.event_id,
+    )
 
 
 def _existing(deps: SendDeps, request: SendRequest) -> Handled:

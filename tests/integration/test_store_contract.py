@@ -191,3 +191,10 @@ def test_the_review_queue_holds_flagged_messages_until_resolved(store) -> None:
     assert store.list_inbound(ACCOUNT, None, 10, needs_review=True) == ([], None)
     assert store.get_inbound(ACCOUNT, "SM1").review == review
     assert len(store.list_inbound(ACCOUNT, None, 10)[0]) == 2
+
+
+def test_one_event_is_read_back_by_its_id(store) -> None:
+    commit(store, opt_out("+14155550123", "twilio:SM8"))
+    assert store.get_event(ACCOUNT, "+14155550123", "twilio:SM8").event.event_id == "twilio:SM8"
+    assert store.get_event(ACCOUNT, "+14155550123", "twilio:nope") is None
+    assert store.get_event(ACCOUNT, "+14155550124", "twilio:SM8") is None

@@ -217,3 +217,58 @@ def test_the_number_remembers_who_texted_it_and_the_contacts_email(world) -> Non
 def test_national_numbers_use_the_accounts_region(world) -> None:
     send_worker.handle(sqs_event(request("(415) 555-0370")))
     assert sent_to(world) == ["+14155550370"]
+
+
+def stop_from(world, phone: str, sid: str):
+    from chalicelib.domain.models import InboundMessage
+
+    message = InboundMessage(
+        carrier="telnyx",
+        message_id=sid,
+        account_id="acme",
+        from_phone=phone,
+        to_phone=SENDER,
+        body="STOP",
+        occurred_at=T0,
+        received_at=T0,
+    )
+    return services.receive_inbound(world.store, world.account, message).record
+
+
+def test_rule9_an_opt_out_confirmation_through_the_queue_reaches_the_suppressed_number_once(world) -> None:
+    # Given a STOP stored for a carrier that cannot take a reply in its webhook answer
+    phone = "+14155550380"
+    confirmation = sending.confirmation(stop_from(world, phone, "m-1"), SENDER, world.account.replies.opt_out)
+    # When its confirmation is queued twice
+    send_worker.handle(sqs_event(confirmation.model_dump(mode="json"), confirmation.model_dump(mode="json")))
+    # Then it is sent once, while an ordinary text to the number is still skipped
+    send_worker.handle(sqs_event(request(phone)))
+    assert [(m.to, m.body) for _, m in world.provider.sent] == [(phone, world.account.replies.opt_out)]
+
+
+@pytest.mark.parametrize("which", ["unknown event", "another number's opt-out", "an opt-in"])
+def test_rule9_a_confirmation_for_anything_but_the_numbers_own_opt_out_is_skipped(world, which: str) -> None:
+    phone = "+14155550390"
+    services.opt_out_manually(world.store, world.account, phone, "all", None, "admin", T0)
+    if which == "unknown event":
+        event_id = "telnyx:nope"
+    elif which == "another number's opt-out":
+        event_id = stop_from(world, "+14155550391", "m-2").event.event_id
+    else:
+        from chalicelib.domain.models import InboundMessage
+
+        start = InboundMessage(
+            carrier="telnyx",
+            message_id="m-3",
+            account_id="acme",
+            from_phone=phone,
+            to_phone=SENDER,
+            body="START",
+            occurred_at=T0,
+            received_at=T0,
+        )
+        event_id = services.receive_inbound(world.store, world.account, start).record.event.event_id
+    forged = request(phone, confirms_event=event_id)
+    send_worker.handle(sqs_event(forged))
+    assert world.provider.sent == []
+    assert world.outbound.get("acme", forged["request_id"]).reason == "not_a_confirmation"
