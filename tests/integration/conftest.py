@@ -10,6 +10,7 @@ account id (a `clean_aws` in another test empties the endpoint, and re-creates t
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,3 +72,13 @@ def local_api(aws: AwsEndpoint, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield LocalApi(server.url, operator_token, env, aws.url, resources, server)
     finally:
         server.stop()
+
+
+def impatient_queue(sqs, name: str) -> tuple[str, str]:
+    """(queue URL, dead-letter queue URL) of a queue that redelivers after a second and dead-letters after two
+    receives: what the real queue does in minutes, in seconds."""
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    queue = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive})
+    return queue["QueueUrl"], dlq

@@ -25,6 +25,7 @@ from chalicelib.domain.models import SendRequest
 from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings
 from tests.fakes import InMemorySecretStore, RecordingSmsProvider
+from tests.integration.conftest import impatient_queue
 from tools.local_worker import LocalWorker
 from tools.mail import received_emails
 
@@ -168,15 +169,7 @@ class ThrottledMailer:
 def test_an_ses_failure_leaves_the_opt_out_stored_and_the_job_is_retried_then_dead_lettered(real) -> None:
     ana_texted(real, None)
     sqs = boto3.client("sqs", endpoint_url=real.resources.endpoint_url, region_name=real.resources.region)
-    dlq = sqs.create_queue(QueueName="alerts-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName="alerts",
-        Attributes={
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "2"}}',
-        },
-    )["QueueUrl"]
+    queue_url, dlq = impatient_queue(sqs, "alerts")
     quick = SqsSendQueue(sqs, queue_url)
     # Backoff would hide the job for minutes: keep the queue's own one-second visibility instead
     quick.delay = lambda receipt_handle, seconds: None

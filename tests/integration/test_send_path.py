@@ -27,6 +27,7 @@ from chalicelib.domain.models import SendRequest
 from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings
 from tests.fakes import InMemorySecretStore, RecordingSmsProvider
+from tests.integration.conftest import impatient_queue
 from tools.local_worker import LocalWorker
 
 SENDER = "+14155550100"
@@ -206,16 +207,7 @@ def test_rule10_no_text_goes_to_a_number_after_its_opt_out_was_acknowledged(real
 
 def test_a_poisoned_record_ends_in_the_dead_letter_queue_and_the_rest_are_sent(real) -> None:
     sqs = boto3.client("sqs", endpoint_url=real.resources.endpoint_url, region_name=real.resources.region)
-    # A queue that redelivers after a second and dead-letters after two receives, for speed
-    dlq = sqs.create_queue(QueueName="poison-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue = sqs.create_queue(
-        QueueName="poison",
-        Attributes={
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "2"}}',
-        },
-    )["QueueUrl"]
+    queue, dlq = impatient_queue(sqs, "poison")
     good = requests_for(["+14155554001", "+14155554002"], "poison")
     for body in [good[0].model_dump_json(), '{"account_id": "acme", "to": "nobody"}', good[1].model_dump_json()]:
         sqs.send_message(QueueUrl=queue, MessageBody=body)
