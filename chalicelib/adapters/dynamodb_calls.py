@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 
 from chalicelib.domain.errors import StoreUnavailable
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def call(client: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
@@ -29,3 +32,9 @@ def conditional(client: Any, operation: str, **kwargs: Any) -> bool:
     except BotoCoreError as error:
         raise StoreUnavailable(f"the store did not answer {operation}: {error}") from error
     return True
+
+
+def get_document(client: Any, table: str, key: dict[str, Any], model: type[Model]) -> Model | None:
+    """The item's `doc` attribute as `model`, strongly consistent; None when there is no such item."""
+    item = call(client, "get_item", TableName=table, Key=key, ConsistentRead=True).get("Item")
+    return model.model_validate_json(item["doc"]["S"]) if item else None

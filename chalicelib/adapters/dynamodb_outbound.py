@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamodb_calls import call, conditional
+from chalicelib.adapters.dynamodb_calls import call, conditional, get_document
 from chalicelib.domain.models import Claim, OutboundRecord, SendRequest
 
 
@@ -164,14 +164,7 @@ class DynamoDBOutboundLog:
         )
 
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
-        item = call(
-            self._client,
-            "get_item",
-            TableName=self._table,
-            Key=_outbound_key(account_id, request_id),
-            ConsistentRead=True,
-        ).get("Item")
-        return OutboundRecord.model_validate_json(item["doc"]["S"]) if item else None
+        return get_document(self._client, self._table, _outbound_key(account_id, request_id), OutboundRecord)
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         """The campaign's counters: `sent`, `skipped:<reason>`, `failed:<reason>`."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters.dynamodb_calls import call, conditional
+from chalicelib.adapters.dynamodb_calls import call, conditional, get_document
 from chalicelib.adapters.dynamodb_table import GSI1, GSI2
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
 from chalicelib.domain.models import Account, Contact, EventRecord, LoggedInbound, NotificationJob, NumberState
@@ -116,11 +116,7 @@ class DynamoDBSuppressionStore:
 
     def get_account(self, account_id: str) -> Account | None:
         """The account's settings, or None when there is no such account."""
-        response = call(
-            self._client, "get_item", TableName=self._table, Key=_account_key(account_id), ConsistentRead=True
-        )
-        item = response.get("Item")
-        return Account.model_validate_json(item["doc"]["S"]) if item else None
+        return get_document(self._client, self._table, _account_key(account_id), Account)
 
     def put_account(self, account: Account) -> None:
         """Create or replace the account's settings."""
@@ -147,14 +143,8 @@ class DynamoDBSuppressionStore:
 
     def get_event(self, account_id: str, phone: str, event_id: str) -> EventRecord | None:
         """One history event, strongly consistent."""
-        item = call(
-            self._client,
-            "get_item",
-            TableName=self._table,
-            Key={"pk": {"S": _number_pk(account_id, phone)}, "sk": {"S": f"EVENT#{event_id}"}},
-            ConsistentRead=True,
-        ).get("Item")
-        return EventRecord.model_validate_json(item["doc"]["S"]) if item else None
+        key = {"pk": {"S": _number_pk(account_id, phone)}, "sk": {"S": f"EVENT#{event_id}"}}
+        return get_document(self._client, self._table, key, EventRecord)
 
     def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
         """Each number's state, strongly consistent, one BatchGetItem per 100 distinct numbers."""
@@ -281,15 +271,7 @@ class DynamoDBSuppressionStore:
         )
 
     def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None:
-        response = call(
-            self._client,
-            "get_item",
-            TableName=self._table,
-            Key=_inbound_key(account_id, message_id),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return LoggedInbound.model_validate_json(item["doc"]["S"]) if item else None
+        return get_document(self._client, self._table, _inbound_key(account_id, message_id), LoggedInbound)
 
     def list_inbound(
         self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
