@@ -1,10 +1,10 @@
-"""The Chalice app: create it, register blueprints and the queue handler; nothing else."""
+"""The Chalice app: create it, register blueprints and the event handlers; nothing else."""
 
 from chalice import Chalice
 
 from chalicelib.api.admin import admin
 from chalicelib.api.webhooks import webhooks
-from chalicelib.workers import outbox, send
+from chalicelib.workers import outbox, send, sms_topic
 
 app = Chalice(app_name="sms-optout")
 app.register_blueprint(webhooks)
@@ -15,6 +15,12 @@ app.register_blueprint(admin)
 def handle_send_queue(event):
     """The send function: every record of the send queue goes through the send worker."""
     return send.handle(event.to_dict())
+
+
+@app.on_sns_message(topic="optout-inbound")
+def handle_sms_topic(event):
+    """Two-way SMS from AWS End User Messaging: an account's topic invokes this directly (infra/ subscribes it)."""
+    return sms_topic.handle(event.to_dict())
 
 
 @app.schedule("rate(5 minutes)")

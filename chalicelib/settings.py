@@ -20,9 +20,9 @@ class Settings(BaseSettings):
     #: The public base URL carriers call (e.g. https://sms.example.com/prod); when unset, webhook
     #: signatures are checked against the URL rebuilt from the request.
     public_base_url: str | None = None
-    #: The operator token in plain text (local use), or the name of an SSM SecureString holding it.
+    #: The operator token in plain text (local use); otherwise it is read from the secret store under this name.
     operator_token: str | None = None
-    operator_token_parameter: str | None = None
+    operator_token_secret: str = "operator-token"
     #: SSM Parameter Store prefix under which carrier credentials are kept as SecureStrings.
     secrets_prefix: str = "/optout"
     #: How long carrier credentials are cached in a warm function, in seconds.
@@ -31,8 +31,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024)
     #: Twilio's REST API (a loopback server in tests).
     twilio_api_url: str = "https://api.twilio.com"
+    #: Bounds on a carrier's REST API call when sending a text, in seconds.
+    carrier_http_timeout: float = Field(default=10.0, gt=0)
     #: AWS End User Messaging SMS configuration set for sends through `aws` (optional).
     sms_configuration_set: str | None = None
+    #: An account's two-way SMS topic is named this prefix plus the account id (`on_sns_message` routes by it).
+    inbound_topic_prefix: str = "optout-inbound-"
     #: The address alert emails come from when the account sets none (an SES-verified identity).
     email_sender: str | None = None
     #: SES configuration set for alert emails (optional).
@@ -40,6 +44,11 @@ class Settings(BaseSettings):
     #: The AWS endpoint for every client (the embedded one locally); unset in AWS.
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
+    #: Every AWS call: seconds to connect, seconds to wait for an answer, attempts in all (standard retries).
+    #: A webhook must answer well inside a carrier's timeout (Twilio's is 15 s) and API Gateway's 29 s.
+    aws_connect_timeout: float = Field(default=2.0, gt=0)
+    aws_read_timeout: float = Field(default=5.0, gt=0)
+    aws_max_attempts: int = Field(default=3, ge=1, le=10)
 
 
 @lru_cache(maxsize=1)

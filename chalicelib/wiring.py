@@ -1,17 +1,28 @@
-"""The composition root: the only place that builds boto3 clients and adapters, lazily."""
+"""The composition root: everything the views and workers use, built once per process from the settings.
+
+`container()` builds it on first use (no import-time work); tests and benchmarks build their own with
+`Container(settings, stores=..., ...)` and install it with `use(...)`. Parts not given are built from the
+settings on first use, on one boto3 client per AWS service.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
 from datetime import UTC, datetime
-from functools import cache
+from functools import cached_property
 from typing import Any
 
-from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.adapters.carriers.registry import LOCAL, CarrierRegistry
+from chalicelib.domain.accounts import carrier_credentials
+from chalicelib.domain.errors import CarrierNotConfigured
 from chalicelib.domain.models import Account, OutboundSms, SmsResult
-from chalicelib.domain.ports import Clock, Mailer, SecretStore, SendQueue, SmsProvider, SuppressionStore
+from chalicelib.domain.ports import Clock, Mailer, SecretStore, SendQueue, SmsProvider, Stores
 from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings, get_settings
+
+#: A warm send function reads an account once a minute, not once a batch: settings changes reach the send
+#: path within this many seconds.
+ACCOUNT_MAX_AGE = 60.0
 
 
 class SystemClock:
@@ -19,66 +30,36 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-@dataclass
-class Dependencies:
-    """Everything a view or worker needs; tests swap parts with `override`."""
+class AwsClients:
+    """One boto3 client per AWS service, built on first use, with explicit timeouts and standard retries."""
 
-    settings: Settings
-    store: SuppressionStore
-    secrets: SecretStore
-    clock: Clock
-    #: Accounts the send function read, with when (monotonic seconds): it rereads them each minute.
-    accounts: dict[str, tuple[Account, float]] = field(default_factory=dict)
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._clients: dict[str, Any] = {}
 
+    @property
+    def built(self) -> tuple[str, ...]:
+        """The services a client was built for, in order (a cold start's cost, counted by tests)."""
+        return tuple(self._clients)
 
-def _client(service: str, settings: Settings) -> Any:
-    import boto3  # imported on first use: boto3 is the largest part of a cold start
+    def get(self, service: str) -> Any:
+        if service not in self._clients:
+            import boto3  # imported on first use: boto3 is the largest part of a cold start
+            from botocore.config import Config
 
-    return boto3.client(service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-
-
-_current: Dependencies | None = None
-
-
-def dependencies() -> Dependencies:
-    """The adapters, built on first use and kept for the life of the function."""
-    global _current
-    if _current is None:
-        from chalicelib.adapters.dynamodb_store import DynamoDBSuppressionStore
-        from chalicelib.adapters.ssm_secrets import SsmSecretStore
-
-        settings = get_settings()
-        _current = Dependencies(
-            settings=settings,
-            store=DynamoDBSuppressionStore(_client("dynamodb", settings), settings.table_name),
-            secrets=SsmSecretStore(_client("ssm", settings), settings.secrets_prefix, settings.secrets_max_age),
-            clock=SystemClock(),
-        )
-    return _current
+            settings = self._settings
+            config = Config(
+                connect_timeout=settings.aws_connect_timeout,
+                read_timeout=settings.aws_read_timeout,
+                retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
+            )
+            self._clients[service] = boto3.client(
+                service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
+            )
+        return self._clients[service]
 
 
-def override(deps: Dependencies | None) -> None:
-    """Use `deps` instead of the real adapters (tests, benchmarks); None goes back to the real ones."""
-    global _current, _send_deps, _queue, _mailer
-    _current = deps
-    _send_deps = _queue = _mailer = None
-    operator_token.cache_clear()
-    _cached_client.cache_clear()
-
-
-@cache
-def operator_token() -> str | None:
-    """The operator token: from the environment locally, from an SSM SecureString in AWS."""
-    settings = dependencies().settings
-    if settings.operator_token:
-        return settings.operator_token
-    if settings.operator_token_parameter:
-        response = _client("ssm", settings).get_parameter(Name=settings.operator_token_parameter, WithDecryption=True)
-        return str(response["Parameter"]["Value"])
-    return None
-
-
-class _UnconfiguredProvider:
+class UnconfiguredProvider:
     """Stands in for a provider the account has no credentials for: every text fails, visibly."""
 
     def __init__(self, name: str, reason: str) -> None:
@@ -89,103 +70,117 @@ class _UnconfiguredProvider:
         return SmsResult(status="failed", error_code="provider_not_configured", detail=self._reason)
 
 
-_local_sms: SmsProvider | None = None
+class Container:
+    """The service's parts. Give any of them to use it instead of the one the settings would build."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stores: Stores | None = None,
+        secrets: SecretStore | None = None,
+        queue: SendQueue | None = None,
+        mailer: Mailer | None = None,
+        carriers: CarrierRegistry | None = None,
+        clock: Clock | None = None,
+        clients: AwsClients | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clients = clients or AwsClients(settings)
+        self.clock: Clock = clock or SystemClock()
+        given = {"stores": stores, "secrets": secrets, "queue": queue, "mailer": mailer, "carriers": carriers}
+        # cached_property reads the instance's __dict__ first: what was given is simply what it finds.
+        self.__dict__.update({name: part for name, part in given.items() if part is not None})
+        #: Accounts the send function read, with when (monotonic seconds): reread each minute.
+        self._accounts: dict[str, tuple[Account, float]] = {}
 
-def sms_provider(account: Account) -> SmsProvider:
-    """The account's SMS provider, with its credentials from the secret store."""
-    global _local_sms
-    deps = dependencies()
-    if account.sms_provider == "local":
-        from chalicelib.adapters.local_sms import LocalSmsProvider
+    @cached_property
+    def stores(self) -> Stores:
+        from chalicelib.adapters.dynamodb import dynamodb_stores
 
-        if _local_sms is None:
-            _local_sms = LocalSmsProvider()
-        return _local_sms
-    if account.sms_provider == "aws":
-        from chalicelib.adapters.carriers.aws_sms import AwsSmsProvider
+        return dynamodb_stores(self.clients.get("dynamodb"), self.settings.table_name)
 
-        return AwsSmsProvider(
-            _cached_client("pinpoint-sms-voice-v2"), configuration_set=deps.settings.sms_configuration_set
-        )
-    from chalicelib.adapters.carriers.twilio_sms import TwilioSmsProvider
-    from chalicelib.domain.accounts import twilio_auth_token_secret
+    @cached_property
+    def secrets(self) -> SecretStore:
+        from chalicelib.adapters.ssm_secrets import SsmSecretStore
 
-    auth_token = deps.secrets.get(twilio_auth_token_secret(account.account_id))
-    account_sid = account.carriers.twilio.account_sid
-    if not auth_token or not account_sid:
-        return _UnconfiguredProvider("twilio", "the account has no Twilio account SID and auth token")
-    return TwilioSmsProvider(account_sid, auth_token, base_url=deps.settings.twilio_api_url)
+        return SsmSecretStore(self.clients.get("ssm"), self.settings.secrets_prefix, self.settings.secrets_max_age)
 
-
-@cache
-def _cached_client(service: str) -> Any:
-    return _client(service, dependencies().settings)
-
-
-_send_deps: SendDeps | None = None
-
-
-def send_dependencies() -> SendDeps:
-    """What the send path needs; the outbound log shares the store's table."""
-    global _send_deps
-    if _send_deps is None:
-        from chalicelib.adapters.dynamodb_outbound import DynamoDBOutboundLog
-
-        deps = dependencies()
-        _send_deps = SendDeps(
-            store=deps.store,
-            outbound=DynamoDBOutboundLog(_cached_client("dynamodb"), deps.settings.table_name),
-            provider_for=sms_provider,
-            now=deps.clock.now,
-            alerts=alerts_queue(),
-        )
-    return _send_deps
-
-
-def override_send(send_deps: SendDeps | None, queue: SendQueue | None = None) -> None:
-    """Use `send_deps` and `queue` for the send path (tests, benchmarks); None goes back to the real ones."""
-    global _send_deps, _queue
-    _send_deps, _queue = send_deps, queue
-
-
-_queue: SendQueue | None = None
-
-
-def alerts_queue() -> SendQueue | None:
-    """Where email jobs go: the send queue, when there is one (tests without a queue send no email)."""
-    if _queue is None and not dependencies().settings.send_queue_url:
-        return None
-    return send_queue()
-
-
-def send_queue() -> SendQueue:
-    """The SQS send queue (producers enqueue on it; the worker delays retries on it)."""
-    global _queue
-    if _queue is None:
+    @cached_property
+    def queue(self) -> SendQueue:
         from chalicelib.adapters.sqs_queue import SqsSendQueue
 
-        settings = dependencies().settings
-        if not settings.send_queue_url:
-            raise StoreUnavailable("OPTOUT_SEND_QUEUE_URL is not set")
-        _queue = SqsSendQueue(_cached_client("sqs"), settings.send_queue_url)
-    return _queue
+        if not self.settings.send_queue_url:
+            raise RuntimeError("OPTOUT_SEND_QUEUE_URL is not set: the service needs its send queue")
+        return SqsSendQueue(self.clients.get("sqs"), self.settings.send_queue_url)
 
-
-_mailer: Mailer | None = None
-
-
-def mailer() -> Mailer:
-    """SES v2 for alert emails (the embedded SES locally)."""
-    global _mailer
-    if _mailer is None:
+    @cached_property
+    def mailer(self) -> Mailer:
         from chalicelib.adapters.ses_mailer import SesMailer
 
-        _mailer = SesMailer(_cached_client("sesv2"), configuration_set=dependencies().settings.ses_configuration_set)
-    return _mailer
+        return SesMailer(self.clients.get("sesv2"), configuration_set=self.settings.ses_configuration_set)
+
+    @cached_property
+    def carriers(self) -> CarrierRegistry:
+        from chalicelib.adapters.carriers.registry import carriers
+        from chalicelib.adapters.local_sms import LocalSmsProvider
+
+        return CarrierRegistry(
+            carriers(
+                client=self.clients.get,
+                twilio_api_url=self.settings.twilio_api_url,
+                sms_configuration_set=self.settings.sms_configuration_set,
+                http_timeout=self.settings.carrier_http_timeout,
+            ),
+            local=LocalSmsProvider(),
+        )
+
+    @cached_property
+    def send_deps(self) -> SendDeps:
+        return SendDeps(stores=self.stores, provider_for=self.provider_for, now=self.clock.now, queue=self.queue)
+
+    def operator_token(self) -> str | None:
+        """The operator token: from the settings locally, from the secret store in AWS."""
+        return self.settings.operator_token or self.secrets.get(self.settings.operator_token_secret)
+
+    def provider_for(self, account: Account, carrier: str | None = None) -> SmsProvider:
+        """The SmsProvider for the account's texts: through `carrier`, else the account's `sms_provider`.
+
+        An account on `local` (the recorder of `make run`) sends nothing anywhere, replies included.
+        """
+        name = account.sms_provider if account.sms_provider == LOCAL else carrier
+        name = name or account.sms_provider or next(iter(account.carriers), None)
+        if name is None:
+            return UnconfiguredProvider("none", "the account names no sms_provider and has no carrier credentials")
+        credentials = carrier_credentials(account, name, self.secrets) or {}
+        try:
+            return self.carriers.provider(name, credentials)
+        except CarrierNotConfigured as error:
+            return UnconfiguredProvider(name, error.message)
+
+    def account(self, account_id: str) -> Account | None:
+        """The account, read at most once a minute (the send path's cache)."""
+        cached = self._accounts.get(account_id)
+        if cached is not None and time.monotonic() - cached[1] < ACCOUNT_MAX_AGE:
+            return cached[0]
+        account = self.stores.accounts.get_account(account_id)
+        if account is not None:
+            self._accounts[account_id] = (account, time.monotonic())
+        return account
 
 
-def override_mailer(replacement: Mailer | None) -> None:
-    """Use `replacement` to send alert emails (tests, benchmarks); None goes back to SES."""
-    global _mailer
-    _mailer = replacement
+_current: Container | None = None
+
+
+def container() -> Container:
+    """The process's container, built from the environment's settings on first use."""
+    global _current
+    if _current is None:
+        _current = Container(get_settings())
+    return _current
+
+
+def use(replacement: Container | None) -> None:
+    """Install `replacement` as the process's container (tests, benchmarks); None: build afresh on next use."""
+    global _current
+    _current = replacement

@@ -14,6 +14,9 @@ Context keys (all optional except where a deploy needs them):
 - `sms_configuration_set`: OPTOUT_SMS_CONFIGURATION_SET for sends through AWS End User Messaging SMS.
 - `sms_resource_arns`: comma-separated sms-voice ARNs the send function may send through (phone numbers, pools,
   sender IDs, configuration sets, opt-out lists); default: every one of those resource types in the account and region.
+- `aws_sms_accounts`: comma-separated ids of the service's accounts (not AWS accounts) that text through AWS End User
+  Messaging SMS in this AWS account: each gets its two-way SMS topic `sms-optout-<stage>-inbound-<account id>`.
+  Default: none.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ from typing import Any
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: The app's account ids (chalicelib.domain.models.ACCOUNT_ID_PATTERN; tests/infra checks they agree). Every one is a
+#: valid suffix of an SNS topic name (letters, digits, '-' and '_', 256 characters in all).
+ACCOUNT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+#: The secret store's name for the operator token (chalicelib.settings: `operator_token_secret`'s default).
+OPERATOR_TOKEN_SECRET = "operator-token"
 
 
 class ConfigError(ValueError):
@@ -45,6 +55,7 @@ class StageConfig:
     memory_mb: int = 1024
     sms_configuration_set: str | None = None
     sms_resource_arns: tuple[str, ...] = field(default_factory=tuple)
+    aws_sms_accounts: tuple[str, ...] = field(default_factory=tuple)
 
     # Names derived from the stage, shared by the stack, its outputs and the README.
     @property
@@ -58,8 +69,17 @@ class StageConfig:
 
     @property
     def operator_token_parameter(self) -> str:
-        """The SecureString the operator creates out of band (never in the template)."""
-        return f"/optout/{self.stage}/operator-token"
+        """The SecureString the operator creates out of band (never in the template): the secret store's
+        `operator-token` (the app's default OPTOUT_OPERATOR_TOKEN_SECRET) under the secrets prefix."""
+        return f"{self.secrets_prefix}/{OPERATOR_TOKEN_SECRET}"
+
+    @property
+    def inbound_topic_prefix(self) -> str:
+        """OPTOUT_INBOUND_TOPIC_PREFIX: an account's two-way SMS topic is this prefix plus its id."""
+        return f"{self.prefix}-inbound-"
+
+    def inbound_topic_name(self, account_id: str) -> str:
+        return f"{self.inbound_topic_prefix}{account_id}"
 
 
 def _text(value: Any) -> str | None:
@@ -92,6 +112,21 @@ def _arns(value: Any) -> tuple[str, ...]:
         if not arn.startswith("arn:") or ":sms-voice:" not in arn:
             raise ConfigError(f"sms_resource_arns: not an sms-voice ARN: {arn!r}")
     return arns
+
+
+def _account_ids(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+    ids = tuple(str(item).strip() for item in value if str(item).strip())
+    for account_id in ids:
+        if not ACCOUNT_ID_PATTERN.match(account_id):
+            raise ConfigError(f"aws_sms_accounts: not an account id: {account_id!r}")
+    duplicates = sorted({account_id for account_id in ids if ids.count(account_id) > 1})
+    if duplicates:
+        raise ConfigError(f"aws_sms_accounts: listed twice: {', '.join(duplicates)}")
+    return ids
 
 
 def load_config(context: Callable[[str], Any], environ: Mapping[str, str]) -> StageConfig:
@@ -130,4 +165,5 @@ def load_config(context: Callable[[str], Any], environ: Mapping[str, str]) -> St
         memory_mb=int(memory),
         sms_configuration_set=_text(context("sms_configuration_set")),
         sms_resource_arns=_arns(context("sms_resource_arns")),
+        aws_sms_accounts=_account_ids(context("aws_sms_accounts")),
     )

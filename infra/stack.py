@@ -1,10 +1,12 @@
-"""The deployable stack: the Chalice app (API, send and outbox functions), its table, queues, SES, IAM and alarms.
+"""The deployable stack: the Chalice app (API, send, outbox and two-way SMS functions), its table, queues, SES, the
+accounts' two-way SMS topics, IAM and alarms.
 
 The functions come from `chalice package` through Chalice's CDK construct (`chalice.cdk.Chalice`), which imports the
 generated SAM template into this stack. Chalice manages no IAM role here (`manage_iam_role: false`): each function gets
 its own role below, with the actions its code calls and the resources it calls them on. What Chalice cannot express
 (function names, per-function timeouts and roles, the SQS event's queue and ReportBatchItemFailures, the schedule
-rule's name) is patched onto the generated resources with property overrides.
+rule's name, the two-way SMS function's topics and failure destination) is patched onto the generated resources with
+property overrides.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
@@ -26,7 +30,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.adapters.dynamodb_table import GSI1, GSI2, table_definition
+from chalicelib.adapters.dynamodb.table import GSI1, GSI2, table_definition
 from infra.config import StageConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,12 +42,41 @@ SEND_EVENT_ID = "HandleSendQueueSqsEventSource"
 OUTBOX_FUNCTION_ID = "FlushEmailOutbox"
 #: app.py's `@app.schedule`: a SAM Schedule event, from which SAM makes the EventBridge rule and its Lambda permission.
 OUTBOX_EVENT_ID = "FlushEmailOutboxEvent"
+#: app.py's `@app.on_sns_message(topic="optout-inbound")`: two-way SMS from AWS End User Messaging SMS.
+SMS_TOPIC_FUNCTION_ID = "HandleSmsTopic"
 REST_API_ID = "RestAPI"
 API_GATEWAY_STAGE = "api"
 
-#: API Gateway answers 504 after 29 s; a longer Lambda timeout would keep working for a caller already gone.
+#: Every AWS client of the functions (OPTOUT_AWS_*, chalicelib/wiring.py): seconds to connect, seconds to wait for an
+#: answer, attempts in all, in botocore's standard retry mode. Set here so the timeouts below follow from them.
+AWS_CONNECT_TIMEOUT_SECONDS = 2
+AWS_READ_TIMEOUT_SECONDS = 5
+AWS_MAX_ATTEMPTS = 3
+#: The standard retry mode's longest backoff before retry i (from 1): rand(0, 1) x min(2^(i-1), 20) s (the botocore
+#: of Lambda's runtime; newer ones back off 20 times less for errors other than throttling).
+AWS_RETRY_BACKOFF_SECONDS = sum(min(2**retry, 20) for retry in range(AWS_MAX_ATTEMPTS - 1))
+#: One AWS call at its slowest: every attempt connects just in time and then waits the whole read timeout (24 s).
+AWS_CALL_WORST_SECONDS = AWS_MAX_ATTEMPTS * (AWS_CONNECT_TIMEOUT_SECONDS + AWS_READ_TIMEOUT_SECONDS) + (
+    AWS_RETRY_BACKOFF_SECONDS
+)
+#: What a cold start adds before the handler runs (imports of boto3, pydantic, Powertools without .pyc; BENCHMARKS.md).
+COLD_START_SECONDS = 3
+
+#: API Gateway answers 504 after 29 s; a longer Lambda timeout would keep working for a caller already gone. It holds
+#: one AWS call at its slowest (24 s) after a cold start, the other calls of a webhook (about 6, each ~10 ms) taking
+#: their usual time; two slow calls do not fit, and the carrier's retry (events are idempotent) finishes the work.
 API_TIMEOUT_SECONDS = 29
 SEND_TIMEOUT_SECONDS = 30
+#: AWS calls a two-way SMS notice makes one after the other: the account, the number's state (and its keyword
+#: opt-outs), the transaction, the email job and its outbox update, the reply.
+INBOUND_AWS_CALLS = 6
+#: Asynchronous (SNS): nobody waits, so every call may take its slowest and the function still ends by itself, with
+#: the error of the call that failed rather than a timeout: 150 s (a cold start, and as much again for the code).
+SMS_TOPIC_TIMEOUT_SECONDS = INBOUND_AWS_CALLS * AWS_CALL_WORST_SECONDS + 2 * COLD_START_SECONDS
+#: Lambda's asynchronous retries of a failed notice (at most 2, about 1 and 2 minutes apart), and how long it keeps
+#: one it could not run (throttled) before giving up; then the record goes to the failure queue.
+SMS_TOPIC_RETRY_ATTEMPTS = 2
+SMS_TOPIC_MAX_EVENT_AGE_SECONDS = 6 * 3600
 #: One sweep queues at most 100 jobs (a Query, then a SendMessage and an UpdateItem each); well under the schedule's
 #: 5 minutes, so sweeps do not overlap.
 OUTBOX_TIMEOUT_SECONDS = 60
@@ -60,6 +93,10 @@ SERVICE_NAME = "sms-optout"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 #: sms-voice resource types SendTextMessage is authorised on, when no `sms_resource_arns` narrows them.
 SMS_RESOURCE_TYPES = ("phone-number", "pool", "sender-id", "configuration-set", "opt-out-list")
+#: AWS End User Messaging SMS publishes two-way SMS (a phone number's or pool's two-way channel) and a configuration
+#: set's SNS event destination as this service principal.
+SMS_VOICE_PRINCIPAL = "sms-voice.amazonaws.com"
+FAILED_RECORDS_RETENTION = cdk.Duration.days(14)
 
 
 class SmsOptoutStack(cdk.Stack):
@@ -71,36 +108,43 @@ class SmsOptoutStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        removal = cdk.RemovalPolicy.RETAIN if config.production else cdk.RemovalPolicy.DESTROY
+        self.removal = removal = cdk.RemovalPolicy.RETAIN if config.production else cdk.RemovalPolicy.DESTROY
         cdk.Tags.of(self).add("service", SERVICE_NAME)
         cdk.Tags.of(self).add("stage", config.stage)
 
         self.table = self._table(removal)
         self.dead_letter_queue, self.send_queue = self._queues()
+        self.inbound_failure_queue = self._inbound_failure_queue()
         self.email_identity, self.email_configuration_set = self._email()
 
         self.api_function_name = f"{config.prefix}-api"
         self.send_function_name = f"{config.prefix}-send"
         self.outbox_function_name = f"{config.prefix}-outbox"
+        self.sms_topic_function_name = f"{config.prefix}-sms-topic"
         self.api_log_group = self._log_group("ApiLogGroup", self.api_function_name, removal)
         self.send_log_group = self._log_group("SendLogGroup", self.send_function_name, removal)
         self.outbox_log_group = self._log_group("OutboxLogGroup", self.outbox_function_name, removal)
+        self.sms_topic_log_group = self._log_group("SmsTopicLogGroup", self.sms_topic_function_name, removal)
         self.api_role = self._role("ApiRole", "The API function: webhooks and the admin API", self._api_statements())
         self.send_role = self._role("SendRole", "The send function: the send queue's consumer", self._send_statements())
         self.outbox_role = self._role(
             "OutboxRole", "The outbox function: queues email jobs left in the outbox", self._outbox_statements()
         )
+        self.sms_topic_role = self._role(
+            "SmsTopicRole", "The two-way SMS function: the accounts' inbound topics", self._sms_topic_statements()
+        )
 
         self.chalice = self._chalice_app(chalice_workdir)
         self.api_name = config.prefix
         self._patch_chalice_resources()
+        self.inbound_topics = self._inbound_topics()
         self._alarms()
         self._outputs()
 
     # --- data ----------------------------------------------------------------------------------------
 
     def _table(self, removal: cdk.RemovalPolicy) -> dynamodb.Table:
-        """The single table, with the key schema the app's adapters use (chalicelib/adapters/dynamodb_table.py)."""
+        """The single table, with the key schema the app's adapters use (chalicelib/adapters/dynamodb/table.py)."""
         definition = table_definition(self.config.prefix)
         types = {a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]}
 
@@ -140,7 +184,7 @@ class SmsOptoutStack(cdk.Stack):
             queue_name=f"{self.config.prefix}-send-dlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            retention_period=FAILED_RECORDS_RETENTION,
         )
         send_queue = sqs.Queue(
             self,
@@ -153,6 +197,21 @@ class SmsOptoutStack(cdk.Stack):
             dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
         )
         return dead_letter_queue, send_queue
+
+    def _inbound_failure_queue(self) -> sqs.Queue:
+        """Where a two-way SMS notice lands when it could not be stored, kept 14 days: the two-way SMS function's
+        on-failure destination (Lambda's record of the last failed attempt, with the notice as `requestPayload`) and
+        the dead-letter queue of each topic's subscription (the notice itself, when SNS could not invoke the
+        function)."""
+        return sqs.Queue(
+            self,
+            "InboundFailureQueue",
+            queue_name=f"{self.config.prefix}-inbound-failed",
+            # SSE-SQS: SNS and Lambda send to it without a KMS key policy (SSE-KMS would need one for SNS).
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=FAILED_RECORDS_RETENTION,
+        )
 
     def _email(self) -> tuple[ses.EmailIdentity, ses.ConfigurationSet]:
         sender = self.config.sender_email
@@ -219,9 +278,10 @@ class SmsOptoutStack(cdk.Stack):
         return f"{self.table.table_arn}/index/{index_name}"
 
     def _api_statements(self) -> list[iam.PolicyStatement]:
-        """What the API function calls: chalicelib/adapters/dynamodb_store.py (the store, its listings on gsi1 and
-        the review queue on gsi2, the outbox's job_queued) and dynamodb_outbound.py (reads), ssm_secrets.py,
-        wiring.operator_token(), sqs_queue.SqsSendQueue (enqueue: SendMessageBatch; enqueue_job: SendMessage)."""
+        """What the API function calls: chalicelib/adapters/dynamodb/ (the stores, their listings on gsi1 and the
+        review queue on gsi2, the outbox's job_queued, the outbound log's reads), the secret store (ssm_secrets.py:
+        carrier credentials, and the operator token, `<secrets prefix>/operator-token`, for wiring's
+        Container.operator_token), sqs_queue.SqsSendQueue (enqueue: SendMessageBatch; enqueue_job: SendMessage)."""
         table_arn = self.table.table_arn
         return [
             self._logs_statement(self.api_log_group),
@@ -245,6 +305,7 @@ class SmsOptoutStack(cdk.Stack):
             ),
             iam.PolicyStatement(
                 sid="ReadSecrets",
+                # Carrier credentials (accounts/*) and the operator token, both read through the secret store.
                 actions=["ssm:GetParameter"],
                 resources=[self._carrier_secrets_arn(), self._parameter_arn(self.config.operator_token_parameter)],
             ),
@@ -266,9 +327,9 @@ class SmsOptoutStack(cdk.Stack):
         """What the send function calls: the store's reads and event commits (carrier and bounce suppressions, an
         Update of the state and a Put of the event in one transaction; their email job is then queued and taken out
         of the outbox), the contact of a number (GetItem on its state), the outbound log's conditional writes and the
-        email log's claim_email / email_done (dynamodb_outbound.py), carrier credentials, the queue (as its event
-        source, for backoff, and for email jobs), SMS through AWS End User Messaging, and e-mail through SES v2
-        (ses_mailer.py). No Query: the send path reads by key only."""
+        email log's claim_email / email_done (chalicelib/adapters/dynamodb/outbound.py, emails.py), carrier
+        credentials, the queue (as its event source, for backoff, and for email jobs), SMS through AWS End User
+        Messaging, and e-mail through SES v2 (ses_mailer.py). No Query: the send path reads by key only."""
         return [
             self._logs_statement(self.send_log_group),
             iam.PolicyStatement(
@@ -335,6 +396,34 @@ class SmsOptoutStack(cdk.Stack):
             ),
         ]
 
+    def _sms_topic_statements(self) -> list[iam.PolicyStatement]:
+        """What the two-way SMS function calls (chalicelib/workers/sms_topic.py, then carrier_webhooks.store_notice):
+        the account (GetItem), the number's state and whether the event is recorded (BatchGetItem), the event's
+        transaction (an Update of the state, Puts of the event and the inbound message), the inbound log of a message
+        that changes nothing (PutItem), the recorded event of a redelivery (GetItem), the outbox's job_queued
+        (UpdateItem); the email job and the reply go on the send queue (SendMessage / SendMessageBatch). No Query, no
+        index, no secrets: the topic is authenticated by IAM, not by a carrier signature. Lambda sends the record of
+        a notice that failed every attempt to the failure queue with this role."""
+        return [
+            self._logs_statement(self.sms_topic_log_group),
+            iam.PolicyStatement(
+                sid="SuppressionTable",
+                actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[self.table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="EnqueueEmailJobsAndReplies",
+                actions=["sqs:SendMessage"],
+                resources=[self.send_queue.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="RecordFailedNotices",
+                # The on-failure destination of its asynchronous invocations (Lambda uses the execution role).
+                actions=["sqs:SendMessage"],
+                resources=[self.inbound_failure_queue.queue_arn],
+            ),
+        ]
+
     def _sms_resource_arns(self) -> list[str]:
         # SendTextMessage supports resource-level permissions (origination identities, configuration sets, opt-out
         # lists), so this is the account's own resources of those types, not "*".
@@ -358,10 +447,14 @@ class SmsOptoutStack(cdk.Stack):
         environment = {
             "OPTOUT_TABLE_NAME": self.table.table_name,
             "OPTOUT_SEND_QUEUE_URL": self.send_queue.queue_url,
+            # The operator token is the secret store's `operator-token` under this prefix (the app's default name).
             "OPTOUT_SECRETS_PREFIX": config.secrets_prefix,
-            "OPTOUT_OPERATOR_TOKEN_PARAMETER": config.operator_token_parameter,
+            "OPTOUT_INBOUND_TOPIC_PREFIX": config.inbound_topic_prefix,
             "OPTOUT_EMAIL_SENDER": self.sender_email,
             "OPTOUT_SES_CONFIGURATION_SET": self.email_configuration_set.configuration_set_name,
+            "OPTOUT_AWS_CONNECT_TIMEOUT": str(AWS_CONNECT_TIMEOUT_SECONDS),
+            "OPTOUT_AWS_READ_TIMEOUT": str(AWS_READ_TIMEOUT_SECONDS),
+            "OPTOUT_AWS_MAX_ATTEMPTS": str(AWS_MAX_ATTEMPTS),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "LOG_LEVEL": config.log_level,
         }
@@ -376,8 +469,8 @@ class SmsOptoutStack(cdk.Stack):
             "api_gateway_stage": API_GATEWAY_STAGE,
             "autogen_policy": False,
             "manage_iam_role": False,
-            # Every function's role; the send and outbox functions' are replaced below (and a function this stack
-            # does not know refuses to synthesise, so none runs with the API's role by default).
+            # Every function's role; the other functions' are replaced below (and a function this stack does not
+            # know refuses to synthesise, so none runs with the API's role by default).
             "iam_role_arn": self.api_role.role_arn,
             "lambda_timeout": API_TIMEOUT_SECONDS,
             "lambda_memory_size": self.config.memory_mb,
@@ -389,28 +482,50 @@ class SmsOptoutStack(cdk.Stack):
             return Chalice(self, "App", source_dir=str(PROJECT_ROOT), stage_config=stage_config)
 
     def _patch_chalice_resources(self) -> None:
+        """Give each of app.py's functions what Chalice cannot: its name, timeout, role, log group and events."""
+        self._check_functions()
+        self._patch_api_function()
+        self._patch_send_function()
+        self._patch_outbox_function()
+        self._patch_sms_topic_function()
+        self._patch_rest_api()
+
+    def _check_functions(self) -> None:
+        """Refuse a function app.py adds until this stack gives it its role, name, log group and alarms."""
         functions = {
             child.node.id
             for child in self.chalice.sam_template.node.children
             if isinstance(child, cdk.CfnResource) and child.cfn_resource_type == "AWS::Serverless::Function"
         }
-        known = {API_FUNCTION_ID, SEND_FUNCTION_ID, OUTBOX_FUNCTION_ID}
+        known = {API_FUNCTION_ID, SEND_FUNCTION_ID, OUTBOX_FUNCTION_ID, SMS_TOPIC_FUNCTION_ID}
         if functions != known:
             raise ValueError(
                 f"app.py's functions are {sorted(functions)}, infra/stack.py knows {sorted(known)}: give each new "
                 "function its own role, name, log group and alarms in infra/stack.py"
             )
 
-        api_function = self.chalice.get_resource(API_FUNCTION_ID)
-        api_function.add_property_override("FunctionName", self.api_function_name)
-        api_function.add_property_override("Timeout", API_TIMEOUT_SECONDS)
-        api_function.add_resource_dependency(self.api_log_group.node.default_child)
+    def _function(
+        self, logical_id: str, name: str, timeout: int, log_group: logs.LogGroup, role: iam.Role | None = None
+    ) -> cdk.CfnResource:
+        """One of Chalice's functions, named, with its timeout, its role (None: Chalice's stage-wide one) and its
+        log group created first."""
+        function = self.chalice.get_resource(logical_id)
+        function.add_property_override("FunctionName", name)
+        function.add_property_override("Timeout", timeout)
+        if role is not None:
+            function.add_property_override("Role", role.role_arn)
+        function.add_resource_dependency(log_group.node.default_child)
+        return function
 
-        send_function = self.chalice.get_resource(SEND_FUNCTION_ID)
-        send_function.add_property_override("FunctionName", self.send_function_name)
-        send_function.add_property_override("Timeout", SEND_TIMEOUT_SECONDS)
-        send_function.add_property_override("Role", self.send_role.role_arn)
-        send_function.add_resource_dependency(self.send_log_group.node.default_child)
+    def _patch_api_function(self) -> None:
+        """The API: Chalice's stage-wide role is already its own."""
+        self._function(API_FUNCTION_ID, self.api_function_name, API_TIMEOUT_SECONDS, self.api_log_group)
+
+    def _patch_send_function(self) -> None:
+        """The send queue's consumer: this stage's queue, batches of 100, partial batch responses."""
+        send_function = self._function(
+            SEND_FUNCTION_ID, self.send_function_name, SEND_TIMEOUT_SECONDS, self.send_log_group, self.send_role
+        )
         event = f"Events.{SEND_EVENT_ID}.Properties"
         # app.py names the queue `optout-send`; each stage has its own, so the event points at this stack's.
         send_function.add_property_override(f"{event}.Queue", self.send_queue.queue_arn)
@@ -419,22 +534,146 @@ class SmsOptoutStack(cdk.Stack):
         # Chalice cannot set it; without it Lambda ignores the worker's batchItemFailures and retries whole batches.
         send_function.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
 
-        outbox_function = self.chalice.get_resource(OUTBOX_FUNCTION_ID)
-        outbox_function.add_property_override("FunctionName", self.outbox_function_name)
-        outbox_function.add_property_override("Timeout", OUTBOX_TIMEOUT_SECONDS)
-        outbox_function.add_property_override("Role", self.outbox_role.role_arn)
-        outbox_function.add_resource_dependency(self.outbox_log_group.node.default_child)
-        # The schedule (rate(5 minutes), from app.py) stays Chalice's; the rule gets a name that says whose it is.
+    def _patch_outbox_function(self) -> None:
+        """The outbox sweep: Chalice's schedule (rate(5 minutes), from app.py), with a rule name that says whose."""
+        outbox_function = self._function(
+            OUTBOX_FUNCTION_ID,
+            self.outbox_function_name,
+            OUTBOX_TIMEOUT_SECONDS,
+            self.outbox_log_group,
+            self.outbox_role,
+        )
         schedule = f"Events.{OUTBOX_EVENT_ID}.Properties"
         outbox_function.add_property_override(f"{schedule}.Name", f"{self.config.prefix}-flush-email-outbox")
         outbox_function.add_property_override(
             f"{schedule}.Description", f"Runs {self.outbox_function_name}: queues email jobs left in the outbox"
         )
 
-        # One API name per stage, so the 5xx alarm's ApiName dimension is this stage's API alone.
+    def _patch_sms_topic_function(self) -> None:
+        """The two-way SMS function: no SAM event, and a failure destination for its asynchronous invocations.
+
+        app.py's `on_sns_message(topic="optout-inbound")` becomes a SAM SNS event on a topic of that literal name,
+        which exists in no stage (SAM would subscribe to it and fail the deploy). Each account has its own topic
+        instead, subscribed by `_inbound_topics` (with a dead-letter queue, which SAM's event offers but cfn-lint's
+        SAM schema does not know), so the event goes, as the send event's queue is replaced.
+        """
+        sms_topic_function = self._function(
+            SMS_TOPIC_FUNCTION_ID,
+            self.sms_topic_function_name,
+            SMS_TOPIC_TIMEOUT_SECONDS,
+            self.sms_topic_log_group,
+            self.sms_topic_role,
+        )
+        sms_topic_function.add_property_deletion_override("Events")
+        # SAM makes an AWS::Lambda::EventInvokeConfig of it. SNS invokes asynchronously: after Lambda's retries, the
+        # record of the notice (request and error) goes to the failure queue, and its alarm fires.
+        sms_topic_function.add_property_override(
+            "EventInvokeConfig",
+            {
+                "MaximumRetryAttempts": SMS_TOPIC_RETRY_ATTEMPTS,
+                "MaximumEventAgeInSeconds": SMS_TOPIC_MAX_EVENT_AGE_SECONDS,
+                "DestinationConfig": {
+                    "OnFailure": {"Type": "SQS", "Destination": self.inbound_failure_queue.queue_arn},
+                },
+            },
+        )
+
+    def _patch_rest_api(self) -> None:
+        """One API name per stage, so the 5xx alarm's ApiName dimension is this stage's API alone."""
         rest_api = self.chalice.get_resource(REST_API_ID)
         rest_api.add_property_override("Name", self.api_name)
         rest_api.add_property_override("DefinitionBody.info.title", self.api_name)
+
+    # --- two-way SMS through AWS End User Messaging SMS -------------------------------------------------
+
+    def _inbound_topics(self) -> dict[str, sns.Topic]:
+        """Each listed account's two-way SMS topic, `<prefix>-inbound-<account id>` (the function routes by that
+        name): encrypted with this stack's key, published to by AWS End User Messaging SMS (the phone number's or
+        pool's two-way channel, and a configuration set's event destination) and subscribed by the function."""
+        accounts = self.config.aws_sms_accounts
+        if not accounts:
+            return {}
+        key = self._inbound_topic_key()
+        function_arn = self.chalice.get_resource(SMS_TOPIC_FUNCTION_ID).get_att("Arn").to_string()
+        topics: dict[str, sns.Topic] = {}
+        for account_id in accounts:
+            topic = sns.Topic(
+                self,
+                f"InboundTopic-{account_id}",
+                topic_name=self.config.inbound_topic_name(account_id),
+                display_name=f"Two-way SMS of account {account_id} ({self.config.stage})",
+                master_key=key,
+                enforce_ssl=True,
+            )
+            topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="SmsVoicePublishes",
+                    principals=[iam.ServicePrincipal(SMS_VOICE_PRINCIPAL)],
+                    actions=["sns:Publish"],
+                    resources=[topic.topic_arn],
+                    conditions=self._sms_voice_source_conditions(),
+                )
+            )
+            self._subscribe_sms_topic_function(account_id, topic, function_arn)
+            topics[account_id] = topic
+        return topics
+
+    def _sms_voice_source_conditions(self) -> dict[str, Any]:
+        """Confused-deputy guard: AWS End User Messaging SMS may act only for this AWS account's own sms-voice
+        resources in this region (phone numbers and pools publish two-way SMS, configuration sets their events)."""
+        return {
+            "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:sms-voice:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:*"},
+        }
+
+    def _inbound_topic_key(self) -> kms.Key:
+        """The topics' KMS key: customer managed, since a service principal must be allowed in the key policy to
+        publish to an encrypted topic (the AWS managed aws/sns key's policy cannot be changed)."""
+        key = kms.Key(
+            self,
+            "InboundTopicKey",
+            alias=f"alias/{self.config.prefix}-inbound-topics",
+            description=f"SSE of the two-way SMS topics of {self.config.prefix}",
+            enable_key_rotation=True,
+            removal_policy=self.removal,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SmsVoiceEncryptsToInboundTopics",
+                principals=[iam.ServicePrincipal(SMS_VOICE_PRINCIPAL)],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],  # in a key policy: this key
+                conditions=self._sms_voice_source_conditions(),
+            )
+        )
+        return key
+
+    def _subscribe_sms_topic_function(self, account_id: str, topic: sns.Topic, function_arn: str) -> None:
+        """The function's subscription to the topic, with the permission SNS invokes it by (from this topic only)
+        and a dead-letter queue for what SNS could not deliver (a client error, such as a missing permission, is
+        not retried)."""
+        permission = lambda_.CfnPermission(
+            self,
+            f"InboundTopicInvoke-{account_id}",
+            action="lambda:InvokeFunction",
+            function_name=function_arn,
+            principal="sns.amazonaws.com",
+            source_arn=topic.topic_arn,
+        )
+        subscription = sns.Subscription(
+            self,
+            f"InboundSubscription-{account_id}",
+            topic=topic,
+            protocol=sns.SubscriptionProtocol.LAMBDA,
+            endpoint=function_arn,
+            dead_letter_queue=self.inbound_failure_queue,
+        )
+        subscription.node.add_dependency(permission)
+        # The SAM transform turns the AWS::Serverless::Function into an AWS::Lambda::Function of the same logical id,
+        # so its Arn is a Lambda function's by the time CloudFormation creates the subscription.
+        cdk.Validations.of(subscription).acknowledge(
+            cdk.Acknowledgment(id="CloudFormation-Validate::W3694", reason="a SAM function is a Lambda function")
+        )
 
     # --- alarms and outputs --------------------------------------------------------------------------
 
@@ -482,10 +721,31 @@ class SmsOptoutStack(cdk.Stack):
             self.send_queue.metric_approximate_age_of_oldest_message(period=five_minutes, statistic="Maximum"),
             threshold=900,
         )
+        alarm(
+            "InboundFailures",
+            "Two-way SMS notices that could not be stored (after Lambda's retries, or undeliverable by SNS) are in "
+            "the inbound failure queue: an opt-out may be among them. Inspect, then invoke the function again.",
+            self.inbound_failure_queue.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(1), statistic="Maximum"
+            ),
+        )
+        alarm(
+            "SmsTopicDestinationFailures",
+            f"{self.sms_topic_function_name}: Lambda could not put a failed notice in the inbound failure queue, so "
+            "it is lost; its log has the notice.",
+            cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="DestinationDeliveryFailures",
+                dimensions_map={"FunctionName": self.sms_topic_function_name},
+                statistic="Sum",
+                period=five_minutes,
+            ),
+        )
         functions = (
             ("Api", self.api_function_name),
             ("Send", self.send_function_name),
             ("Outbox", self.outbox_function_name),
+            ("SmsTopic", self.sms_topic_function_name),
         )
         for name, function_name in functions:
             for metric_name in ("Errors", "Throttles"):
@@ -568,6 +828,14 @@ class SmsOptoutStack(cdk.Stack):
             "TableName": (self.table.table_name, "The suppression table"),
             "SendQueueUrl": (self.send_queue.queue_url, "The send queue"),
             "DeadLetterQueueUrl": (self.dead_letter_queue.queue_url, "The send queue's dead-letter queue"),
+            "AwsSmsWebhookUrl": (
+                f"{base}/webhooks/aws/{{account_id}}",
+                "HTTPS subscription of a two-way SMS topic in another AWS account; put the account id in",
+            ),
+            "InboundFailureQueueUrl": (
+                self.inbound_failure_queue.queue_url,
+                "Two-way SMS notices the function could not store",
+            ),
             "OperatorTokenParameter": (
                 self.config.operator_token_parameter,
                 "SSM SecureString to create out of band with the operator token",
@@ -577,6 +845,12 @@ class SmsOptoutStack(cdk.Stack):
         }
         if self.alarm_topic is not None:
             outputs["AlarmTopicArn"] = (self.alarm_topic.topic_arn, "Where the alarms go")
+        if self.inbound_topics:
+            outputs["InboundTopicArns"] = (
+                cdk.Fn.join(",", [topic.topic_arn for topic in self.inbound_topics.values()]),
+                "Two-way SMS topics (account order of aws_sms_accounts): each account's aws topic_arn, and the "
+                "two-way channel of its phone numbers",
+            )
         for name, (value, description) in outputs.items():
             cdk.CfnOutput(self, name, value=value, description=description)
 

@@ -1,16 +1,21 @@
-"""Small in-memory fakes of our own ports, for unit tests and benchmarks."""
+"""Small in-memory fakes of our own ports, for unit tests and benchmarks: each port's contract by example.
+
+`in_memory_stores()` wires the store fakes together as the DynamoDB ones share a table: the number
+store's commit writes into the history, inbound log and outbox it was given. tests/integration/contract/
+runs the same cases on these fakes and on the DynamoDB adapters.
+"""
 
 from __future__ import annotations
 
 import base64
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest
 from chalicelib.domain.models import (
     Account,
-    Claim,
     Contact,
     EventRecord,
     LoggedInbound,
@@ -21,47 +26,111 @@ from chalicelib.domain.models import (
     SendRequest,
     SmsResult,
 )
+from chalicelib.domain.ports import Claim, Stores
 
 
-class InMemorySuppressionStore:
-    """The SuppressionStore contract, in dictionaries. Counts calls so tests can check round trips."""
+class InMemoryAccountStore:
+    """Accounts by id. `calls` counts get_account and put_account, as round trips."""
 
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
-        self.states: dict[tuple[str, str], NumberState] = {}
-        self.events: dict[tuple[str, str], dict[str, EventRecord]] = {}
-        self.inbound: dict[tuple[str, str], LoggedInbound] = {}
-        self.outbox: dict[str, NotificationJob] = {}
-        #: What the send path remembers per number (InMemoryOutboundLog writes it on claim).
-        self.contacts: dict[tuple[str, str], Contact] = {}
-        self.calls: dict[str, int] = {}
-
-    def _count(self, name: str) -> None:
-        self.calls[name] = self.calls.get(name, 0) + 1
+        self.calls: Counter[str] = Counter()
 
     def get_account(self, account_id: str) -> Account | None:
-        self._count("get_account")
+        self.calls["get_account"] += 1
         return self.accounts.get(account_id)
 
     def put_account(self, account: Account) -> None:
-        self._count("put_account")
+        self.calls["put_account"] += 1
         self.accounts[account.account_id] = account
 
-    def load(self, account_id: str, phone: str, event_id: str | None = None) -> tuple[NumberState, bool]:
-        self._count("load")
-        state = self.states.get((account_id, phone)) or NumberState(account_id=account_id, phone=phone)
-        seen = event_id is not None and event_id in self.events.get((account_id, phone), {})
-        return state, seen
+
+class InMemoryHistory:
+    """Events by (account, phone), then by event id; InMemoryNumberStore.commit adds to them."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str], dict[str, EventRecord]] = {}
 
     def get_event(self, account_id: str, phone: str, event_id: str) -> EventRecord | None:
         return self.events.get((account_id, phone), {}).get(event_id)
 
+    def history(self, account_id: str, phone: str) -> list[EventRecord]:
+        records = self.events.get((account_id, phone), {}).values()
+        return sorted(records, key=lambda r: (r.event.occurred_at, r.event.received_at, r.sequence), reverse=True)
+
+
+class InMemoryInboundLog:
+    """Messages by (account, message id). `calls` counts log_inbound, as round trips."""
+
+    def __init__(self) -> None:
+        self.messages: dict[tuple[str, str], LoggedInbound] = {}
+        self.calls: Counter[str] = Counter()
+
+    def log_inbound(self, inbound: LoggedInbound) -> bool:
+        self.calls["log_inbound"] += 1
+        key = (inbound.message.account_id, inbound.message.message_id)
+        if key in self.messages:
+            return False
+        self.messages[key] = inbound
+        return True
+
+    def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None:
+        return self.messages.get((account_id, message_id))
+
+    def list_inbound(
+        self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
+    ) -> tuple[list[LoggedInbound], str | None]:
+        logged = [
+            m
+            for (acct, _), m in self.messages.items()
+            if acct == account_id and (not needs_review or (m.needs_review and m.review is None))
+        ]
+        logged.sort(key=_received, reverse=True)
+        return _page(("review" if needs_review else "log", account_id), logged, cursor, limit, key=_received)
+
+    def resolve_review(self, inbound: LoggedInbound) -> None:
+        self.messages[(inbound.message.account_id, inbound.message.message_id)] = inbound
+
+
+def _received(m: LoggedInbound) -> str:
+    return f"{m.message.received_at.isoformat()}#{m.message.message_id}"
+
+
+class InMemoryOutbox:
+    """Pending jobs by job id, each with its event's `<received at>#<event id>` to order them by."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, tuple[str, NotificationJob]] = {}
+
+    def pending_jobs(self, limit: int) -> list[NotificationJob]:
+        return [job for _, job in sorted(self.jobs.values(), key=lambda entry: entry[0])][:limit]
+
+    def job_queued(self, job: NotificationJob) -> None:
+        self.jobs.pop(job.job_id, None)
+
+
+class InMemoryNumberStore:
+    """States and contacts by (account, phone); commit writes into the history, inbound log and outbox given.
+
+    `calls` counts load, load_many and commit, as round trips.
+    """
+
+    def __init__(self, history: InMemoryHistory, inbound: InMemoryInboundLog, outbox: InMemoryOutbox) -> None:
+        self.history = history
+        self.inbound = inbound
+        self.outbox = outbox
+        self.states: dict[tuple[str, str], NumberState] = {}
+        self.contacts: dict[tuple[str, str], Contact] = {}
+        self.calls: Counter[str] = Counter()
+
+    def load(self, account_id: str, phone: str, event_id: str | None = None) -> tuple[NumberState, bool]:
+        self.calls["load"] += 1
+        seen = event_id is not None and self.history.get_event(account_id, phone, event_id) is not None
+        return self._state(account_id, phone), seen
+
     def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
-        self._count("load_many")
-        return {
-            phone: self.states.get((account_id, phone)) or NumberState(account_id=account_id, phone=phone)
-            for phone in phones
-        }
+        self.calls["load_many"] += 1
+        return {phone: self._state(account_id, phone) for phone in phones}
 
     def commit(
         self,
@@ -70,84 +139,129 @@ class InMemorySuppressionStore:
         inbound: LoggedInbound | None = None,
         job: NotificationJob | None = None,
     ) -> None:
-        self._count("commit")
-        key = (state.account_id, state.phone)
-        current = self.states.get(key)
-        if (current.version if current else 0) != state.version:
+        self.calls["commit"] += 1
+        event = record.event
+        if self._state(state.account_id, state.phone).version != state.version:
             raise ConcurrentUpdate(state.phone)
-        events = self.events.setdefault(key, {})
-        if record.event.event_id in events:
-            raise DuplicateEvent(record.event.event_id)
-        self.states[key] = state.model_copy(update={"version": state.version + 1})
-        events[record.event.event_id] = record
+        if self.history.get_event(event.account_id, event.phone, event.event_id) is not None:
+            raise DuplicateEvent(event.event_id)
+        self.states[(state.account_id, state.phone)] = state.model_copy(update={"version": state.version + 1})
+        self.history.events.setdefault((event.account_id, event.phone), {})[event.event_id] = record
         if inbound is not None:
-            self.inbound[(inbound.message.account_id, inbound.message.message_id)] = inbound
+            self.inbound.messages[(inbound.message.account_id, inbound.message.message_id)] = inbound
         if job is not None:
-            self.outbox[job.job_id] = job
+            self.outbox.jobs[job.job_id] = (f"{event.received_at.isoformat()}#{event.event_id}", job)
 
-    def pending_jobs(self, limit: int) -> list[NotificationJob]:
-        return list(self.outbox.values())[:limit]
-
-    def job_queued(self, job: NotificationJob) -> None:
-        self.outbox.pop(job.job_id, None)
+    def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
+        if self._state(request.account_id, request.to).version != expected_version:
+            return False
+        before = self.contact(request.account_id, request.to)
+        self.contacts[(request.account_id, request.to)] = Contact(
+            last_user_email=request.user_email or before.last_user_email,
+            contact_email=request.contact_email or before.contact_email,
+        )
+        return True
 
     def contact(self, account_id: str, phone: str) -> Contact:
         return self.contacts.get((account_id, phone), Contact())
-
-    def history(self, account_id: str, phone: str) -> list[EventRecord]:
-        records = list(self.events.get((account_id, phone), {}).values())
-        return sorted(records, key=lambda r: (r.event.occurred_at, r.event.received_at, r.sequence), reverse=True)
 
     def list_suppressed(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[NumberState], str | None]:
         states = sorted(
             (s for (acct, _), s in self.states.items() if acct == account_id and s.suppressed), key=lambda s: s.phone
         )
-        return _page(states, cursor, limit, key=lambda s: s.phone)
+        return _page(("suppressed", account_id), states, cursor, limit, key=lambda s: s.phone)
 
-    def log_inbound(self, inbound: LoggedInbound) -> bool:
-        self._count("log_inbound")
-        key = (inbound.message.account_id, inbound.message.message_id)
-        if key in self.inbound:
+    def _state(self, account_id: str, phone: str) -> NumberState:
+        return self.states.get((account_id, phone)) or NumberState(account_id=account_id, phone=phone)
+
+
+class InMemoryOutboundLog:
+    """Records by (account, request id) and counters by (account, campaign)."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], OutboundRecord] = {}
+        self.counts: dict[tuple[str, str], Counter[str]] = {}
+
+    def claim(self, request: SendRequest, now: datetime) -> Claim:
+        if self._status(request) not in (None, "retrying"):
+            return "duplicate"
+        self.records[(request.account_id, request.request_id)] = OutboundRecord(
+            request=request, status="sending", updated_at=now
+        )
+        return "claimed"
+
+    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
+        if self._status(record.request) not in ((None, "retrying") if fresh else ("sending",)):
             return False
-        self.inbound[key] = inbound
+        self.records[(record.request.account_id, record.request.request_id)] = record
         return True
 
-    def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None:
-        return self.inbound.get((account_id, message_id))
+    def release(self, request: SendRequest, now: datetime) -> None:
+        if self._status(request) == "sending":
+            self.records[(request.account_id, request.request_id)] = OutboundRecord(
+                request=request, status="retrying", updated_at=now
+            )
 
-    def resolve_review(self, inbound: LoggedInbound) -> None:
-        self.inbound[(inbound.message.account_id, inbound.message.message_id)] = inbound
+    def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
+        self.counts.setdefault((account_id, campaign_id), Counter()).update(counts)
 
-    def list_inbound(
-        self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
-    ) -> tuple[list[LoggedInbound], str | None]:
-        logged = sorted(
-            (
-                m
-                for (acct, _), m in self.inbound.items()
-                if acct == account_id and (not needs_review or (m.needs_review and m.review is None))
-            ),
-            key=lambda m: (m.message.received_at.isoformat(), m.message.message_id),
-            reverse=True,
-        )
-        return _page(logged, cursor, limit, key=lambda m: f"{m.message.received_at.isoformat()}#{m.message.message_id}")
+    def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
+        return self.records.get((account_id, request_id))
+
+    def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
+        return dict(self.counts.get((account_id, campaign_id), {}))
+
+    def _status(self, request: SendRequest) -> str | None:
+        record = self.records.get((request.account_id, request.request_id))
+        return record.status if record else None
 
 
-def _page(items: list, cursor: str | None, limit: int, key) -> tuple[list, str | None]:
-    """Cursors are opaque and URL-safe, as the real store's are."""
+class InMemoryEmailLog:
+    """(status, detail) by (account, job id, recipient in lower case)."""
+
+    def __init__(self) -> None:
+        self.emails: dict[tuple[str, str, str], tuple[str, str | None]] = {}
+
+    def claim_email(self, job_id: str, account_id: str, recipient: str, now: datetime) -> bool:
+        key = (account_id, job_id, recipient.lower())
+        if key in self.emails and self.emails[key][0] not in ("retrying", "failed"):
+            return False
+        self.emails[key] = ("sending", None)
+        return True
+
+    def email_done(self, job_id: str, account_id: str, recipient: str, status: str, detail: str | None) -> None:
+        self.emails[(account_id, job_id, recipient.lower())] = (status, detail)
+
+
+def in_memory_stores() -> Stores:
+    """Every store fake, the number store writing into the history, inbound log and outbox beside it."""
+    history, inbound, outbox = InMemoryHistory(), InMemoryInboundLog(), InMemoryOutbox()
+    return Stores(
+        accounts=InMemoryAccountStore(),
+        numbers=InMemoryNumberStore(history, inbound, outbox),
+        history=history,
+        inbound=inbound,
+        outbox=outbox,
+        outbound=InMemoryOutboundLog(),
+        emails=InMemoryEmailLog(),
+    )
+
+
+def _page(listing: tuple[str, str], items: list, cursor: str | None, limit: int, key) -> tuple[list, str | None]:
+    """Cursors are opaque and URL-safe, and valid only for their listing, as the real store's are."""
     start = 0
     if cursor:
-        keys = [_opaque(key(item)) for item in items]
-        if cursor not in keys:
+        cursors = [_cursor(listing, key(item)) for item in items]
+        if cursor not in cursors:
             raise InvalidRequest("the cursor is not one this service returned", cursor=cursor)
-        start = keys.index(cursor) + 1
+        start = cursors.index(cursor) + 1
     page = items[start : start + limit]
     more = start + limit < len(items)
-    return page, (_opaque(key(page[-1])) if more and page else None)
+    return page, (_cursor(listing, key(page[-1])) if more and page else None)
 
 
-def _opaque(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
+def _cursor(listing: tuple[str, str], key: str) -> str:
+    return base64.urlsafe_b64encode("#".join((*listing, key)).encode()).decode()
 
 
 class InMemorySecretStore:
@@ -173,67 +287,6 @@ class FixedClock:
     def advance(self, seconds: float = 1) -> datetime:
         self.current += timedelta(seconds=seconds)
         return self.current
-
-
-class InMemoryOutboundLog:
-    """The OutboundLog contract beside an InMemorySuppressionStore (whose state versions it checks)."""
-
-    def __init__(self, store: InMemorySuppressionStore) -> None:
-        self.store = store
-        self.records: dict[tuple[str, str], OutboundRecord] = {}
-        self.counts: dict[tuple[str, str], dict[str, int]] = {}
-        self.emails: dict[tuple[str, str, str], tuple[str, str | None]] = {}
-
-    def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
-        key = (request.account_id, request.request_id)
-        existing = self.records.get(key)
-        if existing is not None and existing.status != "retrying":
-            return "duplicate"
-        state = self.store.states.get((request.account_id, request.to))
-        if (state.version if state else 0) != expected_version:
-            self.records[key] = OutboundRecord(request=request, status="retrying", updated_at=now)
-            return "stale"
-        contact = Contact(last_user_email=request.user_email, contact_email=request.contact_email)
-        self.store.contacts[(request.account_id, request.to)] = contact
-        self.records[key] = OutboundRecord(request=request, status="sending", updated_at=now)
-        return "claimed"
-
-    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        request = record.request
-        key = (request.account_id, request.request_id)
-        existing = self.records.get(key)
-        if fresh and existing is not None and existing.status != "retrying":
-            return False
-        if not fresh and (existing is None or existing.status != "sending"):
-            return False
-        self.records[key] = record
-        return True
-
-    def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
-        totals = self.counts.setdefault((account_id, campaign_id), {})
-        for name, n in counts.items():
-            totals[name] = totals.get(name, 0) + n
-
-    def claim_email(self, job_id: str, account_id: str, recipient: str, now: datetime) -> bool:
-        key = (account_id, job_id, recipient.lower())
-        if self.emails.get(key, ("failed",))[0] not in ("retrying", "failed"):
-            return False
-        self.emails[key] = ("sending", None)
-        return True
-
-    def email_done(self, job_id: str, account_id: str, recipient: str, status: str, detail: str | None) -> None:
-        self.emails[(account_id, job_id, recipient.lower())] = (status, detail)
-
-    def release(self, request: SendRequest, now: datetime) -> None:
-        key = (request.account_id, request.request_id)
-        if self.records.get(key) is not None and self.records[key].status == "sending":
-            self.records[key] = OutboundRecord(request=request, status="retrying", updated_at=now)
-
-    def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
-        return self.records.get((account_id, request_id))
-
-    def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
-        return dict(self.counts.get((account_id, campaign_id), {}))
 
 
 class RecordingSmsProvider:

@@ -1,4 +1,5 @@
-"""The local stack: an embedded AWS endpoint (moto server), the service's resources, `chalice local`.
+"""The local stack: an embedded AWS endpoint (moto server), the service's resources, `chalice local`, the demo
+account and the file that describes it (`.run/demo.json`).
 
 Used by `make run` (tools/run_local.py) and by the integration tests. Standard library, boto3 and moto
 only. Nothing here is deployed.
@@ -6,6 +7,7 @@ only. Nothing here is deployed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,10 +15,11 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +27,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from chalicelib.adapters.dynamodb_table import table_definition
+from chalicelib.adapters.dynamodb.table import table_definition
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -41,6 +44,12 @@ MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 #: The verified SES identity alert emails come from locally.
 EMAIL_SENDER = "alerts@optout.localhost"
+#: An account's two-way SMS topic is this prefix plus the account id (OPTOUT_INBOUND_TOPIC_PREFIX).
+INBOUND_TOPIC_PREFIX = "optout-inbound-"
+#: The demo account's own number, on every carrier.
+DEMO_NUMBER = "+14155550100"
+#: Where `make run` describes the demo (URLs, tokens, carrier credentials) for scripts: see write_demo_file().
+DEMO_FILE = PROJECT_ROOT / ".run" / "demo.json"
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +257,14 @@ def _queue_arn(sqs: Any, queue_url: str) -> str:
     return str(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
+def create_inbound_topic(
+    endpoint_url: str, account_id: str, *, prefix: str = INBOUND_TOPIC_PREFIX, region: str | None = None
+) -> str:
+    """Create an account's two-way SMS topic (`prefix` + the account id) and return its ARN; an existing one is
+    kept (CreateTopic is idempotent)."""
+    return str(client("sns", endpoint_url, region).create_topic(Name=f"{prefix}{account_id}")["TopicArn"])
+
+
 def service_environment(
     endpoint_url: str,
     resources: Resources,
@@ -255,6 +272,7 @@ def service_environment(
     *,
     public_base_url: str | None = None,
     secrets_prefix: str = "/optout",
+    inbound_topic_prefix: str = INBOUND_TOPIC_PREFIX,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment variables the API and the send function need to run against the embedded endpoint."""
@@ -264,6 +282,7 @@ def service_environment(
         "OPTOUT_OPERATOR_TOKEN": operator_token,
         "OPTOUT_SECRETS_PREFIX": secrets_prefix,
         "OPTOUT_EMAIL_SENDER": resources.email_sender,
+        "OPTOUT_INBOUND_TOPIC_PREFIX": inbound_topic_prefix,
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_REGION": resources.region,
@@ -390,10 +409,22 @@ def start_api(
 
 @dataclass(frozen=True)
 class DemoAccount:
+    """The demo account as create_demo_account() set it up: its admin token and each carrier's credentials."""
+
     account_id: str
     admin_token: str
     twilio_account_sid: str
     twilio_auth_token: str
+    #: The account's two-way SMS topic (its `aws` carrier), when it has one.
+    aws_topic_arn: str | None = None
+    number: str = DEMO_NUMBER
+
+    def carriers(self) -> dict[str, dict[str, str]]:
+        """The `carriers` of the account, as PUT /v1/accounts/{id} takes them: credentials by carrier."""
+        carriers = {"twilio": {"account_sid": self.twilio_account_sid, "auth_token": self.twilio_auth_token}}
+        if self.aws_topic_arn is not None:
+            carriers["aws"] = {"topic_arn": self.aws_topic_arn}
+        return carriers
 
 
 class DemoAccountError(RuntimeError):
@@ -401,18 +432,29 @@ class DemoAccountError(RuntimeError):
 
 
 def create_demo_account(
-    api_url: str, operator_token: str, *, account_id: str = "demo", timeout: float = 30
+    api_url: str,
+    operator_token: str,
+    *,
+    account_id: str = "demo",
+    topic_arn: str | None = None,
+    timeout: float = 30,
 ) -> DemoAccount:
-    """Create (or update) the demo account over HTTP with fresh Twilio credentials and a new admin token."""
-    account_sid = "AC" + secrets.token_hex(16)
-    auth_token = secrets.token_hex(16)
+    """Create (or update) the demo account over HTTP with fresh Twilio credentials and a new admin token; with
+    `topic_arn`, the `aws` carrier too (the account's two-way SMS topic), in the same request."""
+    credentials = DemoAccount(
+        account_id=account_id,
+        admin_token="",
+        twilio_account_sid="AC" + secrets.token_hex(16),
+        twilio_auth_token=secrets.token_hex(16),
+        aws_topic_arn=topic_arn,
+    )
     body = {
         "name": "Demo business",
         "default_region": "US",
         # Texts are recorded in the outbound log instead of going to a carrier.
         "sms_provider": "local",
         "issue_token": True,
-        "carriers": {"twilio": {"account_sid": account_sid, "auth_token": auth_token}},
+        "carriers": credentials.carriers(),
     }
     url = f"{api_url}/v1/accounts/{account_id}"
     status, answer = _http(
@@ -426,11 +468,68 @@ def create_demo_account(
         raise DemoAccountError(f"PUT {url} answered {status}: {answer.decode(errors='replace')[:500]}")
     try:
         document = json.loads(answer)
-        return DemoAccount(
+        return replace(
+            credentials,
             account_id=str(document["account"].get("account_id", account_id)),
             admin_token=str(document["token"]),
-            twilio_account_sid=account_sid,
-            twilio_auth_token=auth_token,
         )
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise DemoAccountError(f"PUT {url} answered {status} without account and token: {answer[:500]!r}") from error
+
+
+# --- the demo file (.run/demo.json) ----------------------------------------------------------
+
+
+def webhook_urls(base_url: str, carrier: str, account_id: str) -> tuple[str, str]:
+    """(inbound, status) webhook URLs of one carrier for one account under `base_url`."""
+    webhook = f"{base_url.rstrip('/')}/webhooks/{carrier}/{account_id}"
+    return webhook, f"{webhook}/status"
+
+
+def demo_document(
+    demo: DemoAccount,
+    *,
+    api_url: str,
+    aws_endpoint: str,
+    operator_token: str,
+    public_base_url: str | None = None,
+) -> dict[str, Any]:
+    """What `.run/demo.json` holds, a shape outside scripts rely on:
+
+    `{"api", "aws_endpoint", "operator_token", "account_id", "admin_token", "carriers": {name: {"webhook_url",
+    "status_url", "number", and the carrier's own credentials: twilio `account_sid`, `auth_token`; aws
+    `topic_arn`}}}`. Webhook URLs are under `public_base_url` when carriers reach the API through one.
+    """
+    carriers: dict[str, dict[str, str]] = {}
+    for name, credentials in demo.carriers().items():
+        webhook, status = webhook_urls(public_base_url or api_url, name, demo.account_id)
+        carriers[name] = {"webhook_url": webhook, "status_url": status, "number": demo.number, **credentials}
+    return {
+        "api": api_url,
+        "aws_endpoint": aws_endpoint,
+        "operator_token": operator_token,
+        "account_id": demo.account_id,
+        "admin_token": demo.admin_token,
+        "carriers": carriers,
+    }
+
+
+def write_demo_file(document: dict[str, Any], path: Path = DEMO_FILE) -> Path:
+    """Write `document` to `path` as JSON, replacing what was there: atomically (a temporary file in the same
+    directory, renamed over it: a reader sees the old file or the new one, never a part) and readable by this user
+    only (0600: it holds tokens). The directory is created (0700) when missing."""
+    text = json.dumps(document, indent=2) + "\n"  # before any file exists: a value JSON cannot hold changes nothing
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o600)  # mkstemp's mode already; said here because the file holds tokens
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return path

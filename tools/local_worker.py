@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -71,13 +71,67 @@ class BatchResult:
     error: str | None = None
 
 
-def load_app_handler() -> Handler:
-    """The send function of the project's app.py (`app.handle_send_queue`)."""
+def load_app_handler(name: str = HANDLER_NAME) -> Handler:
+    """The function `name` of the project's app.py (by default the send function, `app.handle_send_queue`)."""
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
     module = importlib.import_module("app")
-    handler: Handler = getattr(module, HANDLER_NAME)
+    handler: Handler = getattr(module, name)
     return handler
+
+
+class PollingLoop:
+    """The lifecycle the local stand-ins for Lambda's event sources share: `run()` calls `run_once()` until `stop()`,
+    `start()` runs it in a daemon thread, `alive` says whether that thread still runs.
+
+    Subclasses set `queue_url`, `wait_seconds` (the long poll) and `timeout_seconds` (one invocation), and implement
+    `run_once()`.
+    """
+
+    queue_url: str
+    wait_seconds: int
+    timeout_seconds: float
+    #: The thread's name, and the noun in the log lines.
+    thread_name = "local-poller"
+    logger = log
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self, wait_seconds: int | None = None) -> Any:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Run in a daemon thread until stop()."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the loop to stop and wait for its thread (at most a long poll plus an invocation by default)."""
+        self._stopping.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.wait_seconds + self.timeout_seconds + 5 if timeout is None else timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        """Poll until stop(); SQS errors are logged and retried, they do not end the loop."""
+        self.logger.info("%s polling %s", self.thread_name, self.queue_url)
+        while not self._stopping.is_set():
+            try:
+                self.run_once()
+            except (BotoCoreError, ClientError) as error:
+                if self._stopping.is_set():
+                    break
+                self.logger.warning("could not poll %s: %s (retrying in 1 s)", self.queue_url, error)
+                self._stopping.wait(1)
+        self.logger.info("%s stopped", self.thread_name)
 
 
 def _app_batching(default_size: int, default_window: float) -> tuple[int, float]:
@@ -141,11 +195,13 @@ def failed_message_ids(response: Any, message_ids: list[str]) -> set[str]:
     return failed
 
 
-class LocalWorker:
+class LocalWorker(PollingLoop):
     """Feeds the send queue to the send function, like Lambda's SQS event source with ReportBatchItemFailures.
 
     `run()` loops until `stop()`; `start()` runs it in a daemon thread; `run_once()` handles one batch.
     """
+
+    thread_name = "local-worker"
 
     def __init__(
         self,
@@ -178,41 +234,7 @@ class LocalWorker:
         self.results: deque[BatchResult] = deque(maxlen=1000)
         self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=self.region)
         self._queue_arn: str | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> LocalWorker:
-        """Run in a daemon thread until stop()."""
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self.run, name="local-worker", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Ask the loop to stop and wait for its thread (at most a long poll plus a batch by default)."""
-        self._stopping.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(self.wait_seconds + self.timeout_seconds + 5 if timeout is None else timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def run(self) -> None:
-        """Handle batches until stop(); SQS errors are logged and retried, they do not end the loop."""
-        log.info("worker polling %s", self.queue_url)
-        while not self._stopping.is_set():
-            try:
-                self.run_once()
-            except (BotoCoreError, ClientError) as error:
-                if self._stopping.is_set():
-                    break
-                log.warning("could not poll %s: %s (retrying in 1 s)", self.queue_url, error)
-                self._stopping.wait(1)
-        log.info("worker stopped")
+        super().__init__()
 
     # --- one batch ---------------------------------------------------------------------------
 

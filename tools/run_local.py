@@ -1,8 +1,10 @@
 """`make run`: the whole service on this machine, with moto's server as the embedded AWS endpoint.
 
-Starts the embedded AWS endpoint (AWS_PORT, else 4566, else a free port), creates the table and queues, starts
-`chalice local` (PORT, else 8000, else a free port) and the queue worker, creates the demo account, prints the
-credentials and `ready`, and runs until Ctrl-C or SIGTERM, which stop everything it started.
+Starts the embedded AWS endpoint (AWS_PORT, else 4566, else a free port), creates the table, the queues and the demo
+account's two-way SMS topic, starts `chalice local` (PORT, else 8000, else a free port), the queue worker and the SNS
+bridge (the topic to the `on_sns_message` function), creates the demo account with both carriers (twilio and aws),
+writes `.run/demo.json`, prints the credentials and `ready`, and runs until Ctrl-C or SIGTERM, which stop everything
+it started (`.run/demo.json` stays, and the next start overwrites it).
 
 Environment: OPTOUT_OPERATOR_TOKEN (generated and printed when unset), OPTOUT_PUBLIC_BASE_URL (when carriers
 reach the API through a tunnel), PORT, AWS_PORT.
@@ -16,29 +18,39 @@ import logging
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import sys
 import time
+import uuid
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
 
+from tools.local_sns import LocalSnsBridge
 from tools.local_stack import (
+    DEMO_FILE,
+    INBOUND_TOPIC_PREFIX,
+    PROJECT_ROOT,
     DemoAccount,
     DemoAccountError,
     create_demo_account,
+    create_inbound_topic,
     create_resources,
+    demo_document,
     free_port,
     port_is_free,
     service_environment,
     start_api,
     start_aws,
+    write_demo_file,
 )
 from tools.local_worker import LocalWorker
 
 DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566  # where AWS tools usually look for a local endpoint
+DEMO_ACCOUNT_ID = "demo"
 CONTACT = "+14155550123"
-OUR_NUMBER = "+14155550100"
 
 log = logging.getLogger("run_local")
 
@@ -84,7 +96,7 @@ def _signed_stop_curl(webhook_url: str, demo: DemoAccount) -> str:
         "MessageSid": "SM" + secrets.token_hex(16),
         "AccountSid": demo.twilio_account_sid,
         "From": CONTACT,
-        "To": OUR_NUMBER,
+        "To": demo.number,
         "Body": "STOP",
     }
     signature = compute_signature(webhook_url, sorted(params.items()), demo.twilio_auth_token)
@@ -92,19 +104,53 @@ def _signed_stop_curl(webhook_url: str, demo: DemoAccount) -> str:
     return f"curl -X POST {webhook_url} -H {shlex.quote('X-Twilio-Signature: ' + signature)} {fields}"
 
 
-def _banner(aws_url: str, api_url: str, operator_token: str, generated: bool, demo: DemoAccount, webhook: str) -> None:
+def _publish_stop_command() -> str:
+    """tools/publish_sms, which publishes a STOP from CONTACT to the demo topic as AWS would, runnable as printed."""
+    python = Path(sys.executable)
+    if python.is_relative_to(PROJECT_ROOT):
+        python = python.relative_to(PROJECT_ROOT)
+    command = f"{shlex.quote(str(python))} -m tools.publish_sms --from {CONTACT} --body STOP"
+    # `-m tools...` needs the project directory as the current one.
+    return command if Path.cwd() == PROJECT_ROOT else f"cd {shlex.quote(str(PROJECT_ROOT))} && {command}"
+
+
+def _aws_cli_publish_command(aws_url: str, topic_arn: str, number: str) -> str:
+    """The same STOP with the aws CLI: the embedded endpoint accepts any credentials, but the CLI needs some."""
+    message = {
+        "originationNumber": CONTACT,
+        "destinationNumber": number,
+        "messageKeyword": f"KEYWORD_{topic_arn.split(':')[4]}",
+        "messageBody": "STOP",
+        "inboundMessageId": str(uuid.uuid4()),
+    }
+    return (
+        f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {aws_url}"
+        f" --region {topic_arn.split(':')[3]} sns publish --topic-arn {topic_arn}"
+        f" --message {shlex.quote(json.dumps(message, separators=(',', ':')))}"
+    )
+
+
+def _banner(demo: DemoAccount, document: dict[str, Any], generated: bool, demo_file: Path) -> None:
+    api_url, aws_url = document["api"], document["aws_endpoint"]
     number_url = f"{api_url}/v1/accounts/{demo.account_id}/numbers/{quote(CONTACT, safe='')}"
+    carriers = document["carriers"]
     say()
     say(f"embedded AWS endpoint   {aws_url}   (aws --endpoint-url {aws_url} ...)")
     say(f"API                     {api_url}")
     note = "   (generated: set OPTOUT_OPERATOR_TOKEN to keep one)" if generated else ""
-    say(f"operator token          {operator_token}{note}")
-    say(f"demo account            {demo.account_id}")
+    say(f"operator token          {document['operator_token']}{note}")
+    say(f"demo account            {demo.account_id}   (number {demo.number} on every carrier)")
     say(f"  admin token           {demo.admin_token}")
-    say(f"  Twilio account SID    {demo.twilio_account_sid}")
-    say(f"  Twilio auth token     {demo.twilio_auth_token}")
-    say(f"  webhook URL           {webhook}")
-    say(f"  status callback URL   {webhook}/status")
+    labels = {"account_sid": "account SID", "auth_token": "auth token", "topic_arn": "topic ARN"}
+    for name, carrier in carriers.items():
+        say(f"  {name:<20}  webhook URL           {carrier['webhook_url']}")
+        say(f"  {'':<20}  status callback URL   {carrier['status_url']}")
+        for field, label in labels.items():
+            if field in carrier:
+                say(f"  {'':<20}  {label:<20}  {carrier[field]}")
+    if "aws" in carriers:
+        say(f"  {'':<20}  (the topic is bridged to the on_sns_message function, as its Lambda trigger would be)")
+    say(f"demo file               {demo_file}   (kept after Ctrl-C; the next make run overwrites it)")
     say()
     auth = shlex.quote("Authorization: Bearer " + demo.admin_token)
     sends = f"{api_url}/v1/accounts/{demo.account_id}/sends"
@@ -114,7 +160,7 @@ def _banner(aws_url: str, api_url: str, operator_token: str, generated: bool, de
                 {
                     "request_id": "demo-1",
                     "to": CONTACT,
-                    "sender": "+14155550100",
+                    "sender": demo.number,
                     "body": "Hello from the demo",
                     "campaign_id": "demo",
                     "user_email": "ana@example.com",
@@ -126,8 +172,14 @@ def _banner(aws_url: str, api_url: str, operator_token: str, generated: bool, de
     say("# 1. ana@example.com texts the contact (the demo account's texts go to the log, not a carrier):")
     say(f"curl -X POST {sends} -H {auth} -H 'Content-Type: application/json' -d {shlex.quote(body)}")
     say(f"curl '{sends}?campaign=demo' -H {auth}")
-    say(f"# 2. {CONTACT} texts STOP (signed as Twilio would sign it):")
-    say(_signed_stop_curl(webhook, demo))
+    say(f"# 2. {CONTACT} texts STOP through Twilio (signed as Twilio would sign it):")
+    say(_signed_stop_curl(carriers["twilio"]["webhook_url"], demo))
+    if "aws" in carriers:
+        say("#    or through AWS End User Messaging SMS (published to the demo topic as AWS would):")
+        say(_publish_stop_command())
+        if shutil.which("aws"):
+            say("#    the same with the aws CLI:")
+            say(_aws_cli_publish_command(aws_url, carriers["aws"]["topic_arn"], carriers["aws"]["number"]))
     say("# 3. the number's state, and the emails Ana and the contact got (make mail):")
     say(f"curl {number_url} -H {auth}")
     say()
@@ -150,14 +202,24 @@ def _run() -> int:
             started.callback(aws.stop)
             say(f"embedded AWS endpoint on {aws.url}")
             resources = create_resources(aws.url)
-            say(f"created table {resources.table_name}, queues {resources.queue_name} and {resources.dlq_name}")
+            topic_arn = create_inbound_topic(aws.url, DEMO_ACCOUNT_ID, region=resources.region)
+            say(
+                f"created table {resources.table_name}, queues {resources.queue_name} and {resources.dlq_name},"
+                f" topic {topic_arn.rsplit(':', 1)[-1]}"
+            )
 
             operator_token = os.environ.get("OPTOUT_OPERATOR_TOKEN") or ""
             generated = not operator_token
             operator_token = operator_token or secrets.token_urlsafe(32)
             public_base_url = os.environ.get("OPTOUT_PUBLIC_BASE_URL") or None
-            env = service_environment(aws.url, resources, operator_token, public_base_url=public_base_url)
-            os.environ.update(env)  # the worker runs the send function in this process
+            env = service_environment(
+                aws.url,
+                resources,
+                operator_token,
+                public_base_url=public_base_url,
+                inbound_topic_prefix=INBOUND_TOPIC_PREFIX,
+            )
+            os.environ.update(env)  # the worker and the SNS bridge run their functions in this process
 
             api = start_api(env, _port("PORT", DEFAULT_API_PORT))
             started.callback(api.stop)
@@ -167,14 +229,25 @@ def _run() -> int:
             worker = LocalWorker(resources.queue_url, endpoint_url=aws.url, region=resources.region, wait_seconds=2)
             started.callback(worker.start().stop)
             say(f"queue worker polling {resources.queue_name}")
+            # Subscribed before start() returns: whatever is published from here on reaches the function.
+            bridge = LocalSnsBridge([topic_arn], endpoint_url=aws.url, region=resources.region, wait_seconds=2)
+            started.callback(bridge.start().stop)
+            say(f"SNS bridge: topic {topic_arn.rsplit(':', 1)[-1]} -> handle_sms_topic (via {bridge.queue_name})")
 
             try:
-                demo = create_demo_account(api.url, operator_token)
+                demo = create_demo_account(api.url, operator_token, account_id=DEMO_ACCOUNT_ID, topic_arn=topic_arn)
             except DemoAccountError as error:
                 say(f"FAILED to create the demo account: {error}")
                 return 1
-            webhook = f"{public_base_url or api.url}/webhooks/twilio/{demo.account_id}"
-            _banner(aws.url, api.url, operator_token, generated, demo, webhook)
+            document = demo_document(
+                demo,
+                api_url=api.url,
+                aws_endpoint=aws.url,
+                operator_token=operator_token,
+                public_base_url=public_base_url,
+            )
+            demo_file = write_demo_file(document, DEMO_FILE)
+            _banner(demo, document, generated, demo_file)
             say(f"ready  api={api.url}  aws={aws.url}  (Ctrl-C stops everything)")
 
             while True:
@@ -184,6 +257,9 @@ def _run() -> int:
                     return 1
                 if not worker.alive:
                     say("FAILED: the queue worker stopped")
+                    return 1
+                if not bridge.alive:
+                    say("FAILED: the SNS bridge stopped")
                     return 1
         except KeyboardInterrupt:
             say("stopping")

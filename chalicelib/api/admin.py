@@ -9,7 +9,6 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from chalicelib import wiring
 from chalicelib.api.http import (
     describe_errors,
     int_param,
@@ -33,7 +32,7 @@ from chalicelib.domain.models import (
     validate_scope,
 )
 from chalicelib.domain.phone import to_e164
-from chalicelib.wiring import Dependencies, dependencies, operator_token
+from chalicelib.wiring import Container, container
 
 admin = Blueprint(__name__)
 
@@ -72,12 +71,14 @@ class NotesIn(Frozen):
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _authorised(account_id: str) -> tuple[Dependencies, Principal, Account]:
-    deps = dependencies()
+def _authorised(account_id: str) -> tuple[Container, Principal, Account]:
+    parts = container()
     request = admin.current_request
-    principal, own = accounts.authenticate(request.headers.get("authorization"), operator_token(), deps.store)
-    account = accounts.authorise(principal, own, path_param(account_id), deps.store)
-    return deps, principal, account
+    principal, own = accounts.authenticate(
+        request.headers.get("authorization"), parts.operator_token(), parts.stores.accounts
+    )
+    account = accounts.authorise(principal, own, path_param(account_id), parts.stores.accounts)
+    return parts, principal, account
 
 
 def _phone(raw: str, account: Account) -> str:
@@ -103,15 +104,19 @@ def _account_view(account: Account) -> dict[str, Any]:
 @json_errors
 def put_account(account_id: str) -> Response:
     """Create or update an account (operator only); `issue_token` returns a new admin token."""
-    deps = dependencies()
+    deps = container()
     request = admin.current_request
-    principal, _ = accounts.authenticate(request.headers.get("authorization"), operator_token(), deps.store)
+    principal, _ = accounts.authenticate(
+        request.headers.get("authorization"), deps.operator_token(), deps.stores.accounts
+    )
     accounts.require_operator(principal)
     account_id = path_param(account_id)
     if not _matches(ACCOUNT_ID_PATTERN, account_id):
         raise InvalidRequest("account ids are 1-63 lower-case letters, digits, '-' or '_'", account_id=account_id)
     settings = parse_json(request, AccountSettingsIn, deps.settings.max_body_bytes)
-    account, token, created = accounts.upsert_account(deps.store, deps.secrets, account_id, settings, deps.clock.now())
+    account, token, created = accounts.upsert_account(
+        deps.stores.accounts, deps.secrets, deps.carriers, account_id, settings, deps.clock.now()
+    )
     body: dict[str, Any] = {"account": _account_view(account)}
     if token:
         body["token"] = token
@@ -145,7 +150,7 @@ def get_number(account_id: str, phone: str) -> Response:
     groups = (
         tuple(request.query_params.getlist("group")) if request.query_params and "group" in request.query_params else ()
     )
-    state, _ = deps.store.load(account.account_id, _phone(phone, account))
+    state, _ = deps.stores.numbers.load(account.account_id, _phone(phone, account))
     return json_response(_number_view(state, sender, groups))
 
 
@@ -155,7 +160,7 @@ def get_history(account_id: str, phone: str) -> Response:
     """Every event of the number, newest first: what, scope, source, when, who, why."""
     deps, _, account = _authorised(account_id)
     number = _phone(phone, account)
-    records = deps.store.history(account.account_id, number)
+    records = deps.stores.history.history(account.account_id, number)
     events = [
         record.event.model_dump(mode="json", exclude={"account_id", "phone", "only_sources"})
         | {"outcome": record.outcome, "changes": [c.model_dump(mode="json") for c in record.changes]}
@@ -176,14 +181,7 @@ def post_suppression(account_id: str) -> Response:
         admin.current_request, ManualOptOutIn, deps.settings.max_body_bytes, {"region": account.default_region}
     )
     suppression = services.opt_out_manually(
-        deps.store,
-        account,
-        body.phone,
-        body.scope,
-        body.notes,
-        principal.label,
-        deps.clock.now(),
-        wiring.alerts_queue(),
+        deps.stores, deps.queue, account, body.phone, body.scope, body.notes, principal.label, deps.clock.now()
     )
     return json_response({"phone": body.phone, "suppression": suppression.model_dump(mode="json")}, status=201)
 
@@ -196,7 +194,9 @@ def delete_suppression(account_id: str, phone: str) -> Response:
     request = admin.current_request
     scope = validate_scope_param(query_param(request, "scope") or "all")
     notes = query_param(request, "notes")
-    state = services.lift(deps.store, account, _phone(phone, account), scope, notes, principal.label, deps.clock.now())
+    state = services.lift(
+        deps.stores, deps.queue, account, _phone(phone, account), scope, notes, principal.label, deps.clock.now()
+    )
     return json_response(_number_view(state))
 
 
@@ -215,7 +215,7 @@ def check_suppressions(account_id: str) -> Response:
     body = parse_json(admin.current_request, CheckIn, deps.settings.max_body_bytes, {"region": account.default_region})
     for group in body.groups:
         validate_scope_param(f"group:{group}")
-    verdicts = services.check_numbers(deps.store, account, body.phones, body.sender, body.groups)
+    verdicts = services.check_numbers(deps.stores, account, body.phones, body.sender, body.groups)
     results: list[dict[str, Any]] = []
     for verdict in verdicts:
         if verdict.error is not None:
@@ -243,7 +243,7 @@ def list_suppressions(account_id: str) -> Response:
     deps, _, account = _authorised(account_id)
     request = admin.current_request
     limit = int_param(request, "limit", default=100, low=1, high=1000)
-    states, cursor = deps.store.list_suppressed(account.account_id, query_param(request, "cursor"), limit)
+    states, cursor = deps.stores.numbers.list_suppressed(account.account_id, query_param(request, "cursor"), limit)
     if "text/csv" in (request.headers.get("accept") or ""):
         out = io.StringIO()
         writer = csv.writer(out)
@@ -273,7 +273,7 @@ def list_inbound(account_id: str) -> Response:
     review_only = (query_param(request, "needs_review") or "false").lower()
     if review_only not in ("true", "false"):
         raise InvalidRequest("needs_review must be true or false", field="needs_review")
-    logged, cursor = deps.store.list_inbound(
+    logged, cursor = deps.stores.inbound.list_inbound(
         account.account_id, query_param(request, "cursor"), limit, needs_review=review_only == "true"
     )
     return json_response({"messages": [_inbound_view(entry) for entry in logged], "next_cursor": cursor})
@@ -293,7 +293,7 @@ def dismiss_review(account_id: str, message_id: str) -> Response:
     request = admin.current_request
     body = parse_json(request, NotesIn, deps.settings.max_body_bytes) if request.raw_body else NotesIn()
     logged = services.dismiss_review(
-        deps.store, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
+        deps.stores, deps.queue, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
     )
     return json_response(_inbound_view(logged))
 
@@ -306,13 +306,7 @@ def unsubscribe_from_message(account_id: str, message_id: str) -> Response:
     request = admin.current_request
     body = parse_json(request, NotesIn, deps.settings.max_body_bytes) if request.raw_body else NotesIn()
     state = services.unsubscribe_from_message(
-        deps.store,
-        account,
-        path_param(message_id),
-        body.notes,
-        principal.label,
-        deps.clock.now(),
-        wiring.alerts_queue(),
+        deps.stores, deps.queue, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
     )
     return json_response(_number_view(state))
 
@@ -346,7 +340,7 @@ def post_sends(account_id: str) -> Response:
             rejected.append(
                 {"index": index, "request_id": raw.get("request_id"), "errors": [{"problem": error.message}]}
             )
-    not_queued = wiring.send_queue().enqueue(valid) if valid else {}
+    not_queued = deps.queue.enqueue(valid) if valid else {}
     for request_id, reason in not_queued.items():
         rejected.append({"request_id": request_id, "errors": [{"problem": f"not queued: {reason}"}]})
     queued = [request.request_id for request in valid if request.request_id not in not_queued]
@@ -357,11 +351,11 @@ def post_sends(account_id: str) -> Response:
 @json_errors
 def get_sends(account_id: str) -> Response:
     """A campaign's counts: sent, skipped by reason, failed by reason."""
-    _, _, account = _authorised(account_id)
+    deps, _, account = _authorised(account_id)
     campaign = query_param(admin.current_request, "campaign")
     if not campaign:
         raise InvalidRequest("give ?campaign=<campaign id>", field="campaign")
-    counts = wiring.send_dependencies().outbound.campaign_counts(account.account_id, campaign)
+    counts = deps.stores.outbound.campaign_counts(account.account_id, campaign)
     summary: dict[str, Any] = {"campaign_id": campaign, "sent": counts.get("sent", 0), "skipped": {}, "failed": {}}
     for name, count in counts.items():
         status, _, reason = name.partition(":")
@@ -375,8 +369,8 @@ def get_sends(account_id: str) -> Response:
 @json_errors
 def get_send(account_id: str, request_id: str) -> Response:
     """What happened to one send request: sent, skipped and why, failed and why."""
-    _, _, account = _authorised(account_id)
-    record = wiring.send_dependencies().outbound.get(account.account_id, path_param(request_id))
+    deps, _, account = _authorised(account_id)
+    record = deps.stores.outbound.get(account.account_id, path_param(request_id))
     if record is None:
         raise RequestNotFound(f"no send request {path_param(request_id)}", request_id=path_param(request_id))
     return json_response(record.model_dump(mode="json"))

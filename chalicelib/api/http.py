@@ -22,7 +22,9 @@ STATUS = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.InvalidSignature: 403,
+    errors.CarrierNotConfigured: 403,
     errors.AccountNotFound: 404,
+    errors.UnknownCarrier: 404,
     errors.MessageNotFound: 404,
     errors.NotSuppressed: 404,
     errors.RequestNotFound: 404,
@@ -63,6 +65,8 @@ def json_errors(view: Callable[..., Response | Any]) -> Callable[..., Response |
             status = _status_of(error)
             if status >= 500:
                 logger.error("request not recorded", extra={"code": error.code, "reason": error.message})
+            elif isinstance(error, errors.InvalidSignature) and error.reason:
+                logger.warning("webhook refused", extra={"code": error.code, "reason": error.reason})
             return error_response(status, error.code, error.message, error.details)
         except ValidationError as error:
             return error_response(

@@ -13,28 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from chalicelib.domain.errors import AccountNotFound, Forbidden, InvalidRequest, Unauthenticated
 from chalicelib.domain.models import (
     Account,
-    Carriers,
+    CarrierSettings,
     DetectorSettings,
     ExtraKeywords,
     Frozen,
     Replies,
-    SmsProviderName,
+    carrier_secret_name,
 )
 from chalicelib.domain.notifications import EmailTemplates, valid_email
 from chalicelib.domain.phone import is_valid_region
-from chalicelib.domain.ports import SecretStore, SuppressionStore
+from chalicelib.domain.ports import AccountStore, CarrierCatalog, SecretStore
 
 MAX_TOKENS = 5
-
-
-def twilio_auth_token_secret(account_id: str) -> str:
-    """The secret store name of the account's Twilio auth token."""
-    return f"accounts/{account_id}/twilio/auth_token"
 
 
 def hash_token(token: str) -> str:
@@ -51,26 +46,18 @@ class Principal:
     label: str
 
 
-class TwilioSettingsIn(Frozen):
-    account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
-    auth_token: str | None = Field(default=None, min_length=8, max_length=128)
-
-
-class CarriersIn(Frozen):
-    twilio: TwilioSettingsIn | None = None
-
-
 class AccountSettingsIn(Frozen):
     """The body of PUT /v1/accounts/{id}; omitted fields keep their current value."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     default_region: str | None = None
     opt_out_scope: Literal["all", "sender"] | None = None
-    sms_provider: SmsProviderName | None = None
+    sms_provider: str | None = Field(default=None, max_length=32)
     detector: DetectorSettings | None = None
     replies: Replies | None = None
     keywords: ExtraKeywords | None = None
-    carriers: CarriersIn | None = None
+    #: Credentials per carrier, each checked against that carrier's form; fields omitted keep their value.
+    carriers: dict[str, dict[str, object]] | None = Field(default=None, max_length=10)
     email_sender: str | None = Field(default=None, max_length=254)
     compliance_email: str | None = Field(default=None, max_length=254)
     email_templates: EmailTemplates | None = None
@@ -95,15 +82,27 @@ class AccountSettingsIn(Frozen):
 
 
 def upsert_account(
-    store: SuppressionStore, secret_store: SecretStore, account_id: str, settings: AccountSettingsIn, now: datetime
+    accounts: AccountStore,
+    secret_store: SecretStore,
+    catalog: CarrierCatalog,
+    account_id: str,
+    settings: AccountSettingsIn,
+    now: datetime,
 ) -> tuple[Account, str | None, bool]:
-    """Create or update an account. Returns (account, new token or None, created)."""
-    current = store.get_account(account_id)
+    """Create or update an account. Returns (account, new token or None, created).
+
+    Carrier credentials are checked against each carrier's form; their secrets go to the secret store
+    and the account keeps only their names.
+    """
+    current = accounts.get_account(account_id)
     created = current is None
     if current is None:
         if settings.name is None:
             raise InvalidRequest("name is required to create an account", field="name")
         current = Account(account_id=account_id, name=settings.name, created_at=now, updated_at=now)
+    if settings.sms_provider is not None and settings.sms_provider not in catalog.provider_names():
+        known = ", ".join(sorted(catalog.provider_names()))
+        raise InvalidRequest(f"sms_provider must be one of {known}", field="sms_provider")
     updates: dict[str, object] = {
         field: value
         for field in (
@@ -120,27 +119,66 @@ def upsert_account(
         )
         if (value := getattr(settings, field)) is not None
     }
-    twilio_in = settings.carriers.twilio if settings.carriers else None
-    if twilio_in is not None:
-        twilio = current.carriers.twilio
-        if twilio_in.account_sid is not None:
-            twilio = twilio.model_copy(update={"account_sid": twilio_in.account_sid})
-        if twilio_in.auth_token is not None:
-            secret_store.put(twilio_auth_token_secret(account_id), twilio_in.auth_token)
-            twilio = twilio.model_copy(update={"auth_token_set": True})
-        updates["carriers"] = Carriers(twilio=twilio)
+    if settings.carriers:
+        carriers = dict(current.carriers)
+        for carrier, raw in settings.carriers.items():
+            current_settings = carriers.get(carrier, CarrierSettings())
+            carriers[carrier] = _carrier_settings(catalog, secret_store, account_id, carrier, raw, current_settings)
+        updates["carriers"] = carriers
     hashes = () if settings.revoke_tokens else current.token_hashes
     token = None
     if settings.issue_token:
         token = f"{account_id}.{secrets.token_urlsafe(32)}"
         hashes = (*hashes, hash_token(token))[-MAX_TOKENS:]
     account = Account.model_validate({**current.model_dump(), **updates, "token_hashes": hashes, "updated_at": now})
-    store.put_account(account)
+    accounts.put_account(account)
     return account, token, created
 
 
+def _carrier_settings(
+    catalog: CarrierCatalog,
+    secret_store: SecretStore,
+    account_id: str,
+    carrier: str,
+    raw: dict[str, object],
+    current: CarrierSettings,
+) -> CarrierSettings:
+    """One carrier's credentials checked against its form, the secrets stored, merged over what was set before.
+
+    Forms' fields are optional, so an update may send one credential alone; the carrier says what is missing
+    when it needs it (a 403 on its webhooks, a failed send).
+    """
+    form = catalog.credentials_form(carrier)
+    if form is None:
+        raise InvalidRequest(f"there is no carrier {carrier!r}", field=f"carriers.{carrier}")
+    try:
+        credentials = form.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+            for item in error.errors(include_url=False, include_input=False)
+        )
+        raise InvalidRequest(f"carriers.{carrier}: {problems}", field=f"carriers.{carrier}") from None
+    plain = dict(current.settings)
+    secret_names = set(current.secrets)
+    for name, value in _fields(credentials, raw):
+        if isinstance(value, SecretStr):
+            secret_store.put(carrier_secret_name(account_id, carrier, name), value.get_secret_value())
+            secret_names.add(name)
+        elif value is None:
+            plain.pop(name, None)
+        else:
+            plain[name] = str(value)
+    return CarrierSettings(settings=plain, secrets=tuple(sorted(secret_names)))
+
+
+def _fields(credentials: BaseModel, raw: dict[str, object]) -> list[tuple[str, object]]:
+    """The fields this request gave (validated), by name."""
+    return [(name, getattr(credentials, name)) for name in type(credentials).model_fields if name in raw]
+
+
 def authenticate(
-    authorization: str | None, operator_token: str | None, store: SuppressionStore
+    authorization: str | None, operator_token: str | None, accounts: AccountStore
 ) -> tuple[Principal, Account | None]:
     """Who holds this `Authorization: Bearer` header; with their account when they are an admin.
 
@@ -155,21 +193,21 @@ def authenticate(
     token_account, dot, _ = token.rpartition(".")
     if not dot or not token_account:
         raise Unauthenticated("the token is not valid")
-    account = store.get_account(token_account)
+    account = accounts.get_account(token_account)
     token_hash = hash_token(token)
     if account is None or not any(hmac.compare_digest(token_hash, known) for known in account.token_hashes):
         raise Unauthenticated("the token is not valid")
     return Principal(operator=False, account_id=account.account_id, label=f"token:{token_hash[:12]}"), account
 
 
-def authorise(principal: Principal, own_account: Account | None, account_id: str, store: SuppressionStore) -> Account:
+def authorise(principal: Principal, own_account: Account | None, account_id: str, accounts: AccountStore) -> Account:
     """The account `principal` may act on at `account_id`.
 
     Another account's token gets 403 before any lookup, so it learns nothing (not even whether
     the account exists).
     """
     if principal.operator:
-        account = store.get_account(account_id)
+        account = accounts.get_account(account_id)
         if account is None:
             raise AccountNotFound(f"no account {account_id}", account_id=account_id)
         return account
@@ -181,3 +219,16 @@ def authorise(principal: Principal, own_account: Account | None, account_id: str
 def require_operator(principal: Principal) -> None:
     if not principal.operator:
         raise Forbidden("only the operator token may do this")
+
+
+def carrier_credentials(account: Account, carrier: str, secret_store: SecretStore) -> dict[str, str] | None:
+    """The account's credentials for `carrier`, secrets read from the secret store; None when it has none."""
+    configured = account.carriers.get(carrier)
+    if configured is None:
+        return None
+    credentials = dict(configured.settings)
+    for name in configured.secrets:
+        value = secret_store.get(carrier_secret_name(account.account_id, carrier, name))
+        if value:
+            credentials[name] = value
+    return credentials

@@ -14,7 +14,7 @@ from typing import Literal
 from chalicelib.domain.errors import MailRejected, MailRetry, StoreUnavailable
 from chalicelib.domain.models import Account, Action, EventRecord, InboundMessage, NotificationJob, Source
 from chalicelib.domain.notifications import NotificationKind, NotificationValues, build_email, valid_email
-from chalicelib.domain.ports import EmailLog, Mailer, SendQueue, SuppressionStore
+from chalicelib.domain.ports import Mailer, Outbox, SendQueue, Stores
 
 
 def job_for(record: EventRecord) -> NotificationJob | None:
@@ -59,20 +59,20 @@ def reply_job(message: InboundMessage) -> NotificationJob:
     )
 
 
-def dispatch(store: SuppressionStore, queue: SendQueue, job: NotificationJob) -> bool:
+def dispatch(outbox: Outbox, queue: SendQueue, job: NotificationJob) -> bool:
     """Queue a job; an outbox job is then marked queued. False (and still pending) when the queue failed."""
     try:
         queue.enqueue_job(job)
     except StoreUnavailable:
         return False
     if job.event_id is not None:
-        store.job_queued(job)
+        outbox.job_queued(job)
     return True
 
 
-def flush_outbox(store: SuppressionStore, queue: SendQueue, limit: int = 100) -> int:
+def flush_outbox(outbox: Outbox, queue: SendQueue, limit: int = 100) -> int:
     """Queue the jobs whose queueing failed after their event was stored; returns how many went."""
-    return sum(dispatch(store, queue, job) for job in store.pending_jobs(limit))
+    return sum(dispatch(outbox, queue, job) for job in outbox.pending_jobs(limit))
 
 
 class UndeliverableJob(Exception):
@@ -90,8 +90,7 @@ class Delivery:
 def deliver(
     job: NotificationJob,
     account: Account,
-    store: SuppressionStore,
-    email_log: EmailLog,
+    stores: Stores,
     mailer: Mailer,
     *,
     default_sender: str | None,
@@ -104,7 +103,8 @@ def deliver(
     confirmation when a valid address is known; the account's compliance address gets opt-outs
     and opt-ins. Raises MailRetry (throttled: the job comes back later) or UndeliverableJob.
     """
-    contact = store.contact(account.account_id, job.phone)
+    contact = stores.numbers.contact(account.account_id, job.phone)
+    email_log = stores.emails
     recipients: list[tuple[NotificationKind, str]] = []
     skipped: list[str] = []
     if contact.last_user_email and valid_email(contact.last_user_email):

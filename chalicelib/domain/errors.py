@@ -25,7 +25,13 @@ class InvalidPhone(InvalidRequest):
 
 
 class InvalidSignature(DomainError):
+    """A webhook its carrier did not sign for this account. `reason` (which check failed) is for the logs only."""
+
     code = "invalid_signature"
+
+    def __init__(self, message: str, *, reason: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.reason = reason
 
 
 class Unauthenticated(DomainError):
@@ -56,6 +62,16 @@ class LiftRefused(DomainError):
     """An admin tried to lift the contact's own opt-out (DESIGN rule 4)."""
 
     code = "lift_refused"
+
+
+class UnknownCarrier(DomainError):
+    code = "unknown_carrier"
+
+
+class CarrierNotConfigured(DomainError):
+    """The account lacks a credential the carrier needs (to send, or to check a webhook's signature)."""
+
+    code = "carrier_not_configured"
 
 
 class PayloadTooLarge(DomainError):

@@ -173,17 +173,29 @@ class ExtraKeywords(Frozen):
     help: tuple[str, ...] = ()
 
 
-class TwilioSettings(Frozen):
-    account_sid: str | None = None
-    #: The auth token itself lives in the secret store; the account only says whether one is set.
-    auth_token_set: bool = False
+class CarrierSettings(Frozen):
+    """An account's credentials for one carrier: plain settings here, secrets only by name.
+
+    The secrets themselves live in the secret store under `carrier_secret_name`.
+    """
+
+    settings: dict[str, str] = Field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flat(cls, raw: object) -> object:
+        # Accounts stored before carriers became a map kept `{"<setting>": "...", "<secret>_set": true}`.
+        if isinstance(raw, dict) and not set(raw) <= {"settings", "secrets"}:
+            settings = {k: v for k, v in raw.items() if isinstance(v, str)}
+            secrets = tuple(k.removesuffix("_set") for k, v in raw.items() if k.endswith("_set") and v is True)
+            return {"settings": settings, "secrets": secrets}
+        return raw
 
 
-class Carriers(Frozen):
-    twilio: TwilioSettings = TwilioSettings()
-
-
-SmsProviderName = Literal["twilio", "aws", "local"]
+def carrier_secret_name(account_id: str, carrier: str, field: str) -> str:
+    """The secret store name of one of an account's carrier secrets."""
+    return f"accounts/{account_id}/{carrier}/{field}"
 
 
 class DetectorSettings(Frozen):
@@ -204,12 +216,14 @@ class Account(Frozen):
     name: str
     default_region: str = "US"
     opt_out_scope: Literal["all", "sender"] = "all"
-    #: Who sends this account's texts: Twilio, AWS End User Messaging SMS, or the local recorder.
-    sms_provider: SmsProviderName = "twilio"
+    #: Who sends this account's texts: a carrier of the registry, or `local` (the recorder of `make run`);
+    #: None: the carrier the account has credentials for.
+    sms_provider: str | None = None
     detector: DetectorSettings = DetectorSettings()
     replies: Replies = Replies()
     keywords: ExtraKeywords = ExtraKeywords()
-    carriers: Carriers = Carriers()
+    #: Credentials per carrier name: only carriers listed here may call the account's webhooks.
+    carriers: dict[str, CarrierSettings] = Field(default_factory=dict)
     #: The address alert emails come from (an SES-verified identity).
     email_sender: str | None = None
     #: Also told of every opt-out and opt-in, e.g. a compliance officer's mailbox.
@@ -232,7 +246,7 @@ class InboundMessage(Frozen):
     #: Carrier time when the carrier gives one, else when we received it.
     occurred_at: datetime
     received_at: datetime
-    #: The carrier handles opt-out replies itself (Twilio Advanced Opt-Out sets OptOutType).
+    #: The carrier confirmed the opt-out itself (e.g. an advanced opt-out feature): we send no confirmation.
     carrier_confirms: bool = False
 
 
@@ -314,6 +328,8 @@ class SendRequest(Frozen):
     user_email: str | None = Field(default=None, max_length=254)
     contact_email: str | None = Field(default=None, max_length=254)
     tags: dict[str, str] = Field(default_factory=dict, max_length=20)
+    #: The carrier to send through instead of the account's `sms_provider` (a reply goes back the way it came).
+    provider: str | None = Field(default=None, max_length=32)
     #: The opt-out event this text confirms: the one kind of text that may reach a suppressed number,
     #: and only for an opt-out of that number that is in its history (DESIGN rule 9).
     confirms_event: str | None = Field(default=None, max_length=256)
@@ -367,9 +383,6 @@ class OutboundRecord(Frozen):
     def counter(self) -> str:
         """The campaign counter this outcome adds to: `sent`, `skipped:<reason>`, `failed:<reason>`."""
         return self.status if self.reason is None else f"{self.status}:{self.reason}"
-
-
-Claim = Literal["claimed", "duplicate", "stale"]
 
 
 class Email(Frozen):

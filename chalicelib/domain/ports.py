@@ -1,17 +1,24 @@
-"""The interfaces the use cases need from the outside world; adapters implement them."""
+"""The interfaces the use cases need from the outside world; adapters implement them.
+
+The stores follow the data: each port owns one kind of item, and `Stores` hands the use cases all of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
 
 from chalicelib.domain.models import (
     Account,
-    Claim,
     Contact,
+    DeliveryReport,
     Email,
     EventRecord,
+    InboundMessage,
     LoggedInbound,
     NotificationJob,
     NumberState,
@@ -19,22 +26,24 @@ from chalicelib.domain.models import (
     OutboundSms,
     SendRequest,
     SmsResult,
+    Source,
 )
+from chalicelib.domain.webhooks import WebhookAnswer, WebhookRequest
 
 
-class SuppressionStore(Protocol):
-    """Accounts, number state, history and the inbound log."""
+class AccountStore(Protocol):
+    """Accounts' settings and token hashes."""
 
     def get_account(self, account_id: str) -> Account | None: ...
 
     def put_account(self, account: Account) -> None: ...
 
+
+class NumberStore(Protocol):
+    """The one owner of a number's state item: its suppressions, per-scope clock, version and contact details."""
+
     def load(self, account_id: str, phone: str, event_id: str | None = None) -> tuple[NumberState, bool]:
         """The number's state, and whether `event_id` is already in its history: one round trip."""
-        ...
-
-    def get_event(self, account_id: str, phone: str, event_id: str) -> EventRecord | None:
-        """One event of the number's history."""
         ...
 
     def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
@@ -48,33 +57,45 @@ class SuppressionStore(Protocol):
         inbound: LoggedInbound | None = None,
         job: NotificationJob | None = None,
     ) -> None:
-        """Write the new state and append `record` atomically.
+        """Write the new state and append `record` to the number's history atomically.
 
         Conditional on the state still being at `state.version` (else ConcurrentUpdate) and on the
-        event not being recorded yet (else DuplicateEvent). `inbound`, when given, is logged in the
-        same transaction; `job`, when given, is kept with the event as pending (the outbox).
+        event not being recorded yet (else DuplicateEvent). `inbound`, when given, goes into the inbound
+        log in the same write; `job`, when given, into the outbox.
         """
         ...
 
-    def pending_jobs(self, limit: int) -> list[NotificationJob]:
-        """Outbox jobs not yet queued, oldest first."""
-        ...
+    def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
+        """The send gate's last step: True when the recipient is still at `expected_version`.
 
-    def job_queued(self, job: NotificationJob) -> None:
-        """The outbox job is on the queue: it is no longer pending."""
+        The same conditional write remembers who texted the number last and the contact's email
+        (`contact`). False when an event changed the number since it was read.
+        """
         ...
 
     def contact(self, account_id: str, phone: str) -> Contact:
-        """Who last texted the number, and the contact's email, as the send path recorded them."""
+        """Who last texted the number, and the contact's email, as `claim_recipient` recorded them."""
+        ...
+
+    def list_suppressed(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[NumberState], str | None]:
+        """Numbers with at least one active suppression, by phone, a page at a time."""
+        ...
+
+
+class History(Protocol):
+    """Each number's events, kept forever (written by `NumberStore.commit`)."""
+
+    def get_event(self, account_id: str, phone: str, event_id: str) -> EventRecord | None:
+        """One event of the number's history."""
         ...
 
     def history(self, account_id: str, phone: str) -> list[EventRecord]:
         """The number's events, newest first (by carrier time, then received time)."""
         ...
 
-    def list_suppressed(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[NumberState], str | None]:
-        """Numbers with at least one active suppression, by phone, a page at a time."""
-        ...
+
+class InboundLog(Protocol):
+    """Every message contacts sent, with what the service made of it, and the review queue."""
 
     def log_inbound(self, inbound: LoggedInbound) -> bool:
         """Add a message to the inbound log; False when it was already there."""
@@ -93,25 +114,47 @@ class SuppressionStore(Protocol):
         ...
 
 
-class SecretStore(Protocol):
-    """Carrier credentials, kept out of the table (SSM SecureString in AWS)."""
+class Outbox(Protocol):
+    """Email jobs stored with their event (by `NumberStore.commit`) and not yet on the queue."""
 
-    def get(self, name: str) -> str | None: ...
+    def pending_jobs(self, limit: int) -> list[NotificationJob]:
+        """Outbox jobs not yet queued, oldest first."""
+        ...
 
-    def put(self, name: str, value: str) -> None: ...
+    def job_queued(self, job: NotificationJob) -> None:
+        """The outbox job is on the queue: it is no longer pending."""
+        ...
 
 
-class Clock(Protocol):
-    def now(self) -> datetime: ...
+Claim = Literal["claimed", "duplicate"]
 
 
-class SmsProvider(Protocol):
-    """Sends one text through a carrier (Twilio, AWS End User Messaging SMS, or the local recorder)."""
+class OutboundLog(Protocol):
+    """Every send request's outcome, idempotent per request id, with per-campaign counts."""
 
-    name: str
+    def claim(self, request: SendRequest, now: datetime) -> Claim:
+        """Mark the request as being sent: `duplicate` when it was handled before (or is being handled)."""
+        ...
 
-    def send(self, message: OutboundSms) -> SmsResult:
-        """Send, mapping the provider's answer to an SmsResult; never raises for a provider error."""
+    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
+        """Record the final outcome, once.
+
+        `fresh`: the request was never claimed (a skip); False when it was already recorded.
+        """
+        ...
+
+    def release(self, request: SendRequest, now: datetime) -> None:
+        """Give a claimed request back for a later retry."""
+        ...
+
+    def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
+        """Add outcomes (`sent`, `skipped:<reason>`, ...) to the campaign's counters."""
+        ...
+
+    def get(self, account_id: str, request_id: str) -> OutboundRecord | None: ...
+
+    def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
+        """`sent`, `skipped:<reason>`, `failed:<reason>` counts of the campaign."""
         ...
 
 
@@ -127,35 +170,38 @@ class EmailLog(Protocol):
         ...
 
 
-class OutboundLog(EmailLog, Protocol):
-    """Every send request's outcome, idempotent per request id, with per-campaign counts (and alert emails)."""
+@dataclass(frozen=True)
+class Stores:
+    """Every store, for the use cases to take what they need from."""
 
-    def claim(self, request: SendRequest, expected_version: int, now: datetime) -> Claim:
-        """Mark the request as being sent, if its recipient is still at `expected_version`.
+    accounts: AccountStore
+    numbers: NumberStore
+    history: History
+    inbound: InboundLog
+    outbox: Outbox
+    outbound: OutboundLog
+    emails: EmailLog
 
-        `duplicate`: the request was handled before; `stale`: the recipient's state changed.
-        """
-        ...
 
-    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        """Record the final outcome, once.
+class SecretStore(Protocol):
+    """Carrier credentials and the operator token, kept out of the table (SSM SecureString in AWS)."""
 
-        `fresh`: the request was never claimed (a skip); False when it was already recorded.
-        """
-        ...
+    def get(self, name: str) -> str | None: ...
 
-    def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
-        """Add outcomes (`sent`, `skipped:<reason>`, ...) to the campaign's counters."""
-        ...
+    def put(self, name: str, value: str) -> None: ...
 
-    def release(self, request: SendRequest, now: datetime) -> None:
-        """Give a claimed request back for a later retry."""
-        ...
 
-    def get(self, account_id: str, request_id: str) -> OutboundRecord | None: ...
+class Clock(Protocol):
+    def now(self) -> datetime: ...
 
-    def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
-        """`sent`, `skipped:<reason>`, `failed:<reason>` counts of the campaign."""
+
+class SmsProvider(Protocol):
+    """Sends one text through a carrier (or the local recorder)."""
+
+    name: str
+
+    def send(self, message: OutboundSms) -> SmsResult:
+        """Send, mapping the provider's answer to an SmsResult; never raises for a provider error."""
         ...
 
 
@@ -184,4 +230,90 @@ class Mailer(Protocol):
         Raises MailRetry for throttling and service errors (try again later) and MailRejected for
         an email that can never be sent as it is (bad address, unverified sender).
         """
+        ...
+
+
+#: A carrier's credentials for one account: its settings and its secrets, by the names its form gives them.
+Credentials = Mapping[str, str]
+
+
+class Carrier(Protocol):
+    """One carrier's wire formats: how it signs webhooks, what its payloads say, how it wants an answer.
+
+    Adapters live under `chalicelib/adapters/carriers/`, one module each, listed in the registry.
+    """
+
+    #: The `{carrier}` of its webhook paths, and the key of its credentials in an account.
+    name: str
+    #: The account's credentials for this carrier, as PUT /v1/accounts/{id} takes them: a pydantic model whose
+    #: SecretStr fields go to the secret store and whose other fields are kept in the account.
+    credentials_form: type[BaseModel]
+    #: True when the webhook's answer carries the reply (TwiML); otherwise replies go through the send path.
+    replies_in_answer: bool
+
+    def verify(self, request: WebhookRequest, credentials: Credentials) -> None:
+        """Raise InvalidSignature unless the carrier signed this request for these credentials."""
+        ...
+
+    def read(
+        self, request: WebhookRequest, *, account_id: str, default_region: str, received_at: datetime
+    ) -> CarrierNotice:
+        """What a verified inbound-webhook request says: messages, reports, or something to answer directly."""
+        ...
+
+    def read_status(
+        self, request: WebhookRequest, *, account_id: str, default_region: str, received_at: datetime
+    ) -> CarrierNotice:
+        """What a verified status-callback request says."""
+        ...
+
+    def error_source(self, error_code: str | None) -> Source | None:
+        """What a delivery error code means for the recipient: `carrier` opt-out, `bounce`, or nothing."""
+        ...
+
+    def answer(self, reply: str | None) -> WebhookAnswer:
+        """The HTTP answer once everything the request said is stored; `reply` only when replies_in_answer."""
+        ...
+
+    def provider(self, credentials: Credentials) -> SmsProvider:
+        """An SmsProvider sending through this carrier; CarrierNotConfigured when `credentials` lack something."""
+        ...
+
+
+class TopicCarrier(Carrier, Protocol):
+    """A carrier that can also push its notices through a topic that invokes our function directly."""
+
+    def notice_from_topic(
+        self,
+        message: str,
+        *,
+        message_id: str,
+        timestamp: str,
+        account_id: str,
+        default_region: str,
+        received_at: datetime,
+    ) -> CarrierNotice:
+        """What one topic message says (the invoke is authenticated by IAM: no signature to check)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CarrierNotice:
+    """What one webhook request carried (some carriers batch, so lists)."""
+
+    messages: tuple[InboundMessage, ...] = ()
+    reports: tuple[DeliveryReport, ...] = ()
+    #: An answer to give at once instead (a subscription confirmed, a test ping): nothing to store.
+    answer: WebhookAnswer | None = None
+
+
+class CarrierCatalog(Protocol):
+    """The carriers the service knows, as the domain sees them: names, credential forms and providers."""
+
+    def credentials_form(self, carrier: str) -> type[BaseModel] | None:
+        """The credentials model of a carrier, or None when there is no such carrier."""
+        ...
+
+    def provider_names(self) -> frozenset[str]:
+        """What `sms_provider` may name."""
         ...

@@ -16,7 +16,6 @@ from chalicelib.domain.models import (
     Account,
     Action,
     DeliveryReport,
-    EventRecord,
     NumberState,
     OutboundRecord,
     OutboundSms,
@@ -24,7 +23,7 @@ from chalicelib.domain.models import (
     SendStatus,
     Source,
 )
-from chalicelib.domain.ports import OutboundLog, SendQueue, SmsProvider, SuppressionStore
+from chalicelib.domain.ports import SendQueue, SmsProvider, Stores
 
 MAX_CLAIM_ATTEMPTS = 5
 
@@ -35,12 +34,14 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class SendDeps:
-    store: SuppressionStore
-    outbound: OutboundLog
-    provider_for: Callable[[Account], SmsProvider]
+    """What the send path needs; built by the composition root."""
+
+    stores: Stores
+    #: The SmsProvider for an account, through the named carrier (None: the account's `sms_provider`).
+    provider_for: Callable[[Account, str | None], SmsProvider]
     now: Callable[[], datetime]
-    #: Where email jobs go when a provider reports an opt-out (None: no emails).
-    alerts: SendQueue | None = None
+    #: Where email jobs go when a provider reports an opt-out.
+    queue: SendQueue
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
     confirmation = request.confirms_event is not None
     if confirmation and not _confirms_an_opt_out(deps, request):
         record = OutboundRecord(request=request, status="skipped", reason="not_a_confirmation", updated_at=deps.now())
-        return Handled(record, True) if deps.outbound.finish(record, fresh=True) else _existing(deps, request)
+        return Handled(record, True) if deps.stores.outbound.finish(record, fresh=True) else _existing(deps, request)
     for _ in range(MAX_CLAIM_ATTEMPTS):
         blocking = [] if confirmation else state.blocking(request.sender, request.groups)
         if blocking:
@@ -71,57 +72,42 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
                 blocked_by=tuple(blocking),
                 updated_at=deps.now(),
             )
-            if deps.outbound.finish(record, fresh=True):
+            if deps.stores.outbound.finish(record, fresh=True):
                 return Handled(record, first_time=True)
             return _existing(deps, request)
-        claim = deps.outbound.claim(request, state.version, deps.now())
-        if claim == "claimed":
-            return Handled(_send_claimed(deps, account, request), first_time=True)
-        if claim == "duplicate":
+        if deps.stores.outbound.claim(request, deps.now()) == "duplicate":
             return _existing(deps, request)
-        # The recipient changed since the batch read: read it again and decide again.
-        state, _ = deps.store.load(request.account_id, request.to)
+        # The gate's last step, just before the provider: the recipient must still be as the batch read it.
+        if deps.stores.numbers.claim_recipient(request, state.version, deps.now()):
+            return Handled(_send_claimed(deps, account, request), first_time=True)
+        # An event changed the recipient since the batch read: hand the claim back, read again, decide again.
+        deps.stores.outbound.release(request, deps.now())
+        state, _ = deps.stores.numbers.load(request.account_id, request.to)
     raise RetryLater(f"{request.to} kept changing while {request.request_id} was being sent")
 
 
 def _confirms_an_opt_out(deps: SendDeps, request: SendRequest) -> bool:
     """A confirmation may reach a suppressed number only for that number's own, stored opt-out."""
     assert request.confirms_event is not None
-    record = deps.store.get_event(request.account_id, request.to, request.confirms_event)
+    record = deps.stores.history.get_event(request.account_id, request.to, request.confirms_event)
     return record is not None and record.event.action is Action.OPT_OUT and record.outcome == "applied"
-
-
-def confirmation(record: EventRecord, sender: str, body: str) -> SendRequest:
-    """The confirmation text of an opt-out, for carriers that cannot reply in the webhook's answer.
-
-    Its request id is derived from the event, so an opt-out is confirmed once.
-    """
-    event = record.event
-    return SendRequest(
-        request_id=f"confirm:{event.event_id}"[:128],
-        account_id=event.account_id,
-        to=event.phone,
-        sender=sender,
-        body=body,
-        confirms_event=event.event_id,
-    )
 
 
 def _existing(deps: SendDeps, request: SendRequest) -> Handled:
     """SQS delivered this request again: it was handled once, and that is what counts."""
-    existing = deps.outbound.get(request.account_id, request.request_id)
+    existing = deps.stores.outbound.get(request.account_id, request.request_id)
     if existing is None:  # released for a retry between our claim and this read
         raise RetryLater(f"{request.request_id} is being retried")
     return Handled(existing, first_time=False)
 
 
 def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> OutboundRecord:
-    provider = deps.provider_for(account)
+    provider = deps.provider_for(account, request.provider)
     result = provider.send(
         OutboundSms(request_id=request.request_id, to=request.to, sender=request.sender, body=request.body)
     )
     if result.status == "retry":
-        deps.outbound.release(request, deps.now())
+        deps.stores.outbound.release(request, deps.now())
         raise RetryLater(f"{provider.name} asked to retry {request.request_id}: {result.detail}")
     status: SendStatus
     reason: str | None
@@ -139,7 +125,7 @@ def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> Out
             occurred_at=deps.now(),
             received_at=deps.now(),
         )
-        services.receive_delivery_report(deps.store, account, report, source, deps.alerts)
+        services.receive_delivery_report(deps.stores, deps.queue, account, report, source)
         status, reason = ("skipped", "carrier_opted_out") if source is Source.CARRIER else ("failed", "unreachable")
     elif result.status == "sent":
         status, reason = "sent", None
@@ -155,5 +141,5 @@ def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> Out
         detail=result.detail,
         updated_at=deps.now(),
     )
-    deps.outbound.finish(record, fresh=False)
+    deps.stores.outbound.finish(record, fresh=False)
     return record

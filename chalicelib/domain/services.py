@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.domain import alerts, detector, policy
+from chalicelib.domain import alerts, detector, policy, replies
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidPhone, MessageNotFound, StoreUnavailable
 from chalicelib.domain.models import (
     ALL,
@@ -24,12 +24,13 @@ from chalicelib.domain.models import (
     LoggedInbound,
     NumberState,
     Review,
+    SendRequest,
     Source,
     Suppression,
     sender_scope,
 )
 from chalicelib.domain.phone import to_e164
-from chalicelib.domain.ports import SendQueue, SuppressionStore
+from chalicelib.domain.ports import SendQueue, Stores
 
 #: How often a lost optimistic race is retried before giving up with a 5xx.
 MAX_ATTEMPTS = 8
@@ -48,12 +49,12 @@ class Recorded:
 
 
 def record_event(
-    store: SuppressionStore,
+    stores: Stores,
+    queue: SendQueue,
     event: Event,
     *,
     inbound: LoggedInbound | None = None,
     check: Callable[[NumberState], object] | None = None,
-    queue: SendQueue | None = None,
 ) -> Recorded:
     """Apply `event` to its number once, atomically with its history (DESIGN rules 5 and 11).
 
@@ -63,7 +64,7 @@ def record_event(
     stores its email job with it, and the job is queued on `queue` once the event is stored.
     """
     for _ in range(MAX_ATTEMPTS):
-        state, seen = store.load(event.account_id, event.phone, event.event_id)
+        state, seen = stores.numbers.load(event.account_id, event.phone, event.event_id)
         if seen:
             return Recorded(state, None)
         if check is not None:
@@ -71,18 +72,18 @@ def record_event(
         new_state, record = policy.apply(state, event)
         if not policy.worth_recording(record):
             if inbound is not None:
-                store.log_inbound(inbound)
+                stores.inbound.log_inbound(inbound)
             return Recorded(state, record)
-        job = alerts.job_for(record) if queue is not None else None
+        job = alerts.job_for(record)
         try:
-            store.commit(new_state, record, inbound, job)
+            stores.numbers.commit(new_state, record, inbound, job)
         except ConcurrentUpdate:
             continue
         except DuplicateEvent:
             return Recorded(state, None)
-        if job is not None and queue is not None:
+        if job is not None:
             # Stored first, queued second; a job the queue refused stays in the outbox.
-            alerts.dispatch(store, queue, job)
+            alerts.dispatch(stores.outbox, queue, job)
         return Recorded(new_state.model_copy(update={"version": state.version + 1}), record)
     raise StoreUnavailable("the number is changing too fast to record this event; retry", phone=event.phone)
 
@@ -100,37 +101,53 @@ class InboundResult:
 
 
 def receive_inbound(
-    store: SuppressionStore, account: Account, message: InboundMessage, queue: SendQueue | None = None
+    stores: Stores, queue: SendQueue, account: Account, message: InboundMessage, *, reply_in_answer: bool = True
 ) -> InboundResult:
     """A contact texted one of the account's numbers: log it, act on it, say what to reply.
 
     Keywords (rule 6) and opt-outs in other words (rule 7) above the account's threshold act at
     once; a likely opt-out below it is flagged for review in the inbound log. The opt-out is
     stored before this returns, so the caller acknowledges only what is stored.
+
+    `reply_in_answer`: the carrier's webhook answer carries the reply (a TwiML answer, say). Otherwise the
+    reply goes through the send path, back through the carrier it came from, and is queued before this
+    returns; a redelivery queues it again under the same request id, which the send path sends once.
     """
     detection = detector.detect(message.body, account.keywords)
     intent, needs_review = _decide(detection, account)
     reason = detection.reason
-    if detection.keyword == "YES" and not _has_keyword_opt_out(store, account, message.from_phone):
+    if detection.keyword == "YES" and not _has_keyword_opt_out(stores, account, message.from_phone):
         # YES lifts only an existing keyword opt-out; to anyone else it is an ordinary reply (rule 6).
         intent, reason = Intent.NONE, "YES without a keyword opt-out to lift: an ordinary reply"
     event = _inbound_event(account, message, intent, detection)
     logged = LoggedInbound(
         message=message, intent=intent, reason=reason, confidence=detection.confidence, needs_review=needs_review
     )
-    recorded = record_event(store, event, inbound=logged, queue=queue)
+    recorded = record_event(stores, queue, event, inbound=logged)
+    record = recorded.record
     if recorded.duplicate:
-        return InboundResult(intent=intent, reply=None, duplicate=True, reason=reason)
-    if queue is not None and intent is Intent.NONE:
+        if reply_in_answer:
+            return InboundResult(intent=intent, reply=None, duplicate=True, reason=reason)
+        record = stores.history.get_event(event.account_id, event.phone, event.event_id)
+    elif intent is Intent.NONE:
         # Anything but a keyword or an opt-out goes to the user who last texted the number.
-        alerts.dispatch(store, queue, alerts.reply_job(message))
+        alerts.dispatch(stores.outbox, queue, alerts.reply_job(message))
+    text = _reply(account, message, intent, record)
+    if text and record is not None and not reply_in_answer:
+        _queue_reply(queue, replies.reply(record, message.to_phone, text, provider=message.carrier))
     return InboundResult(
         intent=intent,
-        reply=_reply(account, message, intent, recorded.record),
-        duplicate=False,
-        record=recorded.record,
+        reply=text if reply_in_answer else None,
+        duplicate=recorded.duplicate,
+        record=record,
         reason=reason,
     )
+
+
+def _queue_reply(queue: SendQueue, request: SendRequest) -> None:
+    refused = queue.enqueue([request])
+    if refused:
+        raise StoreUnavailable(f"could not queue the reply {request.request_id}: {refused[request.request_id]}")
 
 
 def _decide(detection: detector.Detection, account: Account) -> tuple[Intent, bool]:
@@ -143,8 +160,8 @@ def _decide(detection: detector.Detection, account: Account) -> tuple[Intent, bo
     return Intent.NONE, False
 
 
-def _has_keyword_opt_out(store: SuppressionStore, account: Account, phone: str) -> bool:
-    state, _ = store.load(account.account_id, phone)
+def _has_keyword_opt_out(stores: Stores, account: Account, phone: str) -> bool:
+    state, _ = stores.numbers.load(account.account_id, phone)
     return any(s.source is Source.KEYWORD for s in state.suppressions.values())
 
 
@@ -194,11 +211,7 @@ def _reply(account: Account, message: InboundMessage, intent: Intent, record: Ev
 
 
 def receive_delivery_report(
-    store: SuppressionStore,
-    account: Account,
-    report: DeliveryReport,
-    source: Source | None,
-    queue: SendQueue | None = None,
+    stores: Stores, queue: SendQueue, account: Account, report: DeliveryReport, source: Source | None
 ) -> Recorded | None:
     """A carrier reported on a message we sent; `source` is what its error code means, if anything.
 
@@ -223,7 +236,7 @@ def receive_delivery_report(
         actor=f"{report.carrier}:{report.message_id}",
         notes=f"{report.carrier} status {report.status}, error {report.error_code}",
     )
-    return record_event(store, event, queue=queue)
+    return record_event(stores, queue, event)
 
 
 # --- admins ----------------------------------------------------------------------------------
@@ -242,54 +255,61 @@ def _admin_event(account: Account, phone: str, now: datetime, actor: str, **fiel
 
 
 def opt_out_manually(
-    store: SuppressionStore,
+    stores: Stores,
+    queue: SendQueue,
     account: Account,
     phone: str,
     scope: str,
     notes: str | None,
     actor: str,
     now: datetime,
-    queue: SendQueue | None = None,
 ) -> Suppression:
     """An admin opts a number out; returns the suppression now active in that scope."""
     event = _admin_event(
         account, phone, now, actor, action=Action.OPT_OUT, scopes=(scope,), source=Source.MANUAL, notes=notes
     )
-    recorded = record_event(store, event, queue=queue)
+    recorded = record_event(stores, queue, event)
     return recorded.state.suppressions[scope]
 
 
 def lift(
-    store: SuppressionStore, account: Account, phone: str, scope: str, notes: str | None, actor: str, now: datetime
+    stores: Stores,
+    queue: SendQueue,
+    account: Account,
+    phone: str,
+    scope: str,
+    notes: str | None,
+    actor: str,
+    now: datetime,
 ) -> NumberState:
     """An admin lifts a manual, import or bounce suppression; the contact's own is refused (409)."""
     event = _admin_event(account, phone, now, actor, action=Action.LIFT, scopes=(scope,), notes=notes)
-    return record_event(store, event, check=lambda state: policy.check_lift(state, scope)).state
+    return record_event(stores, queue, event, check=lambda state: policy.check_lift(state, scope)).state
 
 
-def _inbound_message(store: SuppressionStore, account: Account, message_id: str) -> LoggedInbound:
-    logged = store.get_inbound(account.account_id, message_id)
+def _inbound_message(stores: Stores, account: Account, message_id: str) -> LoggedInbound:
+    logged = stores.inbound.get_inbound(account.account_id, message_id)
     if logged is None:
         raise MessageNotFound(f"no inbound message {message_id}", message_id=message_id)
     return logged
 
 
 def _resolve_review(
-    store: SuppressionStore, logged: LoggedInbound, resolution: str, actor: str, notes: str | None, now: datetime
+    stores: Stores, logged: LoggedInbound, resolution: str, actor: str, notes: str | None, now: datetime
 ) -> None:
     if logged.needs_review and logged.review is None:
         review = Review(resolution=resolution, actor=actor, at=now, notes=notes)  # type: ignore[arg-type]
-        store.resolve_review(logged.model_copy(update={"review": review}))
+        stores.inbound.resolve_review(logged.model_copy(update={"review": review}))
 
 
 def unsubscribe_from_message(
-    store: SuppressionStore,
+    stores: Stores,
+    queue: SendQueue,
     account: Account,
     message_id: str,
     notes: str | None,
     actor: str,
     now: datetime,
-    queue: SendQueue | None = None,
 ) -> NumberState:
     """An admin reads an inbound message as a request to stop: the contact's own opt-out.
 
@@ -297,7 +317,7 @@ def unsubscribe_from_message(
     it; the scope follows the account's opt-out scope. It resolves the message's review, if it
     awaited one. Calling it twice changes nothing more.
     """
-    logged = _inbound_message(store, account, message_id)
+    logged = _inbound_message(stores, account, message_id)
     message = logged.message
     scope = ALL if account.opt_out_scope == "all" else sender_scope(message.to_phone)
     event = Event(
@@ -313,16 +333,22 @@ def unsubscribe_from_message(
         notes=notes or logged.reason,
         message=message.body,
     )
-    state = record_event(store, event, queue=queue).state
-    _resolve_review(store, logged, "unsubscribed", actor, notes, now)
+    state = record_event(stores, queue, event).state
+    _resolve_review(stores, logged, "unsubscribed", actor, notes, now)
     return state
 
 
 def dismiss_review(
-    store: SuppressionStore, account: Account, message_id: str, notes: str | None, actor: str, now: datetime
+    stores: Stores,
+    queue: SendQueue,
+    account: Account,
+    message_id: str,
+    notes: str | None,
+    actor: str,
+    now: datetime,
 ) -> LoggedInbound:
     """An admin decides a flagged message is not an opt-out; the decision and note go into history."""
-    logged = _inbound_message(store, account, message_id)
+    logged = _inbound_message(stores, account, message_id)
     message = logged.message
     event = Event(
         event_id=f"dismiss:{message.carrier}:{message.message_id}",
@@ -335,9 +361,9 @@ def dismiss_review(
         notes=f"review dismissed: {notes}" if notes else "review dismissed",
         message=message.body,
     )
-    record_event(store, event)
-    _resolve_review(store, logged, "dismissed", actor, notes, now)
-    return _inbound_message(store, account, message_id)
+    record_event(stores, queue, event)
+    _resolve_review(stores, logged, "dismissed", actor, notes, now)
+    return _inbound_message(stores, account, message_id)
 
 
 @dataclass(frozen=True)
@@ -350,7 +376,7 @@ class Verdict:
 
 
 def check_numbers(
-    store: SuppressionStore, account: Account, raw_phones: Sequence[str], sender: str | None, groups: Sequence[str]
+    stores: Stores, account: Account, raw_phones: Sequence[str], sender: str | None, groups: Sequence[str]
 ) -> list[Verdict]:
     """May a message from `sender` in `groups` go to each number? A verdict per input, in order."""
     normalised: list[tuple[str, str | None, str | None]] = []
@@ -359,7 +385,7 @@ def check_numbers(
             normalised.append((raw, to_e164(raw, account.default_region), None))
         except InvalidPhone as error:
             normalised.append((raw, None, error.message))
-    states = store.load_many(account.account_id, [phone for _, phone, _ in normalised if phone])
+    states = stores.numbers.load_many(account.account_id, [phone for _, phone, _ in normalised if phone])
     verdicts = []
     for raw, phone, problem in normalised:
         if phone is None:

@@ -9,18 +9,17 @@ succeed (bad JSON, bad fields, unknown account) until SQS moves it to the dead-l
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from chalicelib import wiring
 from chalicelib.domain import alerts, sending
 from chalicelib.domain.errors import InvalidRequest, MailRetry
 from chalicelib.domain.models import Account, NotificationJob, NumberState, SendRequest
 from chalicelib.observability import logger
+from chalicelib.wiring import Container, container
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -45,7 +44,7 @@ class BatchPlan:
     states: dict[tuple[str, str], NumberState] = field(default_factory=dict)
 
 
-def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> BatchPlan:
+def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
     plan = BatchPlan()
     for record in records:
         message_id = record["messageId"]
@@ -59,7 +58,7 @@ def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> Batc
             plan.problems[message_id] = "the body is not a send request with an account_id"
             continue
         if account_id not in plan.accounts:
-            account = _account(deps, account_id)
+            account = parts.account(account_id)
             if account is None:
                 plan.problems[message_id] = f"no account {account_id}"
                 continue
@@ -79,24 +78,9 @@ def plan_batch(records: list[dict[str, Any]], deps: wiring.Dependencies) -> Batc
     for request in plan.requests.values():
         recipients[request.account_id].append(request.to)
     for account_id, phones in recipients.items():
-        for phone, state in deps.store.load_many(account_id, phones).items():
+        for phone, state in parts.stores.numbers.load_many(account_id, phones).items():
             plan.states[(account_id, phone)] = state
     return plan
-
-
-#: A warm send function reads an account once a minute, not once a batch: settings changes reach
-#: the send path within this many seconds.
-ACCOUNT_MAX_AGE = 60.0
-
-
-def _account(deps: wiring.Dependencies, account_id: str) -> Account | None:
-    cached = deps.accounts.get(account_id)
-    if cached is not None and time.monotonic() - cached[1] < ACCOUNT_MAX_AGE:
-        return cached[0]
-    account = deps.store.get_account(account_id)
-    if account is not None:
-        deps.accounts[account_id] = (account, time.monotonic())
-    return account
 
 
 def _describe(error: ValidationError) -> str:
@@ -111,10 +95,9 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     # Imported here: the API function shares this module and should not pay for it at cold start.
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    deps = wiring.dependencies()
-    send_deps = wiring.send_dependencies()
+    parts = container()
     records = event.get("Records", [])
-    plan = plan_batch(records, deps)
+    plan = plan_batch(records, parts)
     to_delay: list[tuple[str, int]] = []
     # Counted per batch, one counter write per campaign, once the batch's outcomes are stored.
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
@@ -129,7 +112,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         request = plan.requests[record.message_id]
         account = plan.accounts[request.account_id]
         try:
-            handled = sending.send(send_deps, account, request, plan.states[(request.account_id, request.to)])
+            handled = sending.send(parts.send_deps, account, request, plan.states[(request.account_id, request.to)])
         except sending.RetryLater:
             to_delay.append((record.receipt_handle, int(record.attributes.approximate_receive_count)))
             raise
@@ -142,12 +125,11 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             delivery = alerts.deliver(
                 job,
                 plan.accounts[job.account_id],
-                deps.store,
-                send_deps.outbound,
-                wiring.mailer(),
-                default_sender=deps.settings.email_sender,
-                api_base=deps.settings.public_base_url,
-                now=deps.clock.now(),
+                parts.stores,
+                parts.mailer,
+                default_sender=parts.settings.email_sender,
+                api_base=parts.settings.public_base_url,
+                now=parts.clock.now(),
             )
         except MailRetry:
             to_delay.append((record.receipt_handle, int(record.attributes.approximate_receive_count)))
@@ -163,7 +145,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(event=event, record_handler=send_record, processor=processor)
     for (account_id, campaign_id), campaign_counts in counts.items():
-        send_deps.outbound.count(account_id, campaign_id, dict(campaign_counts))
+        parts.stores.outbound.count(account_id, campaign_id, dict(campaign_counts))
     logger.info(
         "send batch handled",
         extra={
@@ -173,5 +155,5 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         },
     )
     for receipt_handle, receives in to_delay:
-        wiring.send_queue().delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+        parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
     return dict(response)

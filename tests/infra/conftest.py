@@ -22,7 +22,11 @@ PROD_CONTEXT = {
     "sender_email": "alerts@example.com",
     "alarm_email": "ops@example.com",
     "public_base_url": "https://sms.example.com/api",
+    # Two accounts text through AWS End User Messaging SMS (one id with a character a logical id cannot hold).
+    "aws_sms_accounts": "acme,beta_2",
 }
+#: The service's accounts PROD_CONTEXT gives a two-way SMS topic (dev gives none).
+PROD_SMS_ACCOUNTS = ("acme", "beta_2")
 DEV_CONTEXT = {"stage": "dev"}
 
 # Environment variables the CDK CLI (or a developer's shell) may set that would change what is synthesised.

@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.models import ACCOUNT_ID_PATTERN
+from chalicelib.settings import Settings
+from infra.config import ACCOUNT_ID_PATTERN as CONFIG_ACCOUNT_ID_PATTERN
 from infra.config import ConfigError, load_config
 
 
@@ -35,6 +38,15 @@ def test_production_can_be_set_for_another_stage() -> None:
     assert config.prefix == "sms-optout-staging"
     assert config.secrets_prefix == "/optout/staging"
     assert config.operator_token_parameter == "/optout/staging/operator-token"
+    assert config.inbound_topic_prefix == "sms-optout-staging-inbound-"
+    assert config.inbound_topic_name("acme") == "sms-optout-staging-inbound-acme"
+
+
+def test_operator_token_parameter_is_the_secret_the_app_reads() -> None:
+    # The app reads `<OPTOUT_SECRETS_PREFIX>/<OPTOUT_OPERATOR_TOKEN_SECRET>`; the stack sets the prefix, not the name.
+    config = load_config(context_of({"stage": "prod"}), {})
+    secret_name = Settings.model_fields["operator_token_secret"].default
+    assert config.operator_token_parameter == f"{config.secrets_prefix}/{secret_name}"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +61,10 @@ def test_production_can_be_set_for_another_stage() -> None:
         {"memory_mb": "64"},
         {"production": "maybe"},
         {"sms_resource_arns": "*"},
+        {"aws_sms_accounts": "Acme"},
+        {"aws_sms_accounts": "acme,acme"},
+        {"aws_sms_accounts": "acme/../beta"},
+        {"aws_sms_accounts": "-acme"},
     ],
 )
 def test_bad_context_is_refused(context: dict[str, str]) -> None:
@@ -63,3 +79,17 @@ def test_sms_resource_arns_narrow_the_send_permission() -> None:
         "arn:aws:sms-voice:us-east-1:123456789012:phone-number/abc",
         "arn:aws:sms-voice:us-east-1:123456789012:pool/p",
     )
+
+
+def test_no_aws_sms_accounts_by_default() -> None:
+    assert load_config(context_of({}), {}).aws_sms_accounts == ()
+
+
+@pytest.mark.parametrize("value", ["acme, beta_2", '["acme", "beta_2"]', ["acme", "beta_2"]])
+def test_aws_sms_accounts_from_a_list(value: Any) -> None:
+    assert load_config(context_of({"aws_sms_accounts": value}), {}).aws_sms_accounts == ("acme", "beta_2")
+
+
+def test_account_ids_are_the_apps() -> None:
+    # A topic is named after an account id the app accepts, and nothing else.
+    assert CONFIG_ACCOUNT_ID_PATTERN.pattern == ACCOUNT_ID_PATTERN

@@ -1,5 +1,5 @@
-"""The synthesised stack, prod and dev: table, queues, send event source, outbox schedule, IAM, secrets, alarms,
-outputs, cfn-lint."""
+"""The synthesised stack, prod and dev: table, queues, send event source, outbox schedule, two-way SMS topics, IAM,
+secrets, alarms, outputs, cfn-lint."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from chalicelib.adapters.dynamodb_table import table_definition
-from tests.infra.conftest import PROD_CONTEXT, Synthesised, dump
+from chalicelib.adapters.dynamodb.table import table_definition
+from chalicelib.settings import Settings
+from tests.infra.conftest import PROD_CONTEXT, PROD_SMS_ACCOUNTS, Synthesised, dump
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +26,10 @@ SEND_FUNCTION = "HandleSendQueue"
 SEND_EVENT = "HandleSendQueueSqsEventSource"
 OUTBOX_FUNCTION = "FlushEmailOutbox"
 OUTBOX_EVENT = "FlushEmailOutboxEvent"
+SMS_TOPIC_FUNCTION = "HandleSmsTopic"
 #: app.py's functions: each has its own role, name, log group and alarms.
-FUNCTIONS = (API_FUNCTION, SEND_FUNCTION, OUTBOX_FUNCTION)
-#: The indexes of the table the app creates locally (chalicelib/adapters/dynamodb_table.py).
+FUNCTIONS = (API_FUNCTION, SEND_FUNCTION, OUTBOX_FUNCTION, SMS_TOPIC_FUNCTION)
+#: The indexes of the table the app creates locally (chalicelib/adapters/dynamodb/table.py).
 INDEXES = tuple(index["IndexName"] for index in table_definition("t")["GlobalSecondaryIndexes"])
 
 
@@ -54,6 +56,16 @@ def queue_id(synthesised: Synthesised, name: str) -> str:
 def prefix_of(synthesised: Synthesised) -> str:
     """sms-optout-<stage>: the table's name."""
     return str(synthesised.resource("AWS::DynamoDB::Table")["Properties"]["TableName"])
+
+
+def inbound_topics(synthesised: Synthesised) -> dict[str, str]:
+    """Account id -> the logical id of its two-way SMS topic (`<prefix>-inbound-<account id>`)."""
+    topic_prefix = f"{prefix_of(synthesised)}-inbound-"
+    return {
+        topic["Properties"]["TopicName"].removeprefix(topic_prefix): logical_id
+        for logical_id, topic in synthesised.resources("AWS::SNS::Topic").items()
+        if topic["Properties"].get("TopicName", "").startswith(topic_prefix)
+    }
 
 
 # --- the table -----------------------------------------------------------------------------------------------
@@ -138,10 +150,13 @@ def test_send_queue_dead_letters_after_five_receives(stage: Synthesised) -> None
 
 
 def test_queues_are_encrypted_and_refuse_plain_http(stage: Synthesised) -> None:
-    for queue in stage.resources("AWS::SQS::Queue").values():
+    queues = stage.resources("AWS::SQS::Queue")
+    assert len(queues) == 3  # send, its dead-letter queue, the inbound failure queue
+    for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    template_of(stage).resource_count_is("AWS::SQS::QueuePolicy", 2)
-    for policy in stage.resources("AWS::SQS::QueuePolicy").values():
+    policies = stage.resources("AWS::SQS::QueuePolicy").values()
+    assert sorted(q["Ref"] for p in policies for q in p["Properties"]["Queues"]) == sorted(queues)
+    for policy in policies:
         statement = policy["Properties"]["PolicyDocument"]["Statement"][0]
         assert statement["Effect"] == "Deny"
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -173,19 +188,20 @@ def test_send_event_source_is_this_stages_send_queue(stage: Synthesised) -> None
 # --- the functions -------------------------------------------------------------------------------------------
 
 
-def test_the_functions_are_app_pys_three(stage: Synthesised) -> None:
+def test_the_functions_are_app_pys_four(stage: Synthesised) -> None:
     # A function app.py adds would otherwise run with the API's role (Chalice's stage-wide iam_role_arn); the stack
     # refuses to synthesise one it does not know.
     assert set(stage.resources("AWS::Serverless::Function")) == set(FUNCTIONS)
 
 
 def test_every_function_comes_from_one_bundle_without_boto3(stage: Synthesised) -> None:
-    api, send, outbox = (function(stage, logical_id) for logical_id in FUNCTIONS)
-    assert api["CodeUri"] == send["CodeUri"] == outbox["CodeUri"]
+    api, send, outbox, sms_topic = (function(stage, logical_id) for logical_id in FUNCTIONS)
+    assert api["CodeUri"] == send["CodeUri"] == outbox["CodeUri"] == sms_topic["CodeUri"]
     assert api["Handler"] == "app.app"
     assert send["Handler"] == "app.handle_send_queue"
     assert outbox["Handler"] == "app.flush_email_outbox"
-    assert api["Runtime"] == send["Runtime"] == outbox["Runtime"] == "python3.11"
+    assert sms_topic["Handler"] == "app.handle_sms_topic"
+    assert {f["Runtime"] for f in (api, send, outbox, sms_topic)} == {"python3.11"}
     asset = stage.path.parent / f"asset.{api['CodeUri']['Key']}"
     assert asset.is_file(), asset
     with zipfile.ZipFile(asset) as bundle:
@@ -194,7 +210,12 @@ def test_every_function_comes_from_one_bundle_without_boto3(stage: Synthesised) 
     assert not top_level & {"boto3", "botocore", "aws_cdk", "moto", "tests", "infra"}
 
 
-FUNCTION_NAMES = {API_FUNCTION: "api", SEND_FUNCTION: "send", OUTBOX_FUNCTION: "outbox"}
+FUNCTION_NAMES = {
+    API_FUNCTION: "api",
+    SEND_FUNCTION: "send",
+    OUTBOX_FUNCTION: "outbox",
+    SMS_TOPIC_FUNCTION: "sms-topic",
+}
 
 
 def test_function_names_and_timeouts(stage: Synthesised) -> None:
@@ -208,6 +229,7 @@ def test_function_names_and_timeouts(stage: Synthesised) -> None:
     assert function(stage, API_FUNCTION)["Timeout"] <= 29  # API Gateway's integration timeout
     assert function(stage, SEND_FUNCTION)["Timeout"] == 30
     assert function(stage, OUTBOX_FUNCTION)["Timeout"] == 60
+    assert function(stage, SMS_TOPIC_FUNCTION)["Timeout"] == 150
 
 
 def test_functions_depend_on_their_log_groups(stage: Synthesised) -> None:
@@ -242,19 +264,26 @@ def test_outbox_sweeps_do_not_overlap(stage: Synthesised) -> None:
     assert function(stage, OUTBOX_FUNCTION)["Timeout"] < 5 * 60
 
 
-def test_only_the_api_and_send_functions_have_other_event_sources(stage: Synthesised) -> None:
+def test_event_sources_and_invoke_permissions(stage: Synthesised) -> None:
     assert set(function(stage, API_FUNCTION).get("Events", {})) == set()
     assert set(function(stage, SEND_FUNCTION)["Events"]) == {SEND_EVENT}
-    # The only explicit invoke permission is API Gateway's; the schedule's comes from the SAM transform.
-    permissions = stage.resources("AWS::Lambda::Permission")
-    assert [p["Properties"]["Principal"] for p in permissions.values()] == ["apigateway.amazonaws.com"]
+    # app.py's on_sns_message(topic="optout-inbound") is a SAM event on a topic no stage has: the stack removes it
+    # and subscribes the function to each account's topic itself.
+    assert "Events" not in function(stage, SMS_TOPIC_FUNCTION)
+    # API Gateway's, and SNS's from each inbound topic; the schedule's comes from the SAM transform.
+    permissions = stage.resources("AWS::Lambda::Permission").values()
+    principals = sorted(p["Properties"]["Principal"] for p in permissions)
+    assert principals == ["apigateway.amazonaws.com"] + ["sns.amazonaws.com"] * len(inbound_topics(stage))
 
 
 EXPECTED_ENVIRONMENT = {
     "OPTOUT_TABLE_NAME",
     "OPTOUT_SEND_QUEUE_URL",
     "OPTOUT_SECRETS_PREFIX",
-    "OPTOUT_OPERATOR_TOKEN_PARAMETER",
+    "OPTOUT_INBOUND_TOPIC_PREFIX",
+    "OPTOUT_AWS_CONNECT_TIMEOUT",
+    "OPTOUT_AWS_READ_TIMEOUT",
+    "OPTOUT_AWS_MAX_ATTEMPTS",
     "POWERTOOLS_SERVICE_NAME",
     "LOG_LEVEL",
 }
@@ -270,7 +299,9 @@ def test_environment_variables(prod: Synthesised, dev: Synthesised) -> None:
             }
             assert variables["OPTOUT_SEND_QUEUE_URL"] == {"Ref": queue_id(synthesised, "SendQueue")}
             assert variables["OPTOUT_SECRETS_PREFIX"] == f"/optout/{stage_name}"
-            assert variables["OPTOUT_OPERATOR_TOKEN_PARAMETER"] == f"/optout/{stage_name}/operator-token"
+            # The operator token is read from the secret store under that prefix: no variable names it.
+            assert not any("OPERATOR_TOKEN" in name for name in variables), variables
+            assert variables["OPTOUT_INBOUND_TOPIC_PREFIX"] == f"sms-optout-{stage_name}-inbound-"
             assert variables["POWERTOOLS_SERVICE_NAME"] == "sms-optout"
             assert variables["LOG_LEVEL"] == "INFO"
     assert (
@@ -281,8 +312,43 @@ def test_environment_variables(prod: Synthesised, dev: Synthesised) -> None:
 
 
 def test_every_function_has_the_same_environment(stage: Synthesised) -> None:
-    api, send, outbox = (function(stage, logical_id)["Environment"]["Variables"] for logical_id in FUNCTIONS)
-    assert api == send == outbox
+    api, send, outbox, sms_topic = (function(stage, logical_id)["Environment"]["Variables"] for logical_id in FUNCTIONS)
+    assert api == send == outbox == sms_topic
+
+
+def test_environment_names_are_settings_of_the_app(stage: Synthesised) -> None:
+    # A misspelt OPTOUT_ variable would be ignored (the settings ignore extra names): each must be a setting.
+    settings = {f"OPTOUT_{name.upper()}" for name in Settings.model_fields}
+    for name in function(stage, API_FUNCTION)["Environment"]["Variables"]:
+        assert not name.startswith("OPTOUT_") or name in settings, name
+
+
+def aws_call_worst_seconds(variables: dict[str, str]) -> float:
+    """One AWS call at its slowest with the functions' client settings: every attempt connects at the last moment
+    and waits the whole read timeout; botocore's standard mode backs off at most min(2^(i-1), 20) s before retry i."""
+    attempts = int(variables["OPTOUT_AWS_MAX_ATTEMPTS"])
+    per_attempt = float(variables["OPTOUT_AWS_CONNECT_TIMEOUT"]) + float(variables["OPTOUT_AWS_READ_TIMEOUT"])
+    return attempts * per_attempt + sum(min(2**retry, 20) for retry in range(attempts - 1))
+
+
+def test_aws_clients_have_explicit_timeouts(stage: Synthesised) -> None:
+    variables = function(stage, API_FUNCTION)["Environment"]["Variables"]
+    assert (variables["OPTOUT_AWS_CONNECT_TIMEOUT"], variables["OPTOUT_AWS_READ_TIMEOUT"]) == ("2", "5")
+    assert variables["OPTOUT_AWS_MAX_ATTEMPTS"] == "3"
+    assert aws_call_worst_seconds(variables) == 24
+
+
+def test_api_timeout_holds_one_slow_aws_call_within_api_gateways_29_seconds(stage: Synthesised) -> None:
+    api = function(stage, API_FUNCTION)
+    cold_start = 3
+    assert aws_call_worst_seconds(api["Environment"]["Variables"]) + cold_start <= api["Timeout"] <= 29
+
+
+def test_sms_topic_timeout_holds_every_inbound_call_at_its_slowest(stage: Synthesised) -> None:
+    # Nobody waits on an SNS invocation: the function should end with the failing call's error, not a timeout.
+    sms_topic = function(stage, SMS_TOPIC_FUNCTION)
+    inbound_calls = 6
+    assert sms_topic["Timeout"] >= inbound_calls * aws_call_worst_seconds(sms_topic["Environment"]["Variables"])
 
 
 def test_email_settings(prod: Synthesised, dev: Synthesised) -> None:
@@ -331,6 +397,20 @@ def test_no_secret_in_environment_variables(stage: Synthesised) -> None:
                 assert not looks_secret(value), (name, value)
             else:
                 assert set(value) <= {"Ref", "Fn::GetAtt"}, (name, value)  # a resource's name or URL
+
+
+def test_operator_token_is_read_from_the_secret_store(stage: Synthesised) -> None:
+    # The app reads `<OPTOUT_SECRETS_PREFIX>/<operator_token_secret>`; the API may read it, and only the API.
+    secret_name = Settings.model_fields["operator_token_secret"].default
+    prefix = function(stage, API_FUNCTION)["Environment"]["Variables"]["OPTOUT_SECRETS_PREFIX"]
+    suffix = f':parameter{prefix}/{secret_name}"]]}}'
+    readers = {
+        function_id
+        for function_id in FUNCTIONS
+        for resource, actions in actions_by_resource(stage, role_of(stage, function_id)).items()
+        if resource.endswith(suffix) and actions == {"ssm:GetParameter"}
+    }
+    assert readers == {API_FUNCTION}
 
 
 def test_no_secret_in_the_template(stage: Synthesised) -> None:
@@ -543,6 +623,38 @@ def test_outbox_role_has_only_what_the_outbox_function_calls(stage: Synthesised)
     assert len(granted) == 4  # its log group, the table, gsi2, the send queue
 
 
+def test_sms_topic_role_has_only_what_the_inbound_path_calls(stage: Synthesised) -> None:
+    # chalicelib/workers/sms_topic.py -> carrier_webhooks.store_notice -> services.receive_inbound and
+    # receive_delivery_report: reads by key, the event's transaction (an Update and Puts), the inbound log, the
+    # outbox's job_queued; email jobs and replies on the send queue; failed notices to the failure queue (Lambda's
+    # on-failure destination, sent with the execution role).
+    role = role_of(stage, SMS_TOPIC_FUNCTION)
+    assert all_actions(stage, role) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+    }
+    granted = actions_by_resource(stage, role)
+    assert granted == {
+        dump({"Fn::GetAtt": [stage.logical_id("AWS::Logs::LogGroup", "SmsTopicLogGroup"), "Arn"]}): {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        },
+        dump(table_arn(stage)): {
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        },
+        dump({"Fn::GetAtt": [queue_id(stage, "SendQueue"), "Arn"]}): {"sqs:SendMessage"},
+        dump({"Fn::GetAtt": [queue_id(stage, "InboundFailureQueue"), "Arn"]}): {"sqs:SendMessage"},
+    }
+
+
 def test_every_index_is_queried_and_only_queried(stage: Synthesised) -> None:
     by_index: dict[str, set[str]] = {}
     for logical_id in FUNCTIONS:
@@ -600,12 +712,152 @@ def test_dynamodb_grants_match_the_calls_in_the_code(stage: Synthesised) -> None
 
 
 def test_each_role_writes_only_its_own_log_group(stage: Synthesised) -> None:
-    log_groups = ((API_FUNCTION, "ApiLogGroup"), (SEND_FUNCTION, "SendLogGroup"), (OUTBOX_FUNCTION, "OutboxLogGroup"))
+    log_groups = (
+        (API_FUNCTION, "ApiLogGroup"),
+        (SEND_FUNCTION, "SendLogGroup"),
+        (OUTBOX_FUNCTION, "OutboxLogGroup"),
+        (SMS_TOPIC_FUNCTION, "SmsTopicLogGroup"),
+    )
     for function_id, log_group in log_groups:
         log_statements = [s for s in role_statements(stage, role_of(stage, function_id)) if s["Sid"] == "WriteOwnLogs"]
         assert [s["Resource"] for s in log_statements] == [
             {"Fn::GetAtt": [stage.logical_id("AWS::Logs::LogGroup", log_group), "Arn"]}
         ]
+
+
+# --- two-way SMS through AWS End User Messaging SMS ----------------------------------------------------------
+
+SMS_VOICE = "sms-voice.amazonaws.com"
+
+
+def sms_voice_source_conditions() -> dict[str, Any]:
+    """AWS End User Messaging SMS acting for this AWS account's sms-voice resources in this region only."""
+    source_arn = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":sms-voice:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":*",
+            ],
+        ]
+    }
+    return {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}, "ArnLike": {"aws:SourceArn": source_arn}}
+
+
+def test_one_encrypted_topic_per_listed_account(prod: Synthesised, dev: Synthesised) -> None:
+    topics = inbound_topics(prod)
+    assert set(topics) == set(PROD_SMS_ACCOUNTS)
+    key = prod.logical_id("AWS::KMS::Key", "InboundTopicKey")
+    for logical_id in topics.values():
+        properties = prod.template["Resources"][logical_id]["Properties"]
+        assert properties["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+        assert "FifoTopic" not in properties  # two-way SMS publishes to standard topics only
+    # No account listed (the default): no topic, no key.
+    assert inbound_topics(dev) == {}
+    assert not dev.resources("AWS::KMS::Key")
+    assert not dev.resources("AWS::SNS::Subscription")
+
+
+def test_topic_policy_lets_end_user_messaging_publish_for_this_account_only(prod: Synthesised) -> None:
+    policies = prod.resources("AWS::SNS::TopicPolicy").values()
+    for logical_id in inbound_topics(prod).values():
+        (policy,) = [p for p in policies if p["Properties"]["Topics"] == [{"Ref": logical_id}]]
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        allowed = [s for s in statements if s["Effect"] == "Allow"]
+        assert allowed == [
+            {
+                "Sid": "SmsVoicePublishes",
+                "Effect": "Allow",
+                "Principal": {"Service": SMS_VOICE},
+                "Action": "sns:Publish",
+                "Resource": {"Ref": logical_id},
+                "Condition": sms_voice_source_conditions(),
+            }
+        ]
+        denied = [s for s in statements if s["Effect"] == "Deny"]
+        assert [s["Condition"] for s in denied] == [{"Bool": {"aws:SecureTransport": "false"}}]
+
+
+def test_topic_key_lets_end_user_messaging_encrypt_for_this_account_only(prod: Synthesised) -> None:
+    key = prod.resource("AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    # The account's own statement (AWS's default key policy: IAM policies decide; none here grants kms:*), and
+    # the service's, which the topic needs to accept its messages.
+    assert statements[0]["Principal"] == {
+        "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+    }
+    service = [s for s in statements if s.get("Principal") == {"Service": SMS_VOICE}]
+    assert service == [
+        {
+            "Sid": "SmsVoiceEncryptsToInboundTopics",
+            "Effect": "Allow",
+            "Principal": {"Service": SMS_VOICE},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": sms_voice_source_conditions(),
+        }
+    ]
+    assert len(statements) == 2
+    assert not any("kms:" in dump(s["Action"]) for s in all_policy_statements(prod))  # no role uses the key
+
+
+def test_each_topic_invokes_the_sms_topic_function_with_a_dead_letter_queue(prod: Synthesised) -> None:
+    function_arn = {"Fn::GetAtt": [SMS_TOPIC_FUNCTION, "Arn"]}
+    failure_queue = {"Fn::GetAtt": [queue_id(prod, "InboundFailureQueue"), "Arn"]}
+    subscriptions = prod.resources("AWS::SNS::Subscription")
+    permissions = prod.resources("AWS::Lambda::Permission")
+    for logical_id in inbound_topics(prod).values():
+        (subscription_id,) = [k for k, v in subscriptions.items() if v["Properties"]["TopicArn"] == {"Ref": logical_id}]
+        subscription = subscriptions[subscription_id]
+        assert subscription["Properties"]["Protocol"] == "lambda"
+        assert subscription["Properties"]["Endpoint"] == function_arn
+        assert subscription["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": failure_queue}
+        # SNS may invoke the function from this topic only; the subscription waits for the permission.
+        (permission_id,) = [
+            k for k, v in permissions.items() if v["Properties"].get("SourceArn") == {"Ref": logical_id}
+        ]
+        assert permissions[permission_id]["Properties"] == {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": function_arn,
+            "Principal": "sns.amazonaws.com",
+            "SourceArn": {"Ref": logical_id},
+        }
+        assert permission_id in as_list(subscription["DependsOn"])
+
+
+def test_sns_may_dead_letter_into_the_failure_queue_from_the_inbound_topics_only(prod: Synthesised) -> None:
+    failure_queue = queue_id(prod, "InboundFailureQueue")
+    (policy,) = [
+        p
+        for p in prod.resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": failure_queue}]
+    ]
+    allowed = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert all(s["Principal"] == {"Service": "sns.amazonaws.com"} and s["Action"] == "sqs:SendMessage" for s in allowed)
+    assert sorted(dump(s["Condition"]) for s in allowed) == sorted(
+        dump({"ArnEquals": {"aws:SourceArn": {"Ref": logical_id}}}) for logical_id in inbound_topics(prod).values()
+    )
+
+
+def test_failed_notices_go_to_the_failure_queue(stage: Synthesised) -> None:
+    # SNS invokes the function asynchronously: after Lambda's retries the record lands in the failure queue.
+    config = function(stage, SMS_TOPIC_FUNCTION)["EventInvokeConfig"]
+    assert config["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [queue_id(stage, "InboundFailureQueue"), "Arn"]}}
+    }
+    assert config["MaximumRetryAttempts"] == 2
+    assert 0 < config["MaximumEventAgeInSeconds"] <= 6 * 3600
+    failure_queue = stage.template["Resources"][queue_id(stage, "InboundFailureQueue")]["Properties"]
+    assert failure_queue["QueueName"] == f"{prefix_of(stage)}-inbound-failed"
+    assert failure_queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert "RedrivePolicy" not in failure_queue and "FifoQueue" not in failure_queue  # Lambda needs a standard queue
 
 
 # --- SES -----------------------------------------------------------------------------------------------------
@@ -656,7 +908,7 @@ def test_alarms_exist(stage: Synthesised) -> None:
 
     dead_letter_queue = {"Fn::GetAtt": [queue_id(stage, "SendDeadLetterQueue"), "QueueName"]}
     assert watched("ApproximateNumberOfMessagesVisible", QueueName=dead_letter_queue)
-    for function_name in (f"{prefix}-api", f"{prefix}-send", f"{prefix}-outbox"):
+    for function_name in (f"{prefix}-api", f"{prefix}-send", f"{prefix}-outbox", f"{prefix}-sms-topic"):
         assert watched("Errors", FunctionName=function_name)
         assert watched("Throttles", FunctionName=function_name)
     assert watched("5XXError", ApiName=prefix, Stage="api")
@@ -686,6 +938,22 @@ def test_outbox_function_alarms(stage: Synthesised) -> None:
         assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert properties["TreatMissingData"] == "notBreaching"
         assert properties["AlarmName"] == f"{prefix_of(stage)}-outbox-function-{metric_name.lower()}"
+
+
+def test_failed_two_way_sms_notices_alarm(stage: Synthesised) -> None:
+    # A notice in the failure queue may be an opt-out not stored; one Lambda could not put there is lost.
+    failure_queue = {"Fn::GetAtt": [queue_id(stage, "InboundFailureQueue"), "QueueName"]}
+    function_name = f"{prefix_of(stage)}-sms-topic"
+    alarms = {
+        name: properties
+        for name, dimensions, properties in alarm_metrics(stage)
+        if dimensions in ({"QueueName": failure_queue}, {"FunctionName": function_name})
+    }
+    assert set(alarms) == {"ApproximateNumberOfMessagesVisible", "DestinationDeliveryFailures", "Errors", "Throttles"}
+    for properties in alarms.values():
+        assert properties["Threshold"] == 1
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarms["ApproximateNumberOfMessagesVisible"]["AlarmName"] == f"{prefix_of(stage)}-inbound-failures"
 
 
 def test_table_throttle_alarms_add_up_the_table_and_its_indexes(stage: Synthesised) -> None:
@@ -732,6 +1000,15 @@ def test_outputs(prod: Synthesised, dev: Synthesised) -> None:
     assert dev.template["Outputs"]["TwilioStatusCallbackUrl"]["Value"]["Fn::Join"][1][-1] == (
         "/api/webhooks/twilio/{account_id}/status"
     )
+    # A topic in another AWS account subscribes this URL over HTTPS; this stack's topics are listed.
+    assert (
+        prod.template["Outputs"]["AwsSmsWebhookUrl"]["Value"] == "https://sms.example.com/api/webhooks/aws/{account_id}"
+    )
+    assert prod.template["Outputs"]["InboundTopicArns"]["Value"] == {
+        "Fn::Join": [",", [{"Ref": inbound_topics(prod)[account]} for account in PROD_SMS_ACCOUNTS]]
+    }
+    assert "InboundTopicArns" not in dev.template["Outputs"]
+    assert "InboundFailureQueueUrl" in dev.template["Outputs"]
 
 
 def cfn_lint() -> str:

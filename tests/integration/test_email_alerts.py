@@ -15,15 +15,14 @@ from chalice.test import Client
 import app as application
 from chalicelib import wiring
 from chalicelib.adapters.carriers import twilio
-from chalicelib.adapters.dynamodb_outbound import DynamoDBOutboundLog
-from chalicelib.adapters.dynamodb_store import DynamoDBSuppressionStore
+from chalicelib.adapters.dynamodb import dynamodb_stores
 from chalicelib.adapters.ses_mailer import SesMailer
 from chalicelib.adapters.sqs_queue import SqsSendQueue
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.domain.errors import MailRetry
 from chalicelib.domain.models import SendRequest
-from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings
+from tests.containers import registry
 from tests.fakes import InMemorySecretStore, RecordingSmsProvider
 from tests.integration.conftest import impatient_queue
 from tools.local_worker import LocalWorker
@@ -40,34 +39,25 @@ def real(clean_aws):
     dynamodb = boto3.client("dynamodb", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
     sqs = boto3.client("sqs", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
     ses = boto3.client("sesv2", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
-    store = DynamoDBSuppressionStore(dynamodb, clean_aws.table_name)
-    secrets = InMemorySecretStore()
     settings = Settings(
         table_name=clean_aws.table_name,
         send_queue_url=clean_aws.queue_url,
         public_base_url=BASE,
         email_sender=clean_aws.email_sender,
     )
-    deps = wiring.Dependencies(settings=settings, store=store, secrets=secrets, clock=wiring.SystemClock())
-    queue = SqsSendQueue(sqs, clean_aws.queue_url)
-    wiring.override(deps)
-    wiring.override_send(
-        SendDeps(
-            store=store,
-            outbound=DynamoDBOutboundLog(dynamodb, clean_aws.table_name),
-            provider_for=lambda _: RecordingSmsProvider(),
-            now=deps.clock.now,
-            alerts=queue,
-        ),
-        queue,
+    parts = wiring.Container(
+        settings,
+        stores=dynamodb_stores(dynamodb, clean_aws.table_name),
+        secrets=InMemorySecretStore(),
+        queue=SqsSendQueue(sqs, clean_aws.queue_url),
+        mailer=SesMailer(ses),
+        carriers=registry(RecordingSmsProvider(), settings),
     )
-    wiring.override_mailer(SesMailer(ses))
-    settings_in = AccountSettingsIn(name="Acme", carriers={"twilio": {"auth_token": AUTH_TOKEN}})
-    upsert_account(store, secrets, "acme", settings_in, datetime.now(UTC))
-    yield type("Real", (), {"resources": clean_aws, "queue": queue, "store": store})
-    wiring.override(None)
-    wiring.override_send(None)
-    wiring.override_mailer(None)
+    wiring.use(parts)
+    settings_in = AccountSettingsIn(name="Acme", sms_provider="local", carriers={"twilio": {"auth_token": AUTH_TOKEN}})
+    upsert_account(parts.stores.accounts, parts.secrets, parts.carriers, "acme", settings_in, datetime.now(UTC))
+    yield type("Real", (), {"resources": clean_aws, "queue": parts.queue, "stores": parts.stores, "parts": parts})
+    wiring.use(None)
 
 
 def worker(queue_url: str, endpoint_url: str) -> LocalWorker:
@@ -173,26 +163,25 @@ def test_an_ses_failure_leaves_the_opt_out_stored_and_the_job_is_retried_then_de
     quick = SqsSendQueue(sqs, queue_url)
     # Backoff would hide the job for minutes: keep the queue's own one-second visibility instead
     quick.delay = lambda receipt_handle, seconds: None
-    wiring.override_send(
-        SendDeps(
-            store=real.store,
-            outbound=wiring.send_dependencies().outbound,
-            provider_for=None,
-            now=lambda: datetime.now(UTC),
-            alerts=quick,
-        ),
-        quick,
+    wiring.use(
+        wiring.Container(
+            real.parts.settings,
+            stores=real.stores,
+            secrets=real.parts.secrets,
+            queue=quick,
+            mailer=ThrottledMailer(),
+            carriers=real.parts.carriers,
+        )
     )
-    wiring.override_mailer(ThrottledMailer())
     # Given Ana's contact STOPs while SES throttles
     contact_texts("STOP", sid="SMstop")
-    assert real.store.load("acme", CONTACT)[0].suppressed
+    assert real.stores.numbers.load("acme", CONTACT)[0].suppressed
     # When the worker keeps failing the job
     w = worker(queue_url, real.resources.endpoint_url)
     for _ in range(4):
         w.run_once(wait_seconds=1)
         time.sleep(1.1)
     # Then the opt-out still stands and the job is in the dead-letter queue, not lost
-    assert real.store.load("acme", CONTACT)[0].suppressed
+    assert real.stores.numbers.load("acme", CONTACT)[0].suppressed
     dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     assert [json.loads(m["Body"])["job_id"] for m in dead] == ["opt_out:twilio:SMstop"]

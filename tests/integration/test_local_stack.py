@@ -12,7 +12,7 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.adapters.dynamodb_table import GSI1, GSI2
+from chalicelib.adapters.dynamodb.table import GSI1, GSI2
 from tools.local_stack import HOST, DemoAccountError, Resources, create_demo_account, create_resources, start_aws
 from tools.local_worker import LocalWorker, failed_message_ids
 

@@ -18,14 +18,13 @@ from chalice.test import Client
 import app as application
 from chalicelib import wiring
 from chalicelib.adapters.carriers import twilio
-from chalicelib.adapters.dynamodb_outbound import DynamoDBOutboundLog
-from chalicelib.adapters.dynamodb_store import DynamoDBSuppressionStore
+from chalicelib.adapters.dynamodb import dynamodb_stores
 from chalicelib.adapters.sqs_queue import SqsSendQueue
 from chalicelib.domain import services
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.domain.models import SendRequest
-from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings
+from tests.containers import registry
 from tests.fakes import InMemorySecretStore, RecordingSmsProvider
 from tests.integration.conftest import impatient_queue
 from tools.local_worker import LocalWorker
@@ -56,37 +55,33 @@ def real(clean_aws):
     """Real adapters on the embedded endpoint, a recording provider, the account `acme`."""
     dynamodb = boto3.client("dynamodb", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
     sqs = boto3.client("sqs", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
-    store = DynamoDBSuppressionStore(dynamodb, clean_aws.table_name)
-    secrets = InMemorySecretStore()
     settings = Settings(table_name=clean_aws.table_name, send_queue_url=clean_aws.queue_url, public_base_url=BASE)
-    deps = wiring.Dependencies(settings=settings, store=store, secrets=secrets, clock=wiring.SystemClock())
     provider = SlowRecorder()
-    wiring.override(deps)
-    wiring.override_send(
-        SendDeps(
-            store=store,
-            outbound=DynamoDBOutboundLog(dynamodb, clean_aws.table_name),
-            provider_for=lambda _: provider,
-            now=deps.clock.now,
-        ),
-        SqsSendQueue(sqs, clean_aws.queue_url),
+    parts = wiring.Container(
+        settings,
+        stores=dynamodb_stores(dynamodb, clean_aws.table_name),
+        secrets=InMemorySecretStore(),
+        queue=SqsSendQueue(sqs, clean_aws.queue_url),
+        carriers=registry(provider, settings),
     )
-    settings_in = AccountSettingsIn(name="Acme", carriers={"twilio": {"auth_token": AUTH_TOKEN}})
-    account, _, _ = upsert_account(store, secrets, "acme", settings_in, datetime.now(UTC))
+    wiring.use(parts)
+    settings_in = AccountSettingsIn(name="Acme", sms_provider="local", carriers={"twilio": {"auth_token": AUTH_TOKEN}})
+    account, _, _ = upsert_account(
+        parts.stores.accounts, parts.secrets, parts.carriers, "acme", settings_in, datetime.now(UTC)
+    )
     yield type(
         "Real",
         (),
         {
-            "store": store,
+            "stores": parts.stores,
             "provider": provider,
             "account": account,
             "resources": clean_aws,
-            "queue": wiring.send_queue(),
-            "outbound": wiring.send_dependencies().outbound,
+            "queue": parts.queue,
+            "outbound": parts.stores.outbound,
         },
     )
-    wiring.override(None)
-    wiring.override_send(None)
+    wiring.use(None)
 
 
 def requests_for(phones: list[str], campaign: str, groups: tuple[str, ...] = ()) -> list[SendRequest]:
@@ -123,10 +118,12 @@ def test_rule10_a_campaign_of_1000_with_100_suppressed_sends_exactly_the_other_9
     scopes = ["all"] * 40 + [f"sender:{SENDER}"] * 30 + ["group:spring-sale"] * 30
     now = datetime.now(UTC)
     for phone, scope in zip(blocked, scopes, strict=True):
-        services.opt_out_manually(real.store, real.account, phone, scope, None, "admin", now)
+        services.opt_out_manually(real.stores, real.queue, real.account, phone, scope, None, "admin", now)
     # And a few suppressions that must not block this campaign
-    services.opt_out_manually(real.store, real.account, phones[1], f"sender:{OTHER_SENDER}", None, "admin", now)
-    services.opt_out_manually(real.store, real.account, phones[2], "group:other", None, "admin", now)
+    services.opt_out_manually(
+        real.stores, real.queue, real.account, phones[1], f"sender:{OTHER_SENDER}", None, "admin", now
+    )
+    services.opt_out_manually(real.stores, real.queue, real.account, phones[2], "group:other", None, "admin", now)
 
     # When the campaign is queued on SQS and the worker drains it (in waves of 100, as a producer
     # would pace it: the embedded SQS slows down as a queue grows)

@@ -11,66 +11,26 @@ import pytest
 from chalicelib import wiring
 from chalicelib.domain import alerts, services
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
-from chalicelib.domain.errors import MailRejected, MailRetry, StoreUnavailable
-from chalicelib.domain.models import Contact, Email, InboundMessage, NotificationJob, Source
-from chalicelib.domain.sending import SendDeps
-from chalicelib.settings import Settings
+from chalicelib.domain.errors import MailRejected, MailRetry
+from chalicelib.domain.models import InboundMessage, SendRequest, Source
 from chalicelib.workers import send as send_worker
-from tests.fakes import FixedClock, InMemoryOutboundLog, InMemorySecretStore, InMemorySuppressionStore
+from tests.containers import fake_container
+from tests.fakes import FixedClock, InMemorySecretStore
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 CONTACT = "+14155550123"
 OUR_NUMBER = "+14155550100"
 
 
-class FakeQueue:
-    def __init__(self, fail: bool = False) -> None:
-        self.jobs: list[NotificationJob] = []
-        self.fail = fail
-        self.delays: list[tuple[str, int]] = []
-
-    def enqueue(self, requests):
-        return {}
-
-    def enqueue_job(self, job: NotificationJob) -> None:
-        if self.fail:
-            raise StoreUnavailable("SQS did not answer")
-        self.jobs.append(job)
-
-    def delay(self, receipt_handle: str, seconds: int) -> None:
-        self.delays.append((receipt_handle, seconds))
-
-
-class FakeMailer:
-    def __init__(self) -> None:
-        self.sent: list[Email] = []
-        self.error: Exception | None = None
-
-    def send(self, email: Email) -> str:
-        if self.error is not None:
-            raise self.error
-        self.sent.append(email)
-        return f"ses-{len(self.sent)}"
-
-
 @pytest.fixture
 def world():
-    store = InMemorySuppressionStore()
-    secrets = InMemorySecretStore()
-    clock = FixedClock(T0)
-    outbound = InMemoryOutboundLog(store)
-    queue, mailer = FakeQueue(), FakeMailer()
-    wiring.override(wiring.Dependencies(settings=Settings(), store=store, secrets=secrets, clock=clock))
-    wiring.override_send(SendDeps(store=store, outbound=outbound, provider_for=None, now=clock.now), queue)
-    wiring.override_mailer(mailer)
+    parts = fake_container(clock=FixedClock(T0))
     settings = AccountSettingsIn(name="Acme", email_sender="alerts@acme.example")
-    account, _, _ = upsert_account(store, secrets, "acme", settings, T0)
+    account, _, _ = upsert_account(parts.stores.accounts, parts.secrets, parts.carriers, "acme", settings, T0)
     w = type("World", (), {})()
-    w.store, w.outbound, w.queue, w.mailer, w.account = store, outbound, queue, mailer, account
+    w.parts, w.stores, w.queue, w.mailer, w.account = parts, parts.stores, parts.queue, parts.mailer, account
     yield w
-    wiring.override(None)
-    wiring.override_send(None)
-    wiring.override_mailer(None)
+    wiring.use(None)
 
 
 def texted(world, body: str, sid: str, at: datetime = T0) -> services.InboundResult:
@@ -84,11 +44,22 @@ def texted(world, body: str, sid: str, at: datetime = T0) -> services.InboundRes
         occurred_at=at,
         received_at=at,
     )
-    return services.receive_inbound(world.store, world.account, message, world.queue)
+    return services.receive_inbound(world.stores, world.queue, world.account, message)
 
 
 def last_sent_by(world, user: str | None, contact: str | None) -> None:
-    world.store.contacts[("acme", CONTACT)] = Contact(last_user_email=user, contact_email=contact)
+    """The send path texted CONTACT for `user`, with the contact's email: the number remembers both."""
+    text = SendRequest(
+        request_id=f"r-{uuid.uuid4()}",
+        account_id="acme",
+        to=CONTACT,
+        sender=OUR_NUMBER,
+        body="Your order shipped",
+        user_email=user,
+        contact_email=contact,
+    )
+    state, _ = world.stores.numbers.load("acme", CONTACT)
+    assert world.stores.numbers.claim_recipient(text, state.version, T0)
 
 
 def run_jobs(world, receive_count: int = 1) -> dict:
@@ -112,12 +83,13 @@ def run_jobs(world, receive_count: int = 1) -> dict:
 def test_every_opt_out_and_opt_in_queues_one_job_and_bounces_do_not(world) -> None:
     texted(world, "STOP", "SM1")
     texted(world, "START", "SM2", T0 + timedelta(minutes=1))
-    services.opt_out_manually(world.store, world.account, "+14155550124", "all", None, "admin", T0, world.queue)
+    services.opt_out_manually(world.stores, world.queue, world.account, "+14155550124", "all", None, "admin", T0)
     report = services.receive_delivery_report  # a bounce is not an opt-out: no email
     from chalicelib.domain.models import DeliveryReport
 
     report(
-        world.store,
+        world.stores,
+        world.queue,
         world.account,
         DeliveryReport(
             carrier="twilio",
@@ -131,14 +103,13 @@ def test_every_opt_out_and_opt_in_queues_one_job_and_bounces_do_not(world) -> No
             received_at=T0,
         ),
         Source.BOUNCE,
-        world.queue,
     )
     assert [(j.topic, j.source) for j in world.queue.jobs] == [
         ("opt_out", Source.KEYWORD),
         ("opt_in", Source.KEYWORD),
         ("opt_out", Source.MANUAL),
     ]
-    assert world.store.outbox == {}
+    assert world.stores.outbox.pending_jobs(10) == []
 
 
 def test_a_stop_emails_the_sender_user_and_the_contact_once_each(world) -> None:
@@ -159,8 +130,7 @@ def test_an_invalid_contact_email_gets_nothing_and_says_why(world) -> None:
     delivery = alerts.deliver(
         world.queue.jobs[0],
         world.account,
-        world.store,
-        world.outbound,
+        world.stores,
         world.mailer,
         default_sender=None,
         api_base=None,
@@ -194,7 +164,12 @@ def test_nobody_to_tell_is_not_an_error(world) -> None:
 
 def test_the_compliance_address_hears_of_every_opt_out(world) -> None:
     account, _, _ = upsert_account(
-        world.store, InMemorySecretStore(), "acme", AccountSettingsIn(compliance_email="dpo@acme.example"), T0
+        world.stores.accounts,
+        InMemorySecretStore(),
+        world.parts.carriers,
+        "acme",
+        AccountSettingsIn(compliance_email="dpo@acme.example"),
+        T0,
     )
     world.account = account
     texted(world, "STOP", "SM1")
@@ -206,11 +181,11 @@ def test_when_the_queue_fails_the_opt_out_stands_and_the_job_waits_in_the_outbox
     world.queue.fail = True
     result = texted(world, "STOP", "SM1")
     assert result.reply is not None
-    assert world.store.load("acme", CONTACT)[0].suppressed
-    assert [j.topic for j in world.store.pending_jobs(10)] == ["opt_out"]
+    assert world.stores.numbers.load("acme", CONTACT)[0].suppressed
+    assert [j.topic for j in world.stores.outbox.pending_jobs(10)] == ["opt_out"]
     world.queue.fail = False
-    assert alerts.flush_outbox(world.store, world.queue) == 1
-    assert [j.topic for j in world.queue.jobs] == ["opt_out"] and world.store.pending_jobs(10) == []
+    assert alerts.flush_outbox(world.stores.outbox, world.queue) == 1
+    assert [j.topic for j in world.queue.jobs] == ["opt_out"] and world.stores.outbox.pending_jobs(10) == []
 
 
 def test_ses_throttling_retries_the_job_with_backoff(world) -> None:
@@ -229,7 +204,7 @@ def test_a_rejected_email_fails_the_job_so_it_ends_in_the_dead_letter_queue(worl
     texted(world, "STOP", "SM1")
     world.mailer.error = MailRejected("Email address is not verified")
     assert len(run_jobs(world)["batchItemFailures"]) == 1
-    assert world.store.load("acme", CONTACT)[0].suppressed
+    assert world.stores.numbers.load("acme", CONTACT)[0].suppressed
 
 
 def test_a_job_on_the_queue_is_plain_json(world) -> None:

@@ -13,7 +13,7 @@ from chalicelib import wiring
 from chalicelib.adapters.carriers import twilio
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.settings import Settings
-from tests.fakes import FixedClock, InMemorySecretStore, InMemorySuppressionStore
+from tests.containers import fake_container
 
 OPERATOR = "operator-secret-token"
 BASE = "https://sms.example.com/api"
@@ -25,15 +25,8 @@ OUR_NUMBER = "+14155550100"
 
 @pytest.fixture
 def deps():
-    dependencies = wiring.Dependencies(
-        settings=Settings(operator_token=OPERATOR, public_base_url=BASE),
-        store=InMemorySuppressionStore(),
-        secrets=InMemorySecretStore(),
-        clock=FixedClock(),
-    )
-    wiring.override(dependencies)
-    yield dependencies
-    wiring.override(None)
+    yield fake_container(Settings(operator_token=OPERATOR, public_base_url=BASE))
+    wiring.use(None)
 
 
 @pytest.fixture
@@ -90,13 +83,47 @@ def error_code(response) -> str:
 
 
 def test_account_tokens_are_returned_once_and_stored_only_as_hashes(client, deps, token) -> None:
-    stored = deps.store.get_account("acme")
+    stored = deps.stores.accounts.get_account("acme")
     assert token not in stored.model_dump_json()
     assert AUTH_TOKEN not in stored.model_dump_json()
     assert deps.secrets.get("accounts/acme/twilio/auth_token") == AUTH_TOKEN
     view = json.loads(admin(client, "get", "/v1/accounts/acme", token).body)["account"]
-    assert view["carriers"]["twilio"] == {"account_sid": SID, "auth_token_set": True}
+    assert view["carriers"]["twilio"] == {"settings": {"account_sid": SID}, "secrets": ["auth_token"]}
     assert "token_hashes" not in view
+
+
+def test_carrier_credentials_are_checked_against_the_carriers_form(client, token) -> None:
+    operator = {"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"}
+    for carriers in [
+        {"nocarrier": {"x": "1"}},
+        {"twilio": {"account_sid": "not-a-sid"}},
+        {"twilio": {"colour": "red"}},
+    ]:
+        response = client.http.put("/v1/accounts/acme", headers=operator, body=json.dumps({"carriers": carriers}))
+        assert response.status_code == 400, carriers
+        assert error_code(response) == "invalid_request"
+    view = json.loads(admin(client, "get", "/v1/accounts/acme", token).body)["account"]
+    assert view["carriers"]["twilio"]["settings"] == {"account_sid": SID}
+
+
+def test_one_carrier_credential_is_updated_alone_and_the_others_keep_their_value(client, deps, token) -> None:
+    new_token = "fedcba9876543210fedcba9876543210"
+    operator = {"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"}
+    body = {"carriers": {"twilio": {"auth_token": new_token}}}
+    assert client.http.put("/v1/accounts/acme", headers=operator, body=json.dumps(body)).status_code == 200
+    assert deps.secrets.get("accounts/acme/twilio/auth_token") == new_token
+    view = json.loads(admin(client, "get", "/v1/accounts/acme", token).body)["account"]
+    assert view["carriers"]["twilio"] == {"settings": {"account_sid": SID}, "secrets": ["auth_token"]}
+    assert signed_sms(client, "STOP", "SM1", token=new_token).status_code == 200
+
+
+def test_sms_provider_must_name_a_known_carrier(client, token) -> None:
+    operator = {"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"}
+    response = client.http.put("/v1/accounts/acme", headers=operator, body=json.dumps({"sms_provider": "pigeon"}))
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+    for known in ("twilio", "aws", "local"):
+        response = client.http.put("/v1/accounts/acme", headers=operator, body=json.dumps({"sms_provider": known}))
+        assert response.status_code == 200, known
 
 
 def test_only_the_operator_creates_accounts(client, token) -> None:
@@ -128,10 +155,31 @@ def test_rule2_another_accounts_token_is_403_and_learns_nothing(client, token) -
     assert response.status_code == 403
 
 
-def test_an_unknown_account_is_404(client) -> None:
+def test_an_unknown_account_is_404_to_the_operator(client) -> None:
     response = client.http.get("/v1/accounts/nobody/inbound", headers={"Authorization": f"Bearer {OPERATOR}"})
     assert response.status_code == 404 and error_code(response) == "account_not_found"
-    assert signed_sms(client, "STOP", "SM1", account_id="nobody").status_code == 404
+
+
+def test_a_webhook_for_an_unknown_account_is_the_same_403_as_for_a_carrier_it_has_not_configured(client, token) -> None:
+    # Given acme, configured for Twilio only
+    unknown = signed_sms(client, "STOP", "SM1", account_id="nobody")
+    # When the same kind of request names an account that does not exist, or a carrier acme has not configured
+    not_configured = client.http.post(
+        "/webhooks/aws/acme", headers={"Content-Type": "text/plain; charset=UTF-8"}, body=b'{"Type": "Notification"}'
+    )
+    unknown_aws = client.http.post(
+        "/webhooks/aws/nobody", headers={"Content-Type": "text/plain; charset=UTF-8"}, body=b'{"Type": "Notification"}'
+    )
+    # Then all three answer alike: nothing tells which accounts exist
+    assert unknown.status_code == not_configured.status_code == unknown_aws.status_code == 403
+    assert unknown.body == not_configured.body == unknown_aws.body
+
+
+@pytest.mark.parametrize("path", ["/webhooks/pigeon/acme", "/webhooks/pigeon/acme/status", "/webhooks/TWILIO/acme"])
+def test_an_unknown_carrier_is_a_json_404(client, token, path) -> None:
+    response = client.http.post(path, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"a=1")
+    assert response.status_code == 404 and error_code(response) == "unknown_carrier"
+    assert json.loads(response.body)["error"]["details"]["known"] == ["aws", "twilio"]
 
 
 # webhooks
@@ -165,12 +213,12 @@ def test_a_bad_or_missing_signature_is_403_and_writes_nothing(client, deps, toke
     body = urlencode({"MessageSid": "SM1", "From": CONTACT, "To": OUR_NUMBER, "Body": "STOP"})
     response = client.http.post("/webhooks/twilio/acme", headers=headers, body=body)
     assert response.status_code == 403 and error_code(response) == "invalid_signature"
-    assert deps.store.states == {} and deps.store.inbound == {}
+    assert deps.stores.numbers.states == {} and deps.stores.inbound.messages == {}
 
 
 def test_a_signature_made_with_another_token_is_403(client, deps, token) -> None:
     assert signed_sms(client, "STOP", "SM1", token="another-token-0000").status_code == 403
-    assert deps.store.states == {}
+    assert deps.stores.numbers.states == {}
 
 
 def test_status_callback_21610_makes_a_carrier_suppression_and_30003_a_bounce(client, token) -> None:
@@ -205,7 +253,7 @@ def test_rule12_an_opt_out_that_cannot_be_stored_is_a_5xx_and_not_acknowledged(c
     def failing_commit(*args, **kwargs):
         raise StoreUnavailable("DynamoDB did not answer")
 
-    deps.store.commit = failing_commit
+    deps.stores.numbers.commit = failing_commit
     response = signed_sms(client, "STOP", "SM1")
     assert response.status_code == 503
     assert "<Message>" not in response.body.decode()
@@ -305,7 +353,7 @@ def test_rule12_bad_input_is_a_clear_4xx_and_changes_nothing(client, deps, token
     )
     assert response.status_code == status, response.body
     assert error_code(response) == code
-    assert deps.store.states == {}
+    assert deps.stores.numbers.states == {}
 
 
 @pytest.mark.parametrize("body", [b"%%%", b"", b"a=1&a", "Body=\udcff".encode("utf-8", "surrogatepass")])
@@ -326,34 +374,9 @@ def test_rule12_an_invalid_phone_in_the_path_is_400(client, token) -> None:
 # sends
 
 
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.requests: list = []
-        self.jobs: list = []
-
-    def enqueue(self, requests):
-        self.requests.extend(requests)
-        return {}
-
-    def enqueue_job(self, job) -> None:
-        self.jobs.append(job)
-
-    def delay(self, receipt_handle: str, seconds: int) -> None:
-        pass
-
-
 @pytest.fixture
 def queue(deps):
-    from chalicelib.domain.sending import SendDeps
-    from tests.fakes import InMemoryOutboundLog
-
-    recording = RecordingQueue()
-    outbound = InMemoryOutboundLog(deps.store)
-    wiring.override_send(
-        SendDeps(store=deps.store, outbound=outbound, provider_for=lambda _: None, now=deps.clock.now), recording
-    )
-    yield recording
-    wiring.override_send(None)
+    return deps.queue
 
 
 def test_sends_are_validated_one_by_one_and_the_valid_ones_queued(client, token, queue) -> None:
@@ -377,13 +400,13 @@ def test_sends_are_validated_one_by_one_and_the_valid_ones_queued(client, token,
 def test_campaign_counts_and_one_requests_outcome(client, token, queue) -> None:
     from chalicelib.domain.models import OutboundRecord, SendRequest
 
-    outbound = wiring.send_dependencies().outbound
+    outbound = wiring.container().stores.outbound
     request = SendRequest(
         request_id="c2:1", account_id="acme", to=CONTACT, sender=OUR_NUMBER, body="Hi", campaign_id="c2"
     )
     outbound.finish(
         OutboundRecord(
-            request=request, status="skipped", reason="suppressed", updated_at=wiring.dependencies().clock.now()
+            request=request, status="skipped", reason="suppressed", updated_at=wiring.container().clock.now()
         ),
         fresh=True,
     )
@@ -415,3 +438,38 @@ def test_a_webhook_url_with_a_query_string_is_verified_with_it(client, deps, tok
     assert client.http.post(path, headers=headers, body=urlencode(params)).status_code == 200
     # The same signature for the URL without its query string does not verify
     assert client.http.post("/webhooks/twilio/acme", headers=headers, body=urlencode(params)).status_code == 403
+
+
+# the composition root
+
+
+def test_the_operator_token_is_read_through_the_secret_store() -> None:
+    # Given no operator token in the settings, only in the secret store
+    parts = fake_container(Settings(public_base_url=BASE))
+    parts.secrets.put("operator-token", "from-the-secret-store")
+    try:
+        with Client(application.app) as client:
+            headers = {"Authorization": "Bearer from-the-secret-store", "Content-Type": "application/json"}
+            response = client.http.put("/v1/accounts/acme", headers=headers, body=json.dumps({"name": "Acme"}))
+        # Then it is the operator's
+        assert response.status_code == 201
+    finally:
+        wiring.use(None)
+
+
+def test_a_secret_store_that_does_not_answer_is_a_503_not_a_500() -> None:
+    class DownSecretStore:
+        def get(self, name: str):
+            raise StoreUnavailable("SSM did not answer")
+
+        def put(self, name: str, value: str) -> None:
+            raise StoreUnavailable("SSM did not answer")
+
+    fake_container(Settings(public_base_url=BASE), secrets=DownSecretStore())
+    try:
+        with Client(application.app) as client:
+            response = client.http.get("/v1/accounts/acme", headers={"Authorization": "Bearer acme.x"})
+        assert response.status_code == 503 and error_code(response) == "store_unavailable"
+        assert response.headers["Retry-After"]
+    finally:
+        wiring.use(None)

@@ -9,58 +9,39 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib import wiring
-from chalicelib.domain import sending, services
+from chalicelib.domain import replies, sending, services
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.domain.models import Contact, SmsResult, Source
-from chalicelib.domain.sending import SendDeps
-from chalicelib.settings import Settings
 from chalicelib.workers import send as send_worker
-from tests.fakes import (
-    FixedClock,
-    InMemoryOutboundLog,
-    InMemorySecretStore,
-    InMemorySuppressionStore,
-    RecordingSmsProvider,
-)
+from tests.containers import fake_container
+from tests.fakes import FixedClock, RecordingSmsProvider
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SENDER = "+14155550100"
 OTHER_SENDER = "+14155550199"
 
 
-class FakeQueue:
-    def __init__(self) -> None:
-        self.delays: list[tuple[str, int]] = []
-
-    def enqueue(self, requests):
-        return {}
-
-    def delay(self, receipt_handle: str, seconds: int) -> None:
-        self.delays.append((receipt_handle, seconds))
-
-
 @pytest.fixture
 def world():
-    store = InMemorySuppressionStore()
-    secrets = InMemorySecretStore()
-    clock = FixedClock(T0)
     provider = RecordingSmsProvider()
-    outbound = InMemoryOutboundLog(store)
-    queue = FakeQueue()
-    wiring.override(wiring.Dependencies(settings=Settings(), store=store, secrets=secrets, clock=clock))
-    wiring.override_send(
-        SendDeps(store=store, outbound=outbound, provider_for=lambda _: provider, now=clock.now), queue
-    )
-    account, _, _ = upsert_account(store, secrets, "acme", AccountSettingsIn(name="Acme"), T0)
+    parts = fake_container(provider=provider, clock=FixedClock(T0))
+    settings = AccountSettingsIn(name="Acme", sms_provider="local")
+    account, _, _ = upsert_account(parts.stores.accounts, parts.secrets, parts.carriers, "acme", settings, T0)
 
     class World:
         pass
 
     w = World()
-    w.store, w.outbound, w.provider, w.queue, w.account, w.clock = store, outbound, provider, queue, account, clock
+    w.parts, w.stores, w.outbound, w.provider, w.queue, w.account = (
+        parts,
+        parts.stores,
+        parts.stores.outbound,
+        provider,
+        parts.queue,
+        account,
+    )
     yield w
-    wiring.override(None)
-    wiring.override_send(None)
+    wiring.use(None)
 
 
 def request(to: str, request_id: str | None = None, **fields) -> dict:
@@ -103,11 +84,15 @@ def sent_to(world) -> list[str]:
 def test_rule10_suppressed_recipients_are_skipped_by_all_sender_and_group(world) -> None:
     # Given four suppressions of different scopes
     phones = [f"+1415555{n:04d}" for n in range(200, 206)]
-    services.opt_out_manually(world.store, world.account, phones[0], "all", None, "admin", T0)
-    services.opt_out_manually(world.store, world.account, phones[1], f"sender:{SENDER}", None, "admin", T0)
-    services.opt_out_manually(world.store, world.account, phones[2], f"sender:{OTHER_SENDER}", None, "admin", T0)
-    services.opt_out_manually(world.store, world.account, phones[3], "group:vip", None, "admin", T0)
-    services.opt_out_manually(world.store, world.account, phones[4], "group:other", None, "admin", T0)
+    services.opt_out_manually(world.stores, world.queue, world.account, phones[0], "all", None, "admin", T0)
+    services.opt_out_manually(
+        world.stores, world.queue, world.account, phones[1], f"sender:{SENDER}", None, "admin", T0
+    )
+    services.opt_out_manually(
+        world.stores, world.queue, world.account, phones[2], f"sender:{OTHER_SENDER}", None, "admin", T0
+    )
+    services.opt_out_manually(world.stores, world.queue, world.account, phones[3], "group:vip", None, "admin", T0)
+    services.opt_out_manually(world.stores, world.queue, world.account, phones[4], "group:other", None, "admin", T0)
     # When a campaign to all six in group vip goes out
     response = send_worker.handle(sqs_event(*(request(p, groups=["vip"]) for p in phones)))
     # Then the all, sender and group suppressions block; the other sender's and other group's do not
@@ -120,10 +105,10 @@ def test_rule10_suppressed_recipients_are_skipped_by_all_sender_and_group(world)
 
 
 def test_rule10_the_batch_reads_suppressions_once_not_per_message(world) -> None:
-    world.store.calls.clear()
+    world.stores.numbers.calls.clear()
     send_worker.handle(sqs_event(*(request(f"+1415555{n:04d}") for n in range(300, 400))))
-    assert world.store.calls.get("load_many") == 1
-    assert world.store.calls.get("load", 0) == 0
+    assert world.stores.numbers.calls.get("load_many") == 1
+    assert world.stores.numbers.calls.get("load", 0) == 0
     assert len(world.provider.sent) == 100
 
 
@@ -154,11 +139,11 @@ def test_rule10_an_opt_out_between_the_batch_read_and_the_send_is_honoured(world
     # Given a batch whose states were read before the contact's STOP was stored
     phone = "+14155550310"
     event = sqs_event(request(phone))
-    plan = send_worker.plan_batch(event["Records"], wiring.dependencies())
-    services.opt_out_manually(world.store, world.account, phone, "all", None, "admin", T0)
+    plan = send_worker.plan_batch(event["Records"], world.parts)
+    services.opt_out_manually(world.stores, world.queue, world.account, phone, "all", None, "admin", T0)
     # When the record is sent with the state read before
     request_model = next(iter(plan.requests.values()))
-    handled = sending.send(wiring.send_dependencies(), world.account, request_model, plan.states[("acme", phone)])
+    handled = sending.send(world.parts.send_deps, world.account, request_model, plan.states[("acme", phone)])
     # Then the claim sees the change, reads again, and skips
     assert handled.record.status == "skipped" and handled.first_time and world.provider.sent == []
 
@@ -167,7 +152,7 @@ def test_rule10_provider_opted_out_makes_a_carrier_suppression_and_counts_as_ski
     phone = "+14155550320"
     world.provider.answers[phone] = SmsResult(status="opted_out", error_code="21610")
     send_worker.handle(sqs_event(request(phone), request(phone)))
-    state, _ = world.store.load("acme", phone)
+    state, _ = world.stores.numbers.load("acme", phone)
     assert state.suppressions["all"].source is Source.CARRIER
     # Only the first reached the provider; the second saw the new suppression
     assert sent_to(world) == [phone]
@@ -178,7 +163,7 @@ def test_rule10_provider_unreachable_makes_a_bounce_and_counts_as_failed(world) 
     phone = "+14155550330"
     world.provider.answers[phone] = SmsResult(status="unreachable", error_code="30003")
     send_worker.handle(sqs_event(request(phone)))
-    state, _ = world.store.load("acme", phone)
+    state, _ = world.stores.numbers.load("acme", phone)
     assert state.suppressions["all"].source is Source.BOUNCE
     assert world.outbound.campaign_counts("acme", "dinner") == {"failed:unreachable": 1}
 
@@ -209,7 +194,7 @@ def test_a_final_provider_error_fails_without_retry(world) -> None:
 
 def test_the_number_remembers_who_texted_it_and_the_contacts_email(world) -> None:
     send_worker.handle(sqs_event(request("+14155550360")))
-    assert world.store.contact("acme", "+14155550360") == Contact(
+    assert world.stores.numbers.contact("acme", "+14155550360") == Contact(
         last_user_email="ana@example.com", contact_email="bo@example.com"
     )
 
@@ -232,13 +217,13 @@ def stop_from(world, phone: str, sid: str):
         occurred_at=T0,
         received_at=T0,
     )
-    return services.receive_inbound(world.store, world.account, message).record
+    return services.receive_inbound(world.stores, world.queue, world.account, message).record
 
 
 def test_rule9_an_opt_out_confirmation_through_the_queue_reaches_the_suppressed_number_once(world) -> None:
     # Given a STOP stored for a carrier that cannot take a reply in its webhook answer
     phone = "+14155550380"
-    confirmation = sending.confirmation(stop_from(world, phone, "m-1"), SENDER, world.account.replies.opt_out)
+    confirmation = replies.confirmation(stop_from(world, phone, "m-1"), SENDER, world.account.replies.opt_out)
     # When its confirmation is queued twice
     send_worker.handle(sqs_event(confirmation.model_dump(mode="json"), confirmation.model_dump(mode="json")))
     # Then it is sent once, while an ordinary text to the number is still skipped
@@ -249,7 +234,7 @@ def test_rule9_an_opt_out_confirmation_through_the_queue_reaches_the_suppressed_
 @pytest.mark.parametrize("which", ["unknown event", "another number's opt-out", "an opt-in"])
 def test_rule9_a_confirmation_for_anything_but_the_numbers_own_opt_out_is_skipped(world, which: str) -> None:
     phone = "+14155550390"
-    services.opt_out_manually(world.store, world.account, phone, "all", None, "admin", T0)
+    services.opt_out_manually(world.stores, world.queue, world.account, phone, "all", None, "admin", T0)
     if which == "unknown event":
         event_id = "telnyx:nope"
     elif which == "another number's opt-out":
@@ -267,8 +252,23 @@ def test_rule9_a_confirmation_for_anything_but_the_numbers_own_opt_out_is_skippe
             occurred_at=T0,
             received_at=T0,
         )
-        event_id = services.receive_inbound(world.store, world.account, start).record.event.event_id
+        event_id = services.receive_inbound(world.stores, world.queue, world.account, start).record.event.event_id
     forged = request(phone, confirms_event=event_id)
     send_worker.handle(sqs_event(forged))
     assert world.provider.sent == []
     assert world.outbound.get("acme", forged["request_id"]).reason == "not_a_confirmation"
+
+
+def test_a_reply_goes_back_through_the_carrier_it_came_from_unless_the_account_records_everything(world) -> None:
+    # Given an account that sends through AWS and also has Twilio credentials
+    settings = AccountSettingsIn(
+        sms_provider="aws", carriers={"twilio": {"account_sid": "AC" + "1" * 32, "auth_token": "0123456789abcdef"}}
+    )
+    account, _, _ = upsert_account(
+        world.stores.accounts, world.parts.secrets, world.parts.carriers, "acme", settings, T0
+    )
+    # Then a reply to a text that came in through Twilio goes back through Twilio
+    assert world.parts.provider_for(account, "twilio").name == "twilio"
+    # And an account on the local recorder sends nothing anywhere, replies included
+    assert world.parts.provider_for(world.account, "twilio") is world.provider
+    assert world.parts.provider_for(world.account, "aws") is world.provider

@@ -1,7 +1,6 @@
-"""Twilio webhooks: verify `X-Twilio-Signature`, parse inbound SMS and status callbacks, answer in TwiML.
+"""Twilio: verify `X-Twilio-Signature`, parse inbound SMS and status callbacks, answer in TwiML, send via REST.
 
-Pure functions: no I/O, no boto3, no Chalice. The webhook view reads the request, the auth token and the account,
-and calls these.
+The wire formats are pure functions; `TwilioCarrier` puts them behind the Carrier interface.
 """
 
 from __future__ import annotations
@@ -10,14 +9,24 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-from chalicelib.domain.errors import InvalidPhone, InvalidRequest
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from chalicelib.domain.errors import (
+    CarrierNotConfigured,
+    InvalidPhone,
+    InvalidRequest,
+    InvalidSignature,
+    UnsupportedMediaType,
+)
 from chalicelib.domain.models import DeliveryReport, InboundMessage, Source
 from chalicelib.domain.phone import to_e164
+from chalicelib.domain.ports import CarrierNotice, Credentials, SmsProvider
+from chalicelib.domain.webhooks import WebhookAnswer, WebhookRequest
 
 CARRIER = "twilio"
 
@@ -105,48 +114,6 @@ def is_valid_request(
             if hmac.compare_digest(candidate, expected):
                 return True
     return False
-
-
-def rebuild_url(*, public_base_url: str | None, headers: Mapping[str, str], request_path: str, query: str) -> list[str]:
-    """Return the public URLs Twilio may have signed this request against (each with and without default port).
-
-    With `public_base_url` (e.g. `https://sms.example.com/prod`), the URL is that base plus the route, i.e. the part
-    of `request_path` from `/webhooks/` on: API Gateway reports the path with the stage (`/api/webhooks/...`) while
-    `chalice local` reports it without. Otherwise it is rebuilt from the request: scheme from `x-forwarded-proto`
-    (https when behind API Gateway, http otherwise), host from `host`, port from `x-forwarded-port`. `headers` has
-    lower-case keys. Without a host to rebuild from, the list is empty, so nothing validates.
-    """
-    suffix = f"?{query}" if query else ""
-    if public_base_url:
-        url = public_base_url.rstrip("/") + _route_part(request_path) + suffix
-    else:
-        host = headers.get("host", "").strip()
-        if not host:
-            return []
-        forwarded_proto = headers.get("x-forwarded-proto", "")
-        # A proxy chain may list several protocols; the first is the one the client (Twilio) used.
-        scheme = forwarded_proto.split(",")[0].strip().lower()
-        if not scheme:
-            scheme = "https" if "x-forwarded-for" in headers else "http"
-        port = headers.get("x-forwarded-port", "").split(",")[0].strip()
-        if port and not _has_port(host):
-            host = f"{host}:{port}"
-        url = f"{scheme}://{host}{request_path}{suffix}"
-    return list(dict.fromkeys(url_variants(url)))
-
-
-def _route_part(request_path: str) -> str:
-    # Prefer the Twilio route itself, so a stage that happens to be named "webhooks" is not taken for the route.
-    for marker in ("/webhooks/twilio/", "/webhooks/"):
-        start = request_path.find(marker)
-        if start >= 0:
-            return request_path[start:]
-    return request_path
-
-
-def _has_port(host: str) -> bool:
-    # "[::1]:3000" has a port; "[::1]" has colons but none.
-    return ":" in host.rsplit("]", 1)[-1]
 
 
 def parse_form(body: bytes) -> list[tuple[str, str]]:
@@ -275,3 +242,79 @@ class _Fields:
             if value and value.strip():
                 return value.strip()
         raise InvalidRequest(f"the field {name} is missing or empty", field=name)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class TwilioCredentials(BaseModel):
+    """An account's Twilio credentials (PUT /v1/accounts/{id} `carriers.twilio`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token: SecretStr | None = Field(default=None, min_length=8, max_length=128)
+
+
+class TwilioCarrier:
+    """Twilio behind the Carrier interface: form-encoded webhooks signed with the auth token, TwiML answers."""
+
+    name = CARRIER
+    credentials_form: type[BaseModel] = TwilioCredentials
+    replies_in_answer = True
+
+    def __init__(self, *, api_url: str, timeout: float = 10.0) -> None:
+        self._api_url = api_url
+        self._timeout = timeout
+
+    def verify(self, request: WebhookRequest, credentials: Credentials) -> None:
+        """The signature must be the auth token's over the URL and form, and the AccountSid the account's own."""
+        params = self._form(request)
+        auth_token = credentials.get("auth_token")
+        if not auth_token:
+            raise InvalidSignature("the account has no Twilio auth token to verify the signature with")
+        if not is_valid_request(
+            urls=[request.url], params=params, auth_token=auth_token, signature=request.header("x-twilio-signature")
+        ):
+            raise InvalidSignature("the X-Twilio-Signature header does not match this request")
+        expected_sid = credentials.get("account_sid")
+        sent_sid = account_sid_of(params)
+        if expected_sid and sent_sid and not hmac.compare_digest(expected_sid, sent_sid):
+            raise InvalidSignature("the request is for another Twilio account")
+
+    def read(
+        self, request: WebhookRequest, *, account_id: str, default_region: str, received_at: datetime
+    ) -> CarrierNotice:
+        message = parse_inbound(
+            self._form(request), account_id=account_id, default_region=default_region, received_at=received_at
+        )
+        return CarrierNotice(messages=(message,))
+
+    def read_status(
+        self, request: WebhookRequest, *, account_id: str, default_region: str, received_at: datetime
+    ) -> CarrierNotice:
+        report = parse_status(
+            self._form(request), account_id=account_id, default_region=default_region, received_at=received_at
+        )
+        return CarrierNotice(reports=(report,))
+
+    def error_source(self, error_code: str | None) -> Source | None:
+        return error_source(error_code)
+
+    def answer(self, reply: str | None) -> WebhookAnswer:
+        """TwiML: the reply as a `<Message>`, or an empty `<Response/>`."""
+        return WebhookAnswer(200, twiml(reply), {"Content-Type": "text/xml"})
+
+    def provider(self, credentials: Credentials) -> SmsProvider:
+        from chalicelib.adapters.carriers.twilio_sms import TwilioSmsProvider
+
+        account_sid, auth_token = credentials.get("account_sid"), credentials.get("auth_token")
+        if not account_sid or not auth_token:
+            raise CarrierNotConfigured("the account has no Twilio account SID and auth token")
+        return TwilioSmsProvider(account_sid, auth_token, base_url=self._api_url, timeout=self._timeout)
+
+    @staticmethod
+    def _form(request: WebhookRequest) -> list[tuple[str, str]]:
+        if request.content_type != FORM:
+            raise UnsupportedMediaType(f"send Content-Type: {FORM}", received=request.content_type or None)
+        return parse_form(request.body)

@@ -1,0 +1,38 @@
+"""The stores on one DynamoDB table: one module per port, the table's layout in `table`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.dynamodb.accounts import DynamoDBAccountStore
+from chalicelib.adapters.dynamodb.emails import DynamoDBEmailLog
+from chalicelib.adapters.dynamodb.history import DynamoDBHistory
+from chalicelib.adapters.dynamodb.inbound import DynamoDBInboundLog
+from chalicelib.adapters.dynamodb.numbers import DynamoDBNumberStore
+from chalicelib.adapters.dynamodb.outbound import DynamoDBOutboundLog
+from chalicelib.adapters.dynamodb.outbox import DynamoDBOutbox
+from chalicelib.domain.ports import Stores
+
+__all__ = [
+    "DynamoDBAccountStore",
+    "DynamoDBEmailLog",
+    "DynamoDBHistory",
+    "DynamoDBInboundLog",
+    "DynamoDBNumberStore",
+    "DynamoDBOutboundLog",
+    "DynamoDBOutbox",
+    "dynamodb_stores",
+]
+
+
+def dynamodb_stores(client: Any, table_name: str) -> Stores:
+    """Every store on the table `table_name`, all sharing `client` (a boto3 DynamoDB client)."""
+    return Stores(
+        accounts=DynamoDBAccountStore(client, table_name),
+        numbers=DynamoDBNumberStore(client, table_name),
+        history=DynamoDBHistory(client, table_name),
+        inbound=DynamoDBInboundLog(client, table_name),
+        outbox=DynamoDBOutbox(client, table_name),
+        outbound=DynamoDBOutboundLog(client, table_name),
+        emails=DynamoDBEmailLog(client, table_name),
+    )

@@ -1,0 +1,209 @@
+"""NumberStore on the single table: the only writer of a number's state item (layout in `table`).
+
+Every write of the state item is an Update conditional on the `version` it was read at, built by
+`_state_update`: an event's commit (which bumps the version) and the send path's claim (which only
+remembers who texted the number, so that an opt-out stored since the batch read stops the send).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional
+from chalicelib.adapters.dynamodb.cursors import page
+from chalicelib.adapters.dynamodb.table import (
+    OUTBOX,
+    event_key,
+    inbound_item,
+    state_key,
+    suppressed_partition,
+)
+from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, StoreUnavailable
+from chalicelib.domain.models import (
+    Contact,
+    EventRecord,
+    LoggedInbound,
+    NotificationJob,
+    NumberState,
+    SendRequest,
+)
+
+
+class DynamoDBNumberStore:
+    """The production NumberStore. `client` is a boto3 DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def load(self, account_id: str, phone: str, event_id: str | None = None) -> tuple[NumberState, bool]:
+        """The number's state and whether `event_id` is already recorded, in one BatchGetItem."""
+        state_item_key = state_key(account_id, phone)
+        keys = [state_item_key]
+        if event_id is not None:
+            keys.append(event_key(account_id, phone, event_id))
+        state = NumberState(account_id=account_id, phone=phone)
+        seen = False
+        for item in batch_get(self._client, self._table, keys):
+            if item["sk"] == state_item_key["sk"]:
+                state = _state_from(item)
+            else:
+                seen = True
+        return state, seen
+
+    def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
+        """Each number's state, strongly consistent, one BatchGetItem per 100 distinct numbers."""
+        distinct = list(dict.fromkeys(phones))
+        states = {phone: NumberState(account_id=account_id, phone=phone) for phone in distinct}
+        for start in range(0, len(distinct), BATCH_GET_LIMIT):
+            keys = [state_key(account_id, phone) for phone in distinct[start : start + BATCH_GET_LIMIT]]
+            for item in batch_get(self._client, self._table, keys):
+                state = _state_from(item)
+                states[state.phone] = state
+        return states
+
+    def commit(
+        self,
+        state: NumberState,
+        record: EventRecord,
+        inbound: LoggedInbound | None = None,
+        job: NotificationJob | None = None,
+    ) -> None:
+        """Write the state and append the event in one transaction, conditional on version and novelty.
+
+        A `job` rides on the event item, listed in the outbox index until it is queued; `inbound` is
+        put in the same transaction. ConcurrentUpdate when the state moved on since `state.version`
+        (or another transaction on it was in flight), DuplicateEvent when the event is already recorded.
+        """
+        values: dict[str, Any] = {
+            ":doc": {"S": state.model_dump_json(exclude={"version"})},
+            ":next": {"N": str(state.version + 1)},
+        }
+        if state.suppressed:
+            # Sparse index: only suppressed numbers are listed.
+            expression = "SET #doc = :doc, #version = :next, gsi1pk = :listed, gsi1sk = :phone"
+            values |= {":listed": {"S": suppressed_partition(state.account_id)}, ":phone": {"S": state.phone}}
+        else:
+            expression = "SET #doc = :doc, #version = :next REMOVE gsi1pk, gsi1sk"
+        update = self._state_update(state.account_id, state.phone, state.version, expression, values, {"#doc": "doc"})
+        items: list[dict[str, Any]] = [
+            {"Update": update},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _event_item(record, job),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if inbound is not None:
+            items.append({"Put": {"TableName": self._table, "Item": inbound_item(inbound)}})
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise StoreUnavailable(f"could not record the event: {error}") from error
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise DuplicateEvent(record.event.event_id) from None
+            # The version moved on, or another transaction on the number was in flight: reload and try again.
+            raise ConcurrentUpdate(state.phone) from None
+        except BotoCoreError as error:
+            raise StoreUnavailable(f"could not record the event: {error}") from error
+
+    def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
+        """Remember who texts the recipient, if it is still at `expected_version`; False when it is not.
+
+        One conditional Update of the state item: `last_send_at`, `last_request_id`, and the request's
+        `user_email` and `contact_email` when it has them (a request without them keeps the ones before).
+        The version is left as it is: a send changes nothing an event reads.
+        """
+        values: dict[str, Any] = {":at": {"S": now.isoformat()}, ":request": {"S": request.request_id}}
+        assignments = ["last_send_at = :at", "last_request_id = :request"]
+        if request.user_email:
+            assignments.append("last_user_email = :user")
+            values[":user"] = {"S": request.user_email}
+        if request.contact_email:
+            assignments.append("contact_email = :contact")
+            values[":contact"] = {"S": request.contact_email}
+        update = self._state_update(
+            request.account_id, request.to, expected_version, "SET " + ", ".join(assignments), values
+        )
+        return conditional(self._client, "update_item", **update)
+
+    def contact(self, account_id: str, phone: str) -> Contact:
+        """Who last texted the number and the contact's email, from its state item (strongly consistent)."""
+        item = call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=state_key(account_id, phone),
+            ProjectionExpression="last_user_email, contact_email",
+            ConsistentRead=True,
+        ).get("Item", {})
+        return Contact(
+            last_user_email=item.get("last_user_email", {}).get("S"),
+            contact_email=item.get("contact_email", {}).get("S"),
+        )
+
+    def list_suppressed(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[NumberState], str | None]:
+        """Suppressed numbers in phone order, `limit` at a time, from the sparse index."""
+        items, next_cursor = page(
+            self._client, self._table, suppressed_partition(account_id), cursor, limit, forward=True
+        )
+        # The index is eventually consistent: skip a number lifted since it was indexed.
+        states = [state for state in map(_state_from, items) if state.suppressed]
+        return states, next_cursor
+
+    def _state_update(
+        self,
+        account_id: str,
+        phone: str,
+        expected_version: int,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """An Update of the number's state item, conditional on it being at `expected_version`.
+
+        Version 0 is a number no event has changed: its item is absent, or only the send path wrote it.
+        An Update, not a Put: the send path keeps who last texted the number on the same item.
+        """
+        values = dict(values)
+        if expected_version == 0:
+            condition = "attribute_not_exists(#version)"
+        else:
+            condition = "#version = :expected"
+            values[":expected"] = {"N": str(expected_version)}
+        return {
+            "TableName": self._table,
+            "Key": state_key(account_id, phone),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#version": "version", **(names or {})},
+            "ExpressionAttributeValues": values,
+        }
+
+
+def _state_from(item: dict[str, Any]) -> NumberState:
+    if "version" not in item:  # only the send path has touched this number: nothing suppressed yet
+        _, account_id, phone = item["pk"]["S"].split("#", 2)
+        return NumberState(account_id=account_id, phone=phone)
+    return NumberState.model_validate_json(item["doc"]["S"]).model_copy(update={"version": int(item["version"]["N"])})
+
+
+def _event_item(record: EventRecord, job: NotificationJob | None) -> dict[str, Any]:
+    event = record.event
+    item: dict[str, Any] = {
+        **event_key(event.account_id, event.phone, event.event_id),
+        "doc": {"S": record.model_dump_json()},
+    }
+    if job is not None:
+        item["job"] = {"S": job.model_dump_json()}
+        item["gsi2pk"] = {"S": OUTBOX}
+        item["gsi2sk"] = {"S": f"{event.received_at.isoformat()}#{event.event_id}"}
+    return item

@@ -1,0 +1,83 @@
+"""The composition root built on in-memory fakes, for tests and benchmarks that go through views or workers."""
+
+from __future__ import annotations
+
+from chalicelib import wiring
+from chalicelib.adapters.carriers.registry import CarrierRegistry, carriers
+from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.models import Email, NotificationJob, SendRequest
+from chalicelib.settings import Settings
+from tests.fakes import FixedClock, InMemorySecretStore, in_memory_stores
+
+
+class RecordingQueue:
+    """A SendQueue that keeps what it was given; `fail` makes every call refuse, as SQS does when down."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.requests: list[SendRequest] = []
+        self.jobs: list[NotificationJob] = []
+        self.delays: list[tuple[str, int]] = []
+        self.fail = fail
+
+    def enqueue(self, requests):
+        if self.fail:
+            return {request.request_id: "SQS did not answer" for request in requests}
+        self.requests.extend(requests)
+        return {}
+
+    def enqueue_job(self, job: NotificationJob) -> None:
+        if self.fail:
+            raise StoreUnavailable("SQS did not answer")
+        self.jobs.append(job)
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
+
+
+class RecordingMailer:
+    """A Mailer that keeps every email; set `error` to make it raise instead."""
+
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+        self.error: Exception | None = None
+
+    def send(self, email: Email) -> str:
+        if self.error is not None:
+            raise self.error
+        self.sent.append(email)
+        return f"ses-{len(self.sent)}"
+
+
+def registry(local=None, settings: Settings | None = None) -> CarrierRegistry:
+    """The real carriers, and `local` (e.g. a RecordingSmsProvider) as the provider accounts name `local`."""
+    settings = settings or Settings()
+
+    def no_aws_client(service: str):
+        raise AssertionError(f"this test builds no AWS client ({service})")
+
+    every = carriers(
+        client=no_aws_client,
+        twilio_api_url=settings.twilio_api_url,
+        sms_configuration_set=None,
+        http_timeout=settings.carrier_http_timeout,
+    )
+    return CarrierRegistry(every, local=local)
+
+
+def fake_container(settings: Settings | None = None, *, provider=None, **parts) -> wiring.Container:
+    """A Container on in-memory fakes (any part may be given instead), installed as the process's container.
+
+    `provider`: the SmsProvider of accounts whose `sms_provider` is `local`.
+    """
+    if provider is not None:
+        parts.setdefault("carriers", registry(provider, settings))
+    defaults = {
+        "stores": in_memory_stores(),
+        "secrets": InMemorySecretStore(),
+        "queue": RecordingQueue(),
+        "mailer": RecordingMailer(),
+        "clock": FixedClock(),
+    }
+    built = wiring.Container(settings or Settings(), **(defaults | parts))
+    wiring.use(built)
+    return built
