@@ -150,6 +150,10 @@ def _banner(demo: DemoAccount, document: dict[str, Any], generated: bool, demo_f
                 say(f"  {'':<20}  {label:<20}  {carrier[field]}")
     if "aws" in carriers:
         say(f"  {'':<20}  (the topic is bridged to the on_sns_message function, as its Lambda trigger would be)")
+        say(
+            f"  {'':<20}  (the webhook URL takes SNS over HTTPS, signed with AWS's certificates: it answers 403 to"
+            " anything published locally; use the topic)"
+        )
     say(f"demo file               {demo_file}   (kept after Ctrl-C; the next make run overwrites it)")
     say()
     auth = shlex.quote("Authorization: Bearer " + demo.admin_token)
