@@ -18,6 +18,7 @@ from chalicelib.domain.models import (
     Account,
     Contact,
     EventRecord,
+    InboundMessage,
     LoggedInbound,
     NotificationJob,
     NumberState,
@@ -233,6 +234,22 @@ class InMemoryEmailLog:
         self.emails[(account_id, job_id, recipient.lower())] = (status, detail)
 
 
+class InMemoryMessageParts:
+    """Parts by (account, carrier, sender, reference), then by part number."""
+
+    def __init__(self) -> None:
+        self.parts: dict[tuple[str, str, str, str], dict[int, InboundMessage]] = {}
+
+    def add_part(self, message: InboundMessage) -> list[InboundMessage]:
+        assert message.part is not None
+        key = (message.account_id, message.carrier, message.from_phone, message.part.reference)
+        parts = self.parts.setdefault(key, {})
+        parts[message.part.number] = message
+        if set(parts) != set(range(1, message.part.total + 1)):
+            return []
+        return [parts[number] for number in sorted(parts)]
+
+
 def in_memory_stores() -> Stores:
     """Every store fake, the number store writing into the history, inbound log and outbox beside it."""
     history, inbound, outbox = InMemoryHistory(), InMemoryInboundLog(), InMemoryOutbox()
@@ -244,6 +261,7 @@ def in_memory_stores() -> Stores:
         outbox=outbox,
         outbound=InMemoryOutboundLog(),
         emails=InMemoryEmailLog(),
+        parts=InMemoryMessageParts(),
     )
 
 

@@ -16,20 +16,15 @@ Every request is recorded, authorised or not.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import secrets
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl
+
+from tests.loopback_api import LoopbackApiServer, ReceivedRequest, Reply
 
 API_VERSION = "2010-04-01"
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/Messages\.json$")
@@ -67,58 +62,16 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One request as the server received it."""
-
-    method: str
-    path: str
-    #: Header names in lower case.
-    headers: dict[str, str]
-    body: bytes
-    form: list[tuple[str, str]]
-
-    @property
-    def fields(self) -> dict[str, str]:
-        return dict(self.form)
-
-    @property
-    def basic_auth(self) -> tuple[str, str] | None:
-        """The (username, password) of the Authorization header, or None when it is absent or not Basic."""
-        scheme, _, encoded = self.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            username, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return username, password
-
-
 @dataclass
-class TwilioApiServer:
+class TwilioApiServer(LoopbackApiServer):
     """The server, its credentials and its configuration; a context manager that starts and stops it."""
 
     account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
     #: Answers by destination number (`To`); a number not listed gets a 201.
     answers: dict[str, Answer] = field(default_factory=dict)
-    requests: list[ReceivedRequest] = field(default_factory=list)
     #: The message resources answered with 201, in order.
     created: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the server is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def answer(
         self,
@@ -132,42 +85,14 @@ class TwilioApiServer:
         """Answer texts to `to` with `status` and, for an error, Twilio error `code`."""
         self.answers[to] = Answer(status=status, code=code, delay=delay, headers=tuple((headers or {}).items()))
 
-    def start(self) -> TwilioApiServer:
-        self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.api = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="twilio-api-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        # Slow answers wait on this event, so stopping does not wait out their delay.
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> TwilioApiServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    # Called from the handler threads.
-
-    def _record(self, request: ReceivedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
+    def respond(self, request: ReceivedRequest) -> Reply:
+        status, document, answer = self._respond(request)
+        headers = [("Twilio-Request-Id", "RQ" + secrets.token_hex(16)), *answer.headers]
+        if status == 401:
+            headers.append(("WWW-Authenticate", 'Basic realm="Twilio API"'))
+        if request.method != "POST":
+            status, document = 405, _error_body(405, 20004, "Method not allowed")
+        return Reply(status, document, tuple(headers), delay=answer.delay)
 
     def _respond(self, request: ReceivedRequest) -> tuple[int, dict[str, Any], Answer]:
         """The status, JSON body and answer (for its delay and headers) for one request."""
@@ -235,53 +160,3 @@ def _segments(body: str) -> int:
     """Roughly Twilio's count: GSM-7 texts hold 160 characters (153 a part), others 70 (67 a part)."""
     single, part = (160, 153) if body.isascii() else (70, 67)
     return 1 if len(body) <= single else -(-len(body) // part)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "twilio-api-test-server"
-
-    def do_POST(self) -> None:  # http.server dispatches on this name
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        content_type = self.headers.get("Content-Type", "")
-        form = (
-            parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-            if content_type.startswith("application/x-www-form-urlencoded")
-            else []
-        )
-        request = ReceivedRequest(
-            method="POST",
-            path=self.path,
-            headers={name.lower(): value for name, value in self.headers.items()},
-            body=body,
-            form=form,
-        )
-        api: TwilioApiServer = self.server.api  # type: ignore[attr-defined]
-        api._record(request)
-        status, document, answer = api._respond(request)
-        if answer.delay and api._stopping.wait(answer.delay):
-            return
-        self._send_json(status, document, answer.headers)
-
-    def do_GET(self) -> None:
-        self._send_json(405, _error_body(405, 20004, "Method not allowed"))
-
-    def _send_json(self, status: int, document: dict[str, Any], headers: tuple[tuple[str, str], ...] = ()) -> None:
-        payload = json.dumps(document).encode("utf-8")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Twilio-Request-Id", "RQ" + secrets.token_hex(16))
-            if status == 401:
-                self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
-            for name, value in headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the timeout test): nothing to answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output quiet; `requests` holds what happened

@@ -35,13 +35,15 @@ STATUS = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, challenge: str = "Bearer"
+) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
     headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
     if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+        headers["WWW-Authenticate"] = challenge
     if status == 503:
         headers["Retry-After"] = "1"
     return Response(body=json.dumps({"error": body}), status_code=status, headers=headers)
@@ -67,7 +69,8 @@ def json_errors(view: Callable[..., Response | Any]) -> Callable[..., Response |
                 logger.error("request not recorded", extra={"code": error.code, "reason": error.message})
             elif isinstance(error, errors.InvalidSignature) and error.reason:
                 logger.warning("webhook refused", extra={"code": error.code, "reason": error.reason})
-            return error_response(status, error.code, error.message, error.details)
+            challenge = error.challenge if isinstance(error, errors.CredentialsRequired) else "Bearer"
+            return error_response(status, error.code, error.message, error.details, challenge)
         except ValidationError as error:
             return error_response(
                 400, "invalid_request", "the request is not valid", {"errors": describe_errors(error)}

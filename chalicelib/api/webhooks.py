@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from chalice import Blueprint, Response
@@ -19,7 +20,7 @@ INBOUND_ROUTE = "/webhooks/{carrier}/{account_id}"
 STATUS_ROUTE = "/webhooks/{carrier}/{account_id}/status"
 
 
-def _request(route: str) -> WebhookRequest:
+def _request(route: str, now: datetime) -> WebhookRequest:
     """The request as the carrier sent it: its public URL (what it signed), headers, raw body and query."""
     request = webhooks.current_request
     settings = container().settings
@@ -39,6 +40,7 @@ def _request(route: str) -> WebhookRequest:
         url=url,
         headers=headers,
         body=read_body(request, settings.max_body_bytes),
+        received_at=now,
         query=tuple(query),
     )
 
@@ -53,27 +55,28 @@ def _query(params: object) -> list[tuple[str, str]]:
 def _receive(carrier: str, account_id: str, *, status: bool) -> Response:
     parts = container()
     route = STATUS_ROUTE if status else INBOUND_ROUTE
+    now = parts.clock.now()
     answer = carrier_webhooks.receive_webhook(
         parts.stores,
         parts.queue,
         parts.secrets,
         parts.carriers.get(path_param(carrier)),
         path_param(account_id),
-        _request(route),
+        _request(route, now),
         status=status,
-        now=parts.clock.now(),
     )
     return Response(body=answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
-@webhooks.route(INBOUND_ROUTE, methods=["POST"], content_types=["*/*"])
+# GET too: some carriers (Vonage) may be set to call with the fields in the query string.
+@webhooks.route(INBOUND_ROUTE, methods=["POST", "GET"], content_types=["*/*"])
 @json_errors
 def inbound(carrier: str, account_id: str) -> Response:
     """An SMS to one of the account's numbers; the answer (a reply, for some carriers) once it is stored."""
     return _receive(carrier, account_id, status=False)
 
 
-@webhooks.route(STATUS_ROUTE, methods=["POST"], content_types=["*/*"])
+@webhooks.route(STATUS_ROUTE, methods=["POST", "GET"], content_types=["*/*"])
 @json_errors
 def status(carrier: str, account_id: str) -> Response:
     """A delivery-status callback: opted-out and unreachable numbers become suppressions."""

@@ -6,8 +6,6 @@ and one whose signature is wrong, so a caller without credentials learns nothing
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from chalicelib.domain import services
 from chalicelib.domain.accounts import carrier_credentials
 from chalicelib.domain.errors import InvalidSignature
@@ -21,16 +19,21 @@ NOT_SIGNED = "the request is not signed by this carrier for this account"
 def verified_account(
     stores: Stores, secrets: SecretStore, carrier: Carrier, account_id: str, request: WebhookRequest
 ) -> Account:
-    """The account the carrier signed `request` for; InvalidSignature (403) otherwise."""
+    """The account the carrier signed `request` for; InvalidSignature (403) otherwise.
+
+    The carrier checks the request even for an account that does not exist or has not configured it (with no
+    credentials, so it fails), so every refusal takes the same path: a carrier that challenges a request without
+    credentials (CredentialsRequired, a 401) challenges it whatever the account.
+    """
     account = stores.accounts.get_account(account_id)
     credentials = carrier_credentials(account, carrier.name, secrets) if account is not None else None
-    if account is None or credentials is None:
-        raise InvalidSignature(NOT_SIGNED)
     try:
-        carrier.verify(request, credentials)
+        carrier.verify(request, credentials or {})
     except InvalidSignature as refused:
         # Which check failed is for our logs: the caller gets the same answer as for an unknown account.
         raise InvalidSignature(NOT_SIGNED, reason=f"{carrier.name}: {refused.message}") from None
+    if account is None or credentials is None:
+        raise InvalidSignature(NOT_SIGNED, reason=f"{carrier.name}: no account {account_id} with this carrier")
     return account
 
 
@@ -43,7 +46,6 @@ def receive_webhook(
     request: WebhookRequest,
     *,
     status: bool,
-    now: datetime,
 ) -> WebhookAnswer:
     """Verify, read and store one inbound-message (or, with `status`, delivery-status) webhook; the answer.
 
@@ -51,7 +53,9 @@ def receive_webhook(
     """
     account = verified_account(stores, secrets, carrier, account_id, request)
     read = carrier.read_status if status else carrier.read
-    notice = read(request, account_id=account.account_id, default_region=account.default_region, received_at=now)
+    notice = read(
+        request, account_id=account.account_id, default_region=account.default_region, received_at=request.received_at
+    )
     return store_notice(stores, queue, carrier, account, notice, status=status)
 
 

@@ -38,6 +38,16 @@ class Unauthenticated(DomainError):
     code = "unauthenticated"
 
 
+class CredentialsRequired(Unauthenticated):
+    """A carrier that authenticates with HTTP Basic credentials sent none: 401 with its `challenge`."""
+
+    code = "credentials_required"
+
+    def __init__(self, message: str, *, challenge: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.challenge = challenge
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

@@ -234,6 +234,15 @@ class Account(Frozen):
     updated_at: datetime
 
 
+class MessagePart(Frozen):
+    """One part of a long SMS the carrier delivered in pieces: they are joined before anything reads them."""
+
+    #: The carrier's id shared by every part of the message.
+    reference: str = Field(min_length=1, max_length=128)
+    number: int = Field(ge=1, le=255)
+    total: int = Field(ge=1, le=255)
+
+
 class InboundMessage(Frozen):
     """An SMS a contact sent to one of the account's numbers, as a carrier reported it."""
 
@@ -248,6 +257,8 @@ class InboundMessage(Frozen):
     received_at: datetime
     #: The carrier confirmed the opt-out itself (e.g. an advanced opt-out feature): we send no confirmation.
     carrier_confirms: bool = False
+    #: Set when this is one part of a longer message (its `body` is that part's text alone).
+    part: MessagePart | None = None
 
 
 class Review(Frozen):

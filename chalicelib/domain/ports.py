@@ -114,6 +114,14 @@ class InboundLog(Protocol):
         ...
 
 
+class MessageParts(Protocol):
+    """The parts of long messages a carrier delivered in pieces, kept until every part has come."""
+
+    def add_part(self, message: InboundMessage) -> list[InboundMessage]:
+        """Keep one part (again is harmless); every part of its message, in order, once all have come, else []."""
+        ...
+
+
 class Outbox(Protocol):
     """Email jobs stored with their event (by `NumberStore.commit`) and not yet on the queue."""
 
@@ -181,6 +189,7 @@ class Stores:
     outbox: Outbox
     outbound: OutboundLog
     emails: EmailLog
+    parts: MessageParts
 
 
 class SecretStore(Protocol):

@@ -113,6 +113,12 @@ def receive_inbound(
     reply goes through the send path, back through the carrier it came from, and is queued before this
     returns; a redelivery queues it again under the same request id, which the send path sends once.
     """
+    whole = _whole_message(stores, message)
+    if whole is None:
+        return InboundResult(
+            intent=Intent.NONE, reply=None, duplicate=False, reason="one part of a long message: waiting for the rest"
+        )
+    message = whole
     detection = detector.detect(message.body, account.keywords)
     intent, needs_review = _decide(detection, account)
     reason = detection.reason
@@ -141,6 +147,22 @@ def receive_inbound(
         duplicate=recorded.duplicate,
         record=record,
         reason=reason,
+    )
+
+
+def _whole_message(stores: Stores, message: InboundMessage) -> InboundMessage | None:
+    """The message itself; for one part of a long message, the whole message once every part has come, else None.
+
+    Joined in part order, it takes the first part's message id, so whichever part completes it, and however
+    often, it is the same event.
+    """
+    if message.part is None:
+        return message
+    parts = stores.parts.add_part(message)
+    if not parts:
+        return None
+    return parts[0].model_copy(
+        update={"body": "".join(part.body for part in parts), "part": None, "received_at": message.received_at}
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -11,13 +12,15 @@ class WebhookRequest:
     """One webhook call: what a carrier's signature can cover.
 
     `url` is the public URL the carrier called (what it signed), query string included; `headers` have
-    lower-case names; `query` is the query string parsed, in order.
+    lower-case names; `query` is the query string parsed, in order; `received_at` is when we received it (for
+    schemes that sign a timestamp and refuse old ones).
     """
 
     method: str
     url: str
     headers: Mapping[str, str]
     body: bytes
+    received_at: datetime
     query: tuple[tuple[str, str], ...] = ()
 
     def header(self, name: str) -> str | None:

@@ -100,6 +100,7 @@ def request(fields: dict[str, Any], message_type: str | None = "") -> WebhookReq
         url=f"https://api.example.com/webhooks/aws/{ACCOUNT}",
         headers=headers,
         body=json.dumps(fields).encode("utf-8"),
+        received_at=RECEIVED_AT,
     )
 
 
@@ -375,7 +376,9 @@ def test_a_subscribe_url_off_sns_hosts_is_refused(
     ],
 )
 def test_a_body_that_is_not_an_sns_message_fails(carrier: AwsCarrier, body: bytes) -> None:
-    bad = WebhookRequest("POST", "https://api.example.com/", {sns.MESSAGE_TYPE_HEADER: "Notification"}, body)
+    bad = WebhookRequest(
+        "POST", "https://api.example.com/", {sns.MESSAGE_TYPE_HEADER: "Notification"}, body, RECEIVED_AT
+    )
 
     with pytest.raises(InvalidSignature):
         carrier.verify(bad, CREDENTIALS)
@@ -396,7 +399,8 @@ def test_a_repeated_key_fails(carrier: AwsCarrier, signing_key: rsa.RSAPrivateKe
 
     with pytest.raises(InvalidSignature, match="JSON object"):
         carrier.verify(
-            WebhookRequest("POST", "https://x/", {sns.MESSAGE_TYPE_HEADER: "Notification"}, body.encode()), CREDENTIALS
+            WebhookRequest("POST", "https://x/", {sns.MESSAGE_TYPE_HEADER: "Notification"}, body.encode(), RECEIVED_AT),
+            CREDENTIALS,
         )
 
 

@@ -425,3 +425,39 @@ def test_unsubscribe_from_message_is_the_contacts_own_opt_out(stores) -> None:
     assert state.suppressions["all"].source is Source.NATURAL_LANGUAGE
     with pytest.raises(LiftRefused):
         services.lift(stores, QUEUE, account, CONTACT, "all", None, "admin", T0)
+
+
+# --- long messages in parts ---------------------------------------------------------------------------------------
+
+
+def part_of(account: Account, body: str, number: int, total: int, reference: str = "ref-1") -> InboundMessage:
+    from chalicelib.domain.models import MessagePart
+
+    return InboundMessage(
+        carrier="vonage",
+        message_id=f"{reference}-{number}",
+        account_id=account.account_id,
+        from_phone=CONTACT,
+        to_phone=OUR_NUMBER,
+        body=body,
+        occurred_at=T0,
+        received_at=T0,
+        part=MessagePart(reference=reference, number=number, total=total),
+    )
+
+
+def test_rule7_a_long_message_is_read_whole_once_every_part_has_come_in_any_order(stores) -> None:
+    account = make_account(stores)
+    # Given "Please stop texting me" delivered in two parts, the second first
+    first = services.receive_inbound(stores, QUEUE, account, part_of(account, " texting me", 2, 2))
+    # Then nothing is decided on half a message
+    assert first.intent is Intent.NONE and not state_of(stores, account).suppressed
+    # When the other part comes, the whole message is read: an opt-out in other words
+    whole = services.receive_inbound(stores, QUEUE, account, part_of(account, "Please stop", 1, 2))
+    assert whole.intent is Intent.OPT_OUT
+    assert state_of(stores, account).suppressions["all"].source is Source.NATURAL_LANGUAGE
+    (record,) = stores.history.history(account.account_id, CONTACT)
+    assert record.event.message == "Please stop texting me" and record.event.event_id == "vonage:ref-1-1"
+    # And a part delivered again is the same event, applied once
+    assert services.receive_inbound(stores, QUEUE, account, part_of(account, " texting me", 2, 2)).duplicate
+    assert len(stores.history.history(account.account_id, CONTACT)) == 1

@@ -11,6 +11,7 @@ from chalicelib.adapters.dynamodb.inbound import DynamoDBInboundLog
 from chalicelib.adapters.dynamodb.numbers import DynamoDBNumberStore
 from chalicelib.adapters.dynamodb.outbound import DynamoDBOutboundLog
 from chalicelib.adapters.dynamodb.outbox import DynamoDBOutbox
+from chalicelib.adapters.dynamodb.parts import DynamoDBMessageParts
 from chalicelib.domain.ports import Stores
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "DynamoDBEmailLog",
     "DynamoDBHistory",
     "DynamoDBInboundLog",
+    "DynamoDBMessageParts",
     "DynamoDBNumberStore",
     "DynamoDBOutboundLog",
     "DynamoDBOutbox",
@@ -35,4 +37,5 @@ def dynamodb_stores(client: Any, table_name: str) -> Stores:
         outbox=DynamoDBOutbox(client, table_name),
         outbound=DynamoDBOutboundLog(client, table_name),
         emails=DynamoDBEmailLog(client, table_name),
+        parts=DynamoDBMessageParts(client, table_name),
     )

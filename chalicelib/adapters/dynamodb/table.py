@@ -23,6 +23,8 @@ Items (pk / sk), with the module that owns them:
   `skipped:suppressed`, ...), added to once per batch after the batch's outcomes are stored.
 - `EMAIL#<account>#<job id>` / `TO#<recipient in lower case>` (emails): `status`, `updated_at` and
   `detail` of one alert email (once per job and recipient).
+- `PARTS#<account>#<carrier>#<sender>#<reference>` / `PART#<nnn>` (parts): `doc`, the InboundMessage of one
+  part of a long message, kept (not deleted) after the parts were joined.
 """
 
 from __future__ import annotations
@@ -101,6 +103,15 @@ def event_key(account_id: str, phone: str, event_id: str) -> Key:
 def suppressed_partition(account_id: str) -> str:
     """The GSI1 partition listing the account's suppressed numbers."""
     return f"SUPPRESSED#{account_id}"
+
+
+def parts_partition(account_id: str, carrier: str, sender: str, reference: str) -> str:
+    """Every part of one long message from one sender."""
+    return f"PARTS#{account_id}#{carrier}#{sender}#{reference}"
+
+
+def part_key(partition: str, number: int) -> Key:
+    return {"pk": {"S": partition}, "sk": {"S": f"PART#{number:03d}"}}
 
 
 def inbound_key(account_id: str, message_id: str) -> Key:
