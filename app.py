@@ -1,12 +1,14 @@
-"""The Chalice app: create it, register blueprints and the event handlers; nothing else."""
+"""The Chalice app: create it, register middleware, blueprints and the event handlers; nothing else."""
 
 from chalice import Chalice
 
 from chalicelib.api.admin import admin
 from chalicelib.api.webhooks import webhooks
+from chalicelib.observability import observe
 from chalicelib.workers import outbox, send, sms_topic
 
 app = Chalice(app_name="sms-optout")
+app.register_middleware(observe, "all")
 app.register_blueprint(webhooks)
 app.register_blueprint(admin)
 

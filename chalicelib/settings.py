@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
     #: Every AWS call: seconds to connect, seconds to wait for an answer, attempts in all (standard retries).
     #: A webhook must answer well inside a carrier's timeout (Twilio's is 15 s) and API Gateway's 29 s.
-    aws_connect_timeout: float = Field(default=2.0, gt=0)
-    aws_read_timeout: float = Field(default=5.0, gt=0)
+    aws_connect_timeout: float = Field(default=1.0, gt=0)
+    aws_read_timeout: float = Field(default=2.0, gt=0)
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
 
 

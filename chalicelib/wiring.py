@@ -8,6 +8,7 @@ settings on first use, on one boto3 client per AWS service.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -97,8 +98,11 @@ class Container:
     @cached_property
     def stores(self) -> Stores:
         from chalicelib.adapters.dynamodb import dynamodb_stores
+        from chalicelib.adapters.metered import MeteredNumberStore, MeteredOutboundLog
 
-        return dynamodb_stores(self.clients.get("dynamodb"), self.settings.table_name)
+        stores = dynamodb_stores(self.clients.get("dynamodb"), self.settings.table_name)
+        # What was stored is counted (CloudWatch metrics) by decorators around the stores that write it.
+        return replace(stores, numbers=MeteredNumberStore(stores.numbers), outbound=MeteredOutboundLog(stores.outbound))
 
     @cached_property
     def secrets(self) -> SecretStore:

@@ -24,6 +24,7 @@ class LocalSmsProvider:
         """Record `message`, log it, and report it sent; never fails."""
         provider_message_id = f"local-{uuid.uuid4()}"
         self.sent.append(message)
+        # The number is masked in the log; the body only at DEBUG (message bodies are never logged at INFO).
         logger.info(
             "local SMS provider: text recorded, not sent",
             extra={
@@ -32,7 +33,7 @@ class LocalSmsProvider:
                 "request_id": message.request_id,
                 "to": message.to,
                 "sender": message.sender,
-                "body": message.body,
             },
         )
+        logger.debug("local SMS provider: text body", extra={"request_id": message.request_id, "body": message.body})
         return SmsResult(status="sent", provider_message_id=provider_message_id)
