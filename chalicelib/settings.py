@@ -15,6 +15,9 @@ class Settings(BaseSettings):
 
     #: The single DynamoDB table (suppressions, history, logs, accounts).
     table_name: str = "optout"
+    #: Receives of a send request before the queue dead-letters it (its maxReceiveCount): the last one records a
+    #: provider that still asks to retry as a failure, so the outcome is counted, not lost.
+    send_max_receives: int = Field(default=5, ge=1)
     #: The SQS queue the send function consumes.
     send_queue_url: str | None = None
     #: The public base URL carriers call (e.g. https://sms.example.com/prod); when unset, webhook

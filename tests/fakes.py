@@ -197,11 +197,9 @@ class InMemoryOutboundLog:
         self.records[(record.request.account_id, record.request.request_id)] = record
         return True
 
-    def release(self, request: SendRequest, now: datetime) -> None:
-        if self._status(request) == "sending":
-            self.records[(request.account_id, request.request_id)] = OutboundRecord(
-                request=request, status="retrying", updated_at=now
-            )
+    def release(self, record: OutboundRecord) -> None:
+        if self._status(record.request) == "sending":
+            self.records[(record.request.account_id, record.request.request_id)] = record
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
         self.counts.setdefault((account_id, campaign_id), Counter()).update(counts)

@@ -67,8 +67,8 @@ class MeteredOutboundLog:
     def claim(self, request: SendRequest, now: datetime) -> Claim:
         return self._inner.claim(request, now)
 
-    def release(self, request: SendRequest, now: datetime) -> None:
-        self._inner.release(request, now)
+    def release(self, record: OutboundRecord) -> None:
+        self._inner.release(record)
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
         self._inner.count(account_id, campaign_id, counts)

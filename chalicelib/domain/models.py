@@ -164,6 +164,13 @@ class Replies(Frozen):
         max_length=320,
     )
     opt_in: str = Field(default="You have been resubscribed. Reply STOP to unsubscribe.", min_length=1, max_length=320)
+    #: The answer to an opt-in that leaves the number blocked (an admin's suppression stands): never a false
+    #: "you have been resubscribed".
+    opt_in_blocked: str = Field(
+        default="We got your message, but this number stays unsubscribed from our texts. Contact us to change that.",
+        min_length=1,
+        max_length=320,
+    )
     help: str = Field(default="Reply STOP to unsubscribe, START to resubscribe.", min_length=1, max_length=320)
 
 

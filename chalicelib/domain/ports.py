@@ -151,8 +151,8 @@ class OutboundLog(Protocol):
         """
         ...
 
-    def release(self, request: SendRequest, now: datetime) -> None:
-        """Give a claimed request back for a later retry."""
+    def release(self, record: OutboundRecord) -> None:
+        """Give a claimed request back for a later retry: `record` is `retrying`, with why (reason, code, detail)."""
         ...
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:

@@ -21,6 +21,7 @@ from chalicelib.domain.models import (
     OutboundSms,
     SendRequest,
     SendStatus,
+    SmsResult,
     Source,
 )
 from chalicelib.domain.ports import SendQueue, SmsProvider, Stores
@@ -52,11 +53,14 @@ class Handled:
     first_time: bool
 
 
-def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberState) -> Handled:
+def send(
+    deps: SendDeps, account: Account, request: SendRequest, state: NumberState, *, last_attempt: bool = False
+) -> Handled:
     """Send one text unless its recipient is suppressed; record the outcome in the outbound log.
 
     `state` is the recipient's state as read for the batch. Raises RetryLater when the provider
-    asks to try again.
+    asks to try again, with the request `retrying` in the log and why; on the `last_attempt` the queue
+    allows, the text is `failed` instead (`provider_unavailable`), so it is counted, not dropped.
     """
     confirmation = request.confirms_event is not None
     if confirmation and not _confirms_an_opt_out(deps, request):
@@ -79,9 +83,9 @@ def send(deps: SendDeps, account: Account, request: SendRequest, state: NumberSt
             return _existing(deps, request)
         # The gate's last step, just before the provider: the recipient must still be as the batch read it.
         if deps.stores.numbers.claim_recipient(request, state.version, deps.now()):
-            return Handled(_send_claimed(deps, account, request), first_time=True)
+            return Handled(_send_claimed(deps, account, request, last_attempt), first_time=True)
         # An event changed the recipient since the batch read: hand the claim back, read again, decide again.
-        deps.stores.outbound.release(request, deps.now())
+        deps.stores.outbound.release(_retrying(deps, request, "recipient_changed"))
         state, _ = deps.stores.numbers.load(request.account_id, request.to)
     raise RetryLater(f"{request.to} kept changing while {request.request_id} was being sent")
 
@@ -101,17 +105,35 @@ def _existing(deps: SendDeps, request: SendRequest) -> Handled:
     return Handled(existing, first_time=False)
 
 
-def _send_claimed(deps: SendDeps, account: Account, request: SendRequest) -> OutboundRecord:
+def _retrying(
+    deps: SendDeps, request: SendRequest, reason: str, provider: str | None = None, result: SmsResult | None = None
+) -> OutboundRecord:
+    """The outbound log's record of a request handed back for a retry, with why."""
+    return OutboundRecord(
+        request=request,
+        status="retrying",
+        reason=reason,
+        provider=provider,
+        error_code=result.error_code if result else None,
+        detail=result.detail if result else None,
+        updated_at=deps.now(),
+    )
+
+
+def _send_claimed(deps: SendDeps, account: Account, request: SendRequest, last_attempt: bool) -> OutboundRecord:
     provider = deps.provider_for(account, request.provider)
     result = provider.send(
         OutboundSms(request_id=request.request_id, to=request.to, sender=request.sender, body=request.body)
     )
-    if result.status == "retry":
-        deps.stores.outbound.release(request, deps.now())
+    if result.status == "retry" and not last_attempt:
+        deps.stores.outbound.release(_retrying(deps, request, "provider_retry", provider.name, result))
         raise RetryLater(f"{provider.name} asked to retry {request.request_id}: {result.detail}")
     status: SendStatus
     reason: str | None
-    if result.status in ("opted_out", "unreachable"):
+    if result.status == "retry":
+        # The queue would dead-letter it next: record the failure, with why, where the campaign counts it.
+        status, reason = "failed", "provider_unavailable"
+    elif result.status in ("opted_out", "unreachable"):
         # The carrier knows something we did not: remember it so nothing more goes to this number.
         source = Source.CARRIER if result.status == "opted_out" else Source.BOUNCE
         report = DeliveryReport(

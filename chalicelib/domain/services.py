@@ -138,7 +138,8 @@ def receive_inbound(
     elif intent is Intent.NONE:
         # Anything but a keyword or an opt-out goes to the user who last texted the number.
         alerts.dispatch(stores.outbox, queue, alerts.reply_job(message))
-    text = _reply(account, message, intent, record)
+    state = recorded.state if not recorded.duplicate else stores.numbers.load(account.account_id, message.from_phone)[0]
+    text = _reply(account, message, intent, record, still_blocked=bool(state.blocking(message.to_phone)))
     if text and record is not None and not reply_in_answer:
         _queue_reply(queue, replies.reply(record, message.to_phone, text, provider=message.carrier))
     return InboundResult(
@@ -218,7 +219,9 @@ def _inbound_event(account: Account, message: InboundMessage, intent: Intent, de
     return reply
 
 
-def _reply(account: Account, message: InboundMessage, intent: Intent, record: EventRecord | None) -> str | None:
+def _reply(
+    account: Account, message: InboundMessage, intent: Intent, record: EventRecord | None, *, still_blocked: bool
+) -> str | None:
     if message.carrier_confirms:
         return None
     if record is not None and record.outcome == "superseded":
@@ -226,7 +229,8 @@ def _reply(account: Account, message: InboundMessage, intent: Intent, record: Ev
     if intent is Intent.OPT_OUT:
         return account.replies.opt_out
     if intent is Intent.OPT_IN:
-        return account.replies.opt_in
+        # An admin's suppression outlives the contact's START: say so rather than "resubscribed".
+        return account.replies.opt_in_blocked if still_blocked else account.replies.opt_in
     if intent is Intent.HELP:
         return account.replies.help
     return None
@@ -352,7 +356,9 @@ def unsubscribe_from_message(
         occurred_at=message.occurred_at,
         received_at=now,
         actor=actor,
-        notes=notes or logged.reason,
+        # The detector's reason only when it had flagged the message: for a plain reply it would say "no opt-out".
+        notes=notes
+        or (f"flagged for review: {logged.reason}" if logged.needs_review else "unsubscribed from this message"),
         message=message.body,
     )
     state = record_event(stores, queue, event).state

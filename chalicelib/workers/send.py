@@ -111,10 +111,17 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             return email_job(plan.jobs[record.message_id], record)
         request = plan.requests[record.message_id]
         account = plan.accounts[request.account_id]
+        receives = int(record.attributes.approximate_receive_count)
         try:
-            handled = sending.send(parts.send_deps, account, request, plan.states[(request.account_id, request.to)])
+            handled = sending.send(
+                parts.send_deps,
+                account,
+                request,
+                plan.states[(request.account_id, request.to)],
+                last_attempt=receives >= parts.settings.send_max_receives,
+            )
         except sending.RetryLater:
-            to_delay.append((record.receipt_handle, int(record.attributes.approximate_receive_count)))
+            to_delay.append((record.receipt_handle, receives))
             raise
         if handled.first_time and request.campaign_id:
             counts[(request.account_id, request.campaign_id)][handled.record.counter] += 1

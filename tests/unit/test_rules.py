@@ -461,3 +461,23 @@ def test_rule7_a_long_message_is_read_whole_once_every_part_has_come_in_any_orde
     # And a part delivered again is the same event, applied once
     assert services.receive_inbound(stores, QUEUE, account, part_of(account, " texting me", 2, 2)).duplicate
     assert len(stores.history.history(account.account_id, CONTACT)) == 1
+
+
+def test_rule9_start_from_a_number_an_admin_suppressed_is_not_told_it_is_resubscribed(stores) -> None:
+    # Given an admin's manual suppression, which the contact's START does not lift (rule 4)
+    account = make_account(stores)
+    services.opt_out_manually(stores, QUEUE, account, CONTACT, "all", "legal hold", "admin", T0)
+    # When the contact texts START
+    result = text(stores, account, "START", sid="SM2", at=T0 + timedelta(minutes=1))
+    # Then the reply is true: the number stays unsubscribed
+    assert state_of(stores, account).suppressed
+    assert result.reply == account.replies.opt_in_blocked != account.replies.opt_in
+
+
+def test_unsubscribing_a_plain_reply_records_the_admins_act_not_the_detectors_no(stores) -> None:
+    account = make_account(stores)
+    text(stores, account, "Thanks!", sid="SM1")
+    services.unsubscribe_from_message(stores, QUEUE, account, "SM1", None, "admin", T0 + timedelta(minutes=1))
+    (record,) = stores.history.history(account.account_id, CONTACT)
+    assert record.event.notes == "unsubscribed from this message"
+    assert "no opt-out" not in (record.event.notes or "")

@@ -272,3 +272,27 @@ def test_a_reply_goes_back_through_the_carrier_it_came_from_unless_the_account_r
     # And an account on the local recorder sends nothing anywhere, replies included
     assert world.parts.provider_for(world.account, "twilio") is world.provider
     assert world.parts.provider_for(world.account, "aws") is world.provider
+
+
+def test_a_retrying_send_says_why_and_on_the_last_receive_is_failed_and_counted_not_dropped(world) -> None:
+    # Given a provider that cannot be reached
+    phone = "+14155550400"
+    world.provider.answers[phone] = SmsResult(status="retry", error_code="connection_error", detail="refused")
+    body = request(phone, request_id="r-400")
+    # When SQS delivers it: the log says why it waits
+    send_worker.handle(sqs_event(body, receive_count=1))
+    retrying = world.outbound.get("acme", "r-400")
+    assert (retrying.status, retrying.reason, retrying.error_code, retrying.detail) == (
+        "retrying",
+        "provider_retry",
+        "connection_error",
+        "refused",
+    )
+    assert retrying.provider == world.provider.name
+    # When the queue delivers it for the last time before it would dead-letter it
+    response = send_worker.handle(sqs_event(body, receive_count=world.parts.settings.send_max_receives))
+    # Then it is failed, with why, and the campaign counts it
+    assert response["batchItemFailures"] == []
+    final = world.outbound.get("acme", "r-400")
+    assert (final.status, final.reason, final.error_code) == ("failed", "provider_unavailable", "connection_error")
+    assert world.outbound.campaign_counts("acme", "dinner") == {"failed:provider_unavailable": 1}

@@ -67,9 +67,9 @@ class DynamoDBOutboundLog:
         """
         return self._put(outbound_item(record), _NEW_OR_RETRYING if fresh else _SENDING)
 
-    def release(self, request: SendRequest, now: datetime) -> None:
-        """Hand a claimed request back (`retrying`) so a redelivery may claim it again; else nothing changes."""
-        self._put(outbound_item(OutboundRecord(request=request, status="retrying", updated_at=now)), _SENDING)
+    def release(self, record: OutboundRecord) -> None:
+        """Hand a claimed request back (`retrying`, with why) so a redelivery may claim it; else nothing changes."""
+        self._put(outbound_item(record), _SENDING)
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
         """Add a batch's outcomes to the campaign's counters, in one write."""

@@ -20,9 +20,10 @@ def test_a_released_request_may_be_claimed_again(stores: Stores) -> None:
     # Given a claimed request handed back for a retry
     request = send_request()
     stores.outbound.claim(request, T0)
-    stores.outbound.release(request, T0 + timedelta(seconds=1))
-    assert stores.outbound.get(ACCOUNT, request.request_id) == outcome(
-        request, "retrying", at=T0 + timedelta(seconds=1)
+    retrying = outcome(request, "retrying", "provider_retry", at=T0 + timedelta(seconds=1))
+    stores.outbound.release(retrying.model_copy(update={"error_code": "429", "detail": "Too Many Requests"}))
+    assert stores.outbound.get(ACCOUNT, request.request_id) == retrying.model_copy(
+        update={"error_code": "429", "detail": "Too Many Requests"}
     )
     # When a redelivery claims it, then it is claimed, once
     assert stores.outbound.claim(request, T0 + timedelta(seconds=2)) == "claimed"
@@ -33,7 +34,7 @@ def test_releasing_a_finished_request_changes_nothing(stores: Stores) -> None:
     request = send_request()
     stores.outbound.claim(request, T0)
     stores.outbound.finish(outcome(request, "sent"), fresh=False)
-    stores.outbound.release(request, T0 + timedelta(seconds=1))
+    stores.outbound.release(outcome(request, "retrying", "provider_retry", at=T0 + timedelta(seconds=1)))
     assert stores.outbound.get(ACCOUNT, request.request_id) == outcome(request, "sent")
     assert stores.outbound.claim(request, T0) == "duplicate"
 
