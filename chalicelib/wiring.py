@@ -132,7 +132,7 @@ class Container:
         return CarrierRegistry(
             carriers(
                 client=self.clients.get,
-                twilio_api_url=self.settings.twilio_api_url,
+                api_urls={"twilio": self.settings.twilio_api_url},
                 sms_configuration_set=self.settings.sms_configuration_set,
                 http_timeout=self.settings.carrier_http_timeout,
             ),

@@ -57,7 +57,7 @@ def registry(local=None, settings: Settings | None = None) -> CarrierRegistry:
 
     every = carriers(
         client=no_aws_client,
-        twilio_api_url=settings.twilio_api_url,
+        api_urls={"twilio": settings.twilio_api_url},
         sms_configuration_set=None,
         http_timeout=settings.carrier_http_timeout,
     )

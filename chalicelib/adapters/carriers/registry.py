@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -45,15 +46,31 @@ class CarrierRegistry:
 def carriers(
     *,
     client: Callable[[str], Any],
-    twilio_api_url: str,
     sms_configuration_set: str | None,
     http_timeout: float,
+    api_urls: Mapping[str, str] | None = None,
 ) -> list[Carrier]:
-    """Every carrier, built with what it needs from the composition root (`client(service)`: a boto3 client)."""
+    """Every carrier, built with what it needs from the composition root (`client(service)`: a boto3 client;
+    `api_urls`: a carrier's REST API by carrier name, where it is not the carrier's own, e.g. a loopback server)."""
     from chalicelib.adapters.carriers.aws import AwsCarrier
+    from chalicelib.adapters.carriers.bandwidth import BandwidthCarrier
+    from chalicelib.adapters.carriers.plivo import PlivoCarrier
+    from chalicelib.adapters.carriers.telnyx import TelnyxCarrier
     from chalicelib.adapters.carriers.twilio import TwilioCarrier
+    from chalicelib.adapters.carriers.vonage import VonageCarrier
+
+    urls = dict(api_urls or {})
+
+    def api(name: str) -> dict[str, Any]:
+        return {"api_url": urls[name], "timeout": http_timeout} if name in urls else {"timeout": http_timeout}
 
     return [
-        TwilioCarrier(api_url=twilio_api_url, timeout=http_timeout),
+        TwilioCarrier(**api("twilio")),
         AwsCarrier(sms_client=lambda: client("pinpoint-sms-voice-v2"), configuration_set=sms_configuration_set),
+        # Vonage resends an unanswered webhook for 24 hours, possibly with the first attempt's signed timestamp:
+        # a tighter window would refuse a STOP after an outage. A replay is harmless (events are idempotent).
+        VonageCarrier(**api("vonage"), timestamp_tolerance=timedelta(hours=25)),
+        TelnyxCarrier(**api("telnyx")),
+        PlivoCarrier(**api("plivo")),
+        BandwidthCarrier(**api("bandwidth")),
     ]
