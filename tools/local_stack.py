@@ -1,12 +1,13 @@
 """The local stack: an embedded AWS endpoint (moto server), the service's resources, `chalice local`, the demo
 account and the file that describes it (`.run/demo.json`).
 
-Used by `make run` (tools/run_local.py) and by the integration tests. Standard library, boto3 and moto
-only. Nothing here is deployed.
+Used by `make run` (tools/run_local.py) and by the integration tests. Standard library, boto3, moto and
+(for the demo's Telnyx key pair) cryptography only. Nothing here is deployed.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -28,8 +29,8 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from chalicelib.adapters.dynamodb.table import table_definition
+from tools.demo_file import DEMO_FILE, PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {
@@ -48,8 +49,8 @@ EMAIL_SENDER = "alerts@optout.localhost"
 INBOUND_TOPIC_PREFIX = "optout-inbound-"
 #: The demo account's own number, on every carrier.
 DEMO_NUMBER = "+14155550100"
-#: Where `make run` describes the demo (URLs, tokens, carrier credentials) for scripts: see write_demo_file().
-DEMO_FILE = PROJECT_ROOT / ".run" / "demo.json"
+# Where `make run` describes the demo (URLs, tokens, carrier credentials) for scripts: DEMO_FILE, unless
+# OPTOUT_DEMO_FILE says otherwise (demo_file_path()); see write_demo_file() and tools/demo_file.py.
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,9 @@ def service_environment(
         "OPTOUT_SECRETS_PREFIX": secrets_prefix,
         "OPTOUT_EMAIL_SENDER": resources.email_sender,
         "OPTOUT_INBOUND_TOPIC_PREFIX": inbound_topic_prefix,
+        # Without a public base URL, webhook signatures are checked against the URL rebuilt from the request's Host:
+        # right on this machine (the carrier, a script, is local), refused in AWS unless this says so.
+        "OPTOUT_ALLOW_HOST_URL": "true",
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_REGION": resources.region,
@@ -406,10 +410,19 @@ def start_api(
 
 # --- the demo account ------------------------------------------------------------------------
 
+#: The demo account's carriers, in the order the banner and `.run/demo.json` list them.
+DEMO_CARRIERS = ("twilio", "aws", "telnyx", "plivo", "vonage", "bandwidth")
+#: The Vonage signature method the demo account is set to (the dashboard's default is `md5hash`).
+DEMO_VONAGE_SIGNATURE_METHOD = "hmac-sha256"
+
 
 @dataclass(frozen=True)
 class DemoAccount:
-    """The demo account as create_demo_account() set it up: its admin token and each carrier's credentials."""
+    """The demo account as create_demo_account() set it up: its admin token and each carrier's credentials.
+
+    A carrier whose credentials are None is not configured on the account (only `aws` needs something from the
+    caller: the account's two-way SMS topic).
+    """
 
     account_id: str
     admin_token: str
@@ -418,13 +431,100 @@ class DemoAccount:
     #: The account's two-way SMS topic (its `aws` carrier), when it has one.
     aws_topic_arn: str | None = None
     number: str = DEMO_NUMBER
+    #: Telnyx: the Ed25519 key pair, raw 32-byte keys in base64; the account gets the public key, the private key
+    #: signs as Telnyx would.
+    telnyx_public_key: str | None = None
+    telnyx_private_key: str | None = None
+    plivo_auth_id: str | None = None
+    plivo_auth_token: str | None = None
+    vonage_api_key: str | None = None
+    vonage_signature_secret: str | None = None
+    vonage_signature_method: str | None = None
+    #: Bandwidth's callback credentials (HTTP Basic).
+    bandwidth_username: str | None = None
+    bandwidth_password: str | None = None
 
     def carriers(self) -> dict[str, dict[str, str]]:
-        """The `carriers` of the account, as PUT /v1/accounts/{id} takes them: credentials by carrier."""
-        carriers = {"twilio": {"account_sid": self.twilio_account_sid, "auth_token": self.twilio_auth_token}}
-        if self.aws_topic_arn is not None:
-            carriers["aws"] = {"topic_arn": self.aws_topic_arn}
-        return carriers
+        """The `carriers` of the account, as PUT /v1/accounts/{id} takes them: each carrier's credentials form."""
+        forms: dict[str, dict[str, str | None]] = {
+            "twilio": {"account_sid": self.twilio_account_sid, "auth_token": self.twilio_auth_token},
+            "aws": {"topic_arn": self.aws_topic_arn},
+            "telnyx": {"public_key": self.telnyx_public_key},
+            "plivo": {"auth_id": self.plivo_auth_id, "auth_token": self.plivo_auth_token},
+            "vonage": {
+                "api_key": self.vonage_api_key,
+                "signature_secret": self.vonage_signature_secret,
+                "signature_method": self.vonage_signature_method,
+            },
+            "bandwidth": {"callback_username": self.bandwidth_username, "callback_password": self.bandwidth_password},
+        }
+        return _configured(forms)
+
+    def credentials(self) -> dict[str, dict[str, str]]:
+        """Each configured carrier's credentials as `.run/demo.json` names them: what a script needs to sign as the
+        carrier does (telnyx's private key too; bandwidth's callback credentials as `username` and `password`)."""
+        documented: dict[str, dict[str, str | None]] = {
+            "twilio": {"account_sid": self.twilio_account_sid, "auth_token": self.twilio_auth_token},
+            "aws": {"topic_arn": self.aws_topic_arn},
+            "telnyx": {"public_key": self.telnyx_public_key, "private_key": self.telnyx_private_key},
+            "plivo": {"auth_id": self.plivo_auth_id, "auth_token": self.plivo_auth_token},
+            "vonage": {
+                "api_key": self.vonage_api_key,
+                "signature_secret": self.vonage_signature_secret,
+                "signature_method": self.vonage_signature_method,
+            },
+            "bandwidth": {"username": self.bandwidth_username, "password": self.bandwidth_password},
+        }
+        return _configured(documented)
+
+
+def _configured(by_carrier: dict[str, dict[str, str | None]]) -> dict[str, dict[str, str]]:
+    """The carriers whose fields are all set, in DEMO_CARRIERS order (a partly set one is a mistake: ValueError)."""
+    configured = {}
+    for name in DEMO_CARRIERS:
+        fields = by_carrier[name]
+        if all(value is None for value in fields.values()):
+            continue
+        missing = [field for field, value in fields.items() if value is None]
+        if missing:
+            raise ValueError(f"the demo account's {name} credentials lack {', '.join(missing)}")
+        configured[name] = {field: str(value) for field, value in fields.items()}
+    return configured
+
+
+def ed25519_key_pair() -> tuple[str, str]:
+    """A new Ed25519 key pair as (public key, private key): raw 32-byte keys in base64, as Telnyx shows its public
+    key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    private_bytes = private.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    public_bytes = private.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(public_bytes).decode("ascii"), base64.b64encode(private_bytes).decode("ascii")
+
+
+def new_demo_credentials(account_id: str, *, topic_arn: str | None = None) -> DemoAccount:
+    """Fresh local credentials for every carrier (no admin token yet): random secrets in each carrier's format, a
+    new Telnyx key pair, Vonage signing with HMAC-SHA256; `aws` only with `topic_arn`."""
+    telnyx_public_key, telnyx_private_key = ed25519_key_pair()
+    return DemoAccount(
+        account_id=account_id,
+        admin_token="",
+        twilio_account_sid="AC" + secrets.token_hex(16),
+        twilio_auth_token=secrets.token_hex(16),
+        aws_topic_arn=topic_arn,
+        telnyx_public_key=telnyx_public_key,
+        telnyx_private_key=telnyx_private_key,
+        plivo_auth_id="MA" + secrets.token_hex(9).upper(),  # MA (a main account) and 18 letters or digits
+        plivo_auth_token=secrets.token_hex(20),
+        vonage_api_key=secrets.token_hex(4),  # Vonage's API keys are 8 hex digits
+        vonage_signature_secret=secrets.token_hex(24),
+        vonage_signature_method=DEMO_VONAGE_SIGNATURE_METHOD,
+        bandwidth_username=f"{account_id}-callbacks",
+        bandwidth_password=secrets.token_urlsafe(24),
+    )
 
 
 class DemoAccountError(RuntimeError):
@@ -439,15 +539,10 @@ def create_demo_account(
     topic_arn: str | None = None,
     timeout: float = 30,
 ) -> DemoAccount:
-    """Create (or update) the demo account over HTTP with fresh Twilio credentials and a new admin token; with
-    `topic_arn`, the `aws` carrier too (the account's two-way SMS topic), in the same request."""
-    credentials = DemoAccount(
-        account_id=account_id,
-        admin_token="",
-        twilio_account_sid="AC" + secrets.token_hex(16),
-        twilio_auth_token=secrets.token_hex(16),
-        aws_topic_arn=topic_arn,
-    )
+    """Create (or update) the demo account over HTTP, sending through `local` (nothing leaves the machine), with a
+    new admin token and fresh local credentials for every carrier (new_demo_credentials()), all in one request;
+    with `topic_arn`, the `aws` carrier too (the account's two-way SMS topic)."""
+    credentials = new_demo_credentials(account_id, topic_arn=topic_arn)
     body = {
         "name": "Demo business",
         "default_region": "US",
@@ -497,11 +592,13 @@ def demo_document(
     """What `.run/demo.json` holds, a shape outside scripts rely on:
 
     `{"api", "aws_endpoint", "operator_token", "account_id", "admin_token", "carriers": {name: {"webhook_url",
-    "status_url", "number", and the carrier's own credentials: twilio `account_sid`, `auth_token`; aws
-    `topic_arn`}}}`. Webhook URLs are under `public_base_url` when carriers reach the API through one.
+    "status_url", "number", and the carrier's own credentials: twilio `account_sid`, `auth_token`; aws `topic_arn`;
+    telnyx `public_key`, `private_key` (base64 raw Ed25519 keys); plivo `auth_id`, `auth_token`; vonage `api_key`,
+    `signature_secret`, `signature_method`; bandwidth `username`, `password` (its callback credentials)}}}`, for
+    each carrier the account has. Webhook URLs are under `public_base_url` when carriers reach the API through one.
     """
     carriers: dict[str, dict[str, str]] = {}
-    for name, credentials in demo.carriers().items():
+    for name, credentials in demo.credentials().items():
         webhook, status = webhook_urls(public_base_url or api_url, name, demo.account_id)
         carriers[name] = {"webhook_url": webhook, "status_url": status, "number": demo.number, **credentials}
     return {

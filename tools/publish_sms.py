@@ -1,10 +1,13 @@
 """Text the demo account through AWS End User Messaging SMS, as a contact would: publish the two-way SMS payload AWS
 publishes for an inbound text to the demo account's topic on the embedded endpoint of a running `make run` (which
-bridges the topic to the `on_sns_message` function).
+bridges the topic to the app's `handle_sms_topic`, its `on_sns_message` function).
 
     python -m tools.publish_sms --from +14155550123 --body STOP
 
-Reads the endpoint, the topic and the demo account's number from `.run/demo.json` (written by `make run`). The
+`python -m tools.send_sms --carrier aws ...` does the same (and texts through the other carriers too).
+
+Reads the endpoint, the topic and the demo account's number from the demo file written by `make run`
+(`.run/demo.json`, or OPTOUT_DEMO_FILE: tools/demo_file.py). The
 payload is AWS's (https://docs.aws.amazon.com/sms-voice/latest/userguide/two-way-sms-payload.html): originationNumber,
 destinationNumber, messageKeyword, messageBody, inboundMessageId (a new one each time, unless given) and, when given,
 previousPublishedMessageId.
@@ -25,24 +28,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-#: Written by `make run` (tools/local_stack.py DEMO_FILE).
-DEMO_FILE = Path(__file__).resolve().parent.parent / ".run" / "demo.json"
+from tools.demo_file import DEMO_FILE, DEMO_FILE_VARIABLE, DemoFileError, demo_file_path, read_demo_file
+
 CARRIER = "aws"
 
 
-class DemoFileError(Exception):
-    """The demo file is missing, or describes no `aws` carrier."""
-
-
-def read_demo(path: Path = DEMO_FILE) -> dict[str, Any]:
+def read_demo(path: Path | None = None) -> dict[str, Any]:
     """The demo file's `aws` carrier with the endpoint: `{"aws_endpoint", "topic_arn", "number", ...}`."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DemoFileError(f"{path} does not exist: start `make run` first") from None
-    except ValueError as error:
-        raise DemoFileError(f"{path} is not JSON: {error}") from None
-    carrier = (document.get("carriers") or {}).get(CARRIER) if isinstance(document, dict) else None
+    path = path or demo_file_path()
+    document = read_demo_file(path)
+    carrier = document["carriers"].get(CARRIER)
     if not isinstance(carrier, dict) or not carrier.get("topic_arn"):
         raise DemoFileError(f"{path} has no {CARRIER} carrier with a topic_arn")
     return {**carrier, "aws_endpoint": document.get("aws_endpoint")}
@@ -87,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keyword", help="messageKeyword (default: KEYWORD_<AWS account id>)")
     parser.add_argument("--inbound-message-id", help="the same id twice is the same text delivered twice")
     parser.add_argument("--previous-message-id", help="previousPublishedMessageId: the text being answered")
-    parser.add_argument("--demo-file", type=Path, default=DEMO_FILE)
+    parser.add_argument(
+        "--demo-file", type=Path, default=None, help=f"default: ${DEMO_FILE_VARIABLE}, else {DEMO_FILE}"
+    )
     args = parser.parse_args(argv)
     try:
         demo = read_demo(args.demo_file)

@@ -2,12 +2,15 @@
 
 Starts the embedded AWS endpoint (AWS_PORT, else 4566, else a free port), creates the table, the queues and the demo
 account's two-way SMS topic, starts `chalice local` (PORT, else 8000, else a free port), the queue worker and the SNS
-bridge (the topic to the `on_sns_message` function), creates the demo account with both carriers (twilio and aws),
-writes `.run/demo.json`, prints the credentials and `ready`, and runs until Ctrl-C or SIGTERM, which stop everything
-it started (`.run/demo.json` stays, and the next start overwrites it).
+bridge (the topic to the `on_sns_message` function, `handle_sms_topic`), creates the demo account with every carrier
+(twilio, aws, telnyx, plivo, vonage, bandwidth: local credentials, generated each time; it sends through `local`, so
+nothing goes anywhere), writes `.run/demo.json` (every carrier's URLs and credentials), prints the tokens, each
+carrier's webhook URLs, examples to paste (a STOP per carrier through `python -m tools.send_sms`) and `ready`, and
+runs until Ctrl-C or SIGTERM, which stop everything it started (the demo file stays; the next start overwrites it).
 
 Environment: OPTOUT_OPERATOR_TOKEN (generated and printed when unset), OPTOUT_PUBLIC_BASE_URL (when carriers
-reach the API through a tunnel), PORT, AWS_PORT.
+reach the API through a tunnel), PORT, AWS_PORT, OPTOUT_DEMO_FILE (the demo file's path instead of `.run/demo.json`:
+a second `make run`, a test's say, then leaves the first one's file alone; tools/demo_file.py).
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
 
+from tools.demo_file import DEMO_FILE, demo_file_path
 from tools.local_sns import LocalSnsBridge
 from tools.local_stack import (
-    DEMO_FILE,
     INBOUND_TOPIC_PREFIX,
     PROJECT_ROOT,
     DemoAccount,
@@ -88,28 +91,33 @@ def _ignore_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _signed_stop_curl(webhook_url: str, demo: DemoAccount) -> str:
-    """A curl command that posts what Twilio would for a STOP from CONTACT, signed with the demo's auth token."""
+def _signed_stop_curl(carrier: dict[str, str]) -> str:
+    """A curl command that posts what Twilio would for a STOP from CONTACT, signed with the demo's auth token (Twilio
+    signs no time, so it can be printed ahead)."""
     from chalicelib.adapters.carriers.twilio import compute_signature
 
     params = {
         "MessageSid": "SM" + secrets.token_hex(16),
-        "AccountSid": demo.twilio_account_sid,
+        "AccountSid": carrier["account_sid"],
         "From": CONTACT,
-        "To": demo.number,
+        "To": carrier["number"],
         "Body": "STOP",
     }
-    signature = compute_signature(webhook_url, sorted(params.items()), demo.twilio_auth_token)
+    webhook_url = carrier["webhook_url"]
+    signature = compute_signature(webhook_url, sorted(params.items()), carrier["auth_token"])
     fields = " ".join(f"--data-urlencode {shlex.quote(f'{name}={value}')}" for name, value in params.items())
     return f"curl -X POST {webhook_url} -H {shlex.quote('X-Twilio-Signature: ' + signature)} {fields}"
 
 
-def _publish_stop_command() -> str:
-    """tools/publish_sms, which publishes a STOP from CONTACT to the demo topic as AWS would, runnable as printed."""
+def _tool_command(module: str, arguments: str, demo_file: Path) -> str:
+    """`python -m tools.<module> <arguments>`, runnable as printed: this Python, from the project directory, with
+    the demo file when it is not the default one."""
     python = Path(sys.executable)
     if python.is_relative_to(PROJECT_ROOT):
         python = python.relative_to(PROJECT_ROOT)
-    command = f"{shlex.quote(str(python))} -m tools.publish_sms --from {CONTACT} --body STOP"
+    command = f"{shlex.quote(str(python))} -m tools.{module} {arguments}"
+    if demo_file != DEMO_FILE:
+        command += f" --demo-file {shlex.quote(str(demo_file))}"
     # `-m tools...` needs the project directory as the current one.
     return command if Path.cwd() == PROJECT_ROOT else f"cd {shlex.quote(str(PROJECT_ROOT))} && {command}"
 
@@ -133,27 +141,23 @@ def _aws_cli_publish_command(aws_url: str, topic_arn: str, number: str) -> str:
 def _banner(demo: DemoAccount, document: dict[str, Any], generated: bool, demo_file: Path) -> None:
     api_url, aws_url = document["api"], document["aws_endpoint"]
     number_url = f"{api_url}/v1/accounts/{demo.account_id}/numbers/{quote(CONTACT, safe='')}"
-    carriers = document["carriers"]
+    carriers: dict[str, dict[str, str]] = document["carriers"]
     say()
     say(f"embedded AWS endpoint   {aws_url}   (aws --endpoint-url {aws_url} ...)")
     say(f"API                     {api_url}")
     note = "   (generated: set OPTOUT_OPERATOR_TOKEN to keep one)" if generated else ""
     say(f"operator token          {document['operator_token']}{note}")
-    say(f"demo account            {demo.account_id}   (number {demo.number} on every carrier)")
+    say(f"demo account            {demo.account_id}   (number {demo.number} on every carrier; sends nothing anywhere)")
     say(f"  admin token           {demo.admin_token}")
-    labels = {"account_sid": "account SID", "auth_token": "auth token", "topic_arn": "topic ARN"}
+    say("  carrier               webhook URL, and status callback URL (credentials: in the demo file)")
+    width = max((len(carrier["webhook_url"]) for carrier in carriers.values()), default=0)
     for name, carrier in carriers.items():
-        say(f"  {name:<20}  webhook URL           {carrier['webhook_url']}")
-        say(f"  {'':<20}  status callback URL   {carrier['status_url']}")
-        for field, label in labels.items():
-            if field in carrier:
-                say(f"  {'':<20}  {label:<20}  {carrier[field]}")
-    if "aws" in carriers:
-        say(f"  {'':<20}  (the topic is bridged to the on_sns_message function, as its Lambda trigger would be)")
-        say(
-            f"  {'':<20}  (the webhook URL takes SNS over HTTPS, signed with AWS's certificates: it answers 403 to"
-            " anything published locally; use the topic)"
-        )
+        say(f"  {name:<20}  {carrier['webhook_url']:<{width}}   {carrier['status_url']}")
+        if name == "aws":
+            say(
+                f"  {'':<20}  (texts arrive on topic {carrier['topic_arn'].rsplit(':', 1)[-1]}, bridged to"
+                " handle_sms_topic; the URLs take only SNS signed by AWS)"
+            )
     say(f"demo file               {demo_file}   (kept after Ctrl-C; the next make run overwrites it)")
     say()
     auth = shlex.quote("Authorization: Bearer " + demo.admin_token)
@@ -176,14 +180,16 @@ def _banner(demo: DemoAccount, document: dict[str, Any], generated: bool, demo_f
     say("# 1. ana@example.com texts the contact (the demo account's texts go to the log, not a carrier):")
     say(f"curl -X POST {sends} -H {auth} -H 'Content-Type: application/json' -d {shlex.quote(body)}")
     say(f"curl '{sends}?campaign=demo' -H {auth}")
-    say(f"# 2. {CONTACT} texts STOP through Twilio (signed as Twilio would sign it):")
-    say(_signed_stop_curl(carriers["twilio"]["webhook_url"], demo))
-    if "aws" in carriers:
-        say("#    or through AWS End User Messaging SMS (published to the demo topic as AWS would):")
-        say(_publish_stop_command())
-        if shutil.which("aws"):
-            say("#    the same with the aws CLI:")
-            say(_aws_cli_publish_command(aws_url, carriers["aws"]["topic_arn"], carriers["aws"]["number"]))
+    say(f"# 2. {CONTACT} texts STOP through any one carrier, posted and signed now as that carrier does (the answer")
+    say("#    is printed; aws publishes on the topic):")
+    for name in carriers:
+        say(_tool_command("send_sms", f"--carrier {name} --from {CONTACT} --body STOP", demo_file))
+    if "twilio" in carriers:
+        say("#    the twilio one as plain curl (Twilio's signature holds no time, so it can be printed ahead):")
+        say(_signed_stop_curl(carriers["twilio"]))
+    if "aws" in carriers and shutil.which("aws"):
+        say("#    the aws one with the aws CLI:")
+        say(_aws_cli_publish_command(aws_url, carriers["aws"]["topic_arn"], carriers["aws"]["number"]))
     say("# 3. the number's state, and the emails Ana and the contact got (make mail):")
     say(f"curl {number_url} -H {auth}")
     say()
@@ -250,7 +256,7 @@ def _run() -> int:
                 operator_token=operator_token,
                 public_base_url=public_base_url,
             )
-            demo_file = write_demo_file(document, DEMO_FILE)
+            demo_file = write_demo_file(document, demo_file_path())
             _banner(demo, document, generated, demo_file)
             say(f"ready  api={api.url}  aws={aws.url}  (Ctrl-C stops everything)")
 
