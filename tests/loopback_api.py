@@ -1,7 +1,8 @@
 """A loopback HTTP server base for carriers' fake REST APIs: records every request, answers as a subclass says.
 
 A subclass implements `respond(request) -> Reply`; the base serves it on 127.0.0.1 (a free port), in a thread, as
-a context manager. Answers can be delayed (cut short when the server stops), so timeouts can be tested.
+a context manager. Answers can be delayed (cut short when the server stops), so timeouts can be tested;
+`refusing_url()` is a URL where nothing answers, so refused connections can be too.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -138,6 +142,15 @@ class LoopbackApiServer:
         if reply.delay and self._stopping.wait(reply.delay):
             return None
         return reply
+
+
+@contextmanager
+def refusing_url() -> Iterator[str]:
+    """A loopback base URL (`http://127.0.0.1:<port>`) that refuses connections while the block lasts: its port is
+    bound but not listening, so connecting is refused and nothing else can take the port meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed_port:
+        closed_port.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{closed_port.getsockname()[1]}"
 
 
 class _Handler(BaseHTTPRequestHandler):

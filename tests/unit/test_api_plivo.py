@@ -19,7 +19,7 @@ import app as application
 from chalicelib import wiring
 from chalicelib.adapters.carriers import plivo
 from chalicelib.adapters.carriers.registry import CarrierRegistry
-from chalicelib.adapters.carriers.twilio import parse_form
+from chalicelib.adapters.carriers.wire import parse_form
 from chalicelib.settings import Settings
 from tests.containers import fake_container
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +17,7 @@ from chalicelib.adapters.carriers.bandwidth_sms import (
 from chalicelib.domain.errors import CarrierNotConfigured
 from chalicelib.domain.models import OutboundSms
 from tests.bandwidth_api_server import ERROR_DESCRIPTIONS, BandwidthApiServer
+from tests.loopback_api import refusing_url
 
 TO = "+14255550182"
 SENDER = "+19195550101"
@@ -206,17 +206,18 @@ def test_a_token_endpoint_that_is_throttling_or_down_is_retried(bandwidth, provi
 
 
 def test_a_token_endpoint_that_cannot_be_reached_is_retried() -> None:
-    tokens = AccessTokens(f"http://127.0.0.1:{_free_port()}/api/v1/oauth2/token", timeout=2)
-    provider = BandwidthSmsProvider(
-        account_id="9900000",
-        application_id="93de2206-9669-4e07-948d-329f4b722ee2",
-        client_id="cid",
-        client_secret="secret-value",
-        tokens=tokens,
-        api_url="http://127.0.0.1:9/api/v2",
-    )
+    with refusing_url() as url:
+        tokens = AccessTokens(f"{url}/api/v1/oauth2/token", timeout=2)
+        provider = BandwidthSmsProvider(
+            account_id="9900000",
+            application_id="93de2206-9669-4e07-948d-329f4b722ee2",
+            client_id="cid",
+            client_secret="secret-value",
+            tokens=tokens,
+            api_url="http://127.0.0.1:9/api/v2",
+        )
 
-    result = provider.send(text())
+        result = provider.send(text())
 
     assert (result.status, result.error_code) == ("retry", "connection_error")
 
@@ -328,9 +329,10 @@ def test_a_slow_answer_times_out_and_is_retried(bandwidth, tokens) -> None:
 
 
 def test_a_refused_connection_is_retried(bandwidth, tokens) -> None:
-    provider = provider_for(bandwidth, tokens, api_url=f"http://127.0.0.1:{_free_port()}/api/v2")
+    with refusing_url() as url:
+        provider = provider_for(bandwidth, tokens, api_url=f"{url}/api/v2")
 
-    result = provider.send(text())
+        result = provider.send(text())
 
     assert (result.status, result.error_code) == ("retry", "connection_error")
 
@@ -387,9 +389,3 @@ def test_the_carriers_providers_share_its_tokens(bandwidth) -> None:
     assert carrier.provider(credentials).send(text()).status == "sent"
 
     assert len(bandwidth.token_requests) == 1
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

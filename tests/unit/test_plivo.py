@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib.adapters.carriers import plivo
-from chalicelib.adapters.carriers.twilio import parse_form
+from chalicelib.adapters.carriers.wire import parse_form
 from chalicelib.domain.errors import (
     CarrierNotConfigured,
     InvalidPhone,

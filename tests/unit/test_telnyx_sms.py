@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from chalicelib.adapters.carriers.telnyx_sms import TelnyxSmsProvider, result_of
 from chalicelib.domain.models import OutboundSms
+from tests.loopback_api import refusing_url
 from tests.telnyx_api_server import ERROR_TITLES, TelnyxApiServer, error_body
 
 TO = "+14155550100"
@@ -162,10 +162,8 @@ def test_a_timeout_is_retried(telnyx_api: TelnyxApiServer) -> None:
 
 def test_a_refused_connection_is_retried() -> None:
     # Given a port that is bound but not listening, so connecting to it is refused (and nothing else can take it)
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed_port:
-        closed_port.bind(("127.0.0.1", 0))
-        port = closed_port.getsockname()[1]
-        provider = TelnyxSmsProvider("KEYtest", base_url=f"http://127.0.0.1:{port}", timeout=2)
+    with refusing_url() as url:
+        provider = TelnyxSmsProvider("KEYtest", base_url=url, timeout=2)
 
         result = provider.send(text())
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from chalicelib.adapters.carriers.twilio_sms import TwilioSmsProvider, result_of
 from chalicelib.domain.models import OutboundSms
+from tests.loopback_api import refusing_url
 from tests.twilio_api_server import ERROR_MESSAGES, TwilioApiServer
 
 TO = "+14155550100"
@@ -143,10 +143,8 @@ def test_a_timeout_is_retried(twilio_api: TwilioApiServer) -> None:
 
 def test_a_refused_connection_is_retried() -> None:
     # Given a port that is bound but not listening, so connecting to it is refused (and nothing else can take it)
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed_port:
-        closed_port.bind(("127.0.0.1", 0))
-        port = closed_port.getsockname()[1]
-        provider = TwilioSmsProvider("AC" + "0" * 32, "token", base_url=f"http://127.0.0.1:{port}", timeout=2)
+    with refusing_url() as url:
+        provider = TwilioSmsProvider("AC" + "0" * 32, "token", base_url=url, timeout=2)
 
         result = provider.send(text())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -12,6 +11,7 @@ from chalicelib.adapters.carriers.vonage import VonageCarrier
 from chalicelib.adapters.carriers.vonage_sms import VonageSmsProvider, is_gsm_7, result_of
 from chalicelib.domain.errors import CarrierNotConfigured
 from chalicelib.domain.models import OutboundSms
+from tests.loopback_api import refusing_url
 from tests.vonage_api_server import ERROR_TEXTS, VonageApiServer
 
 TO = "+14155550100"
@@ -158,10 +158,8 @@ def test_a_timeout_is_retried(vonage_api: VonageApiServer) -> None:
 
 def test_a_refused_connection_is_retried() -> None:
     # Given a port that is bound but not listening, so connecting to it is refused
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed_port:
-        closed_port.bind(("127.0.0.1", 0))
-        port = closed_port.getsockname()[1]
-        provider = VonageSmsProvider("abcd1234", "secret-secret", base_url=f"http://127.0.0.1:{port}", timeout=2)
+    with refusing_url() as url:
+        provider = VonageSmsProvider("abcd1234", "secret-secret", base_url=url, timeout=2)
 
         result = provider.send(text())
 

@@ -29,7 +29,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.adapters.carriers import sns
-from chalicelib.domain.errors import InvalidPhone, InvalidRequest, InvalidSignature, StoreUnavailable
+from chalicelib.adapters.carriers.wire import error_source as source_of_error
+from chalicelib.adapters.carriers.wire import sender_number
+from chalicelib.domain.errors import InvalidRequest, InvalidSignature, StoreUnavailable
 from chalicelib.domain.models import DeliveryReport, InboundMessage, Source
 from chalicelib.domain.phone import to_e164
 from chalicelib.domain.ports import CarrierNotice, Credentials, SmsProvider
@@ -265,7 +267,8 @@ def _delivery_report(
         message_id=_text(document, "messageId"),
         account_id=account_id,
         to_phone=to_e164(_text(document, "destinationPhoneNumber"), default_region),
-        from_phone=_sender(document.get("originationPhoneNumber"), default_region),
+        # None when the event has none or it is a sender ID: the report still counts.
+        from_phone=sender_number(document.get("originationPhoneNumber"), default_region),
         status=event_type,
         error_code=outcome if final else None,
         occurred_at=_event_time(document.get("eventTimestamp")),
@@ -278,16 +281,6 @@ def _text(document: Mapping[str, Any], field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"the field {field} is missing or empty", field=field)
     return value
-
-
-def _sender(raw: object, default_region: str) -> str | None:
-    """Our sending number, or None when the event has none or it is a sender ID (the report still counts)."""
-    if not isinstance(raw, str):
-        return None
-    try:
-        return to_e164(raw, default_region)
-    except InvalidPhone:
-        return None
 
 
 def _event_time(milliseconds: object) -> datetime:
@@ -310,8 +303,4 @@ def _sns_time(timestamp: str) -> datetime:
 
 def error_source(error_code: str | None) -> Source | None:
     """What an AWS outcome means for the recipient: opted out (`carrier`), cannot take texts (`bounce`), or nothing."""
-    if error_code in OPTED_OUT_CODES:
-        return Source.CARRIER
-    if error_code in UNREACHABLE_CODES:
-        return Source.BOUNCE
-    return None
+    return source_of_error(error_code, opted_out=OPTED_OUT_CODES, unreachable=UNREACHABLE_CODES)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -30,14 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from chalicelib.domain.errors import (
-    CarrierNotConfigured,
-    CredentialsRequired,
-    InvalidPhone,
-    InvalidRequest,
-    InvalidSignature,
-    UnsupportedMediaType,
-)
+from chalicelib.adapters.carriers.wire import JSON, json_document, require_content_type, sender_number
+from chalicelib.adapters.carriers.wire import error_source as source_of_error
+from chalicelib.domain.errors import CarrierNotConfigured, CredentialsRequired, InvalidRequest, InvalidSignature
 from chalicelib.domain.models import DeliveryReport, InboundMessage, Source
 from chalicelib.domain.phone import to_e164
 from chalicelib.domain.ports import CarrierNotice, Credentials, SmsProvider
@@ -72,7 +66,6 @@ STATUS_TYPES = frozenset({"message-sending", "message-sent", "message-delivered"
 # Other types (RBM `suggestion-response` and `requested-location-response`, anything newer) are not texts and are
 # acknowledged without being stored: refusing them would make Bandwidth retry the whole array for a day.
 FAILED = "message-failed"
-JSON = "application/json"
 
 
 # --- authentication --------------------------------------------------------------------------------------------
@@ -118,10 +111,7 @@ def parse_events(body: bytes) -> list[Mapping[str, Any]]:
 
     InvalidRequest for a body that is not JSON, or holds anything but event objects.
     """
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidRequest("the callback body is not UTF-8 JSON") from None
+    document = json_document(body, "the callback body is not UTF-8 JSON")
     events = [document] if isinstance(document, dict) else document
     if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
         raise InvalidRequest("the callback body is not a JSON array of event objects")
@@ -192,7 +182,8 @@ def parse_status(
         message_id=_text(message, "id", prefix="message."),
         account_id=account_id,
         to_phone=to_e164(_optional_text(event, "to") or _only_recipient(message), default_region),
-        from_phone=_sender(message.get("from"), default_region),
+        # None for an alphanumeric sender ID: the report still counts.
+        from_phone=sender_number(message.get("from"), default_region),
         status=kind,
         error_code=_error_code(event) if kind == FAILED else None,
         occurred_at=_first_time((event, ""), (message, "message.")),
@@ -202,11 +193,7 @@ def parse_status(
 
 def error_source(error_code: str | None) -> Source | None:
     """What a Bandwidth error code means for the recipient: opted out at the carrier, unreachable, or nothing."""
-    if error_code in OPTED_OUT_ERROR_CODES:
-        return Source.CARRIER
-    if error_code in UNREACHABLE_ERROR_CODES:
-        return Source.BOUNCE
-    return None
+    return source_of_error(error_code, opted_out=OPTED_OUT_ERROR_CODES, unreachable=UNREACHABLE_ERROR_CODES)
 
 
 def _message(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -237,16 +224,6 @@ def _only_recipient(message: Mapping[str, Any]) -> str:
     if isinstance(recipients, list) and len(recipients) == 1 and isinstance(recipients[0], str):
         return recipients[0]
     raise InvalidRequest("the status event names no single recipient (`to`)", field="to")
-
-
-def _sender(raw: object, default_region: str) -> str | None:
-    """Our sending number, or None for an alphanumeric sender ID: the report still counts."""
-    if not isinstance(raw, str):
-        return None
-    try:
-        return to_e164(raw, default_region)
-    except InvalidPhone:
-        return None
 
 
 def _error_code(event: Mapping[str, Any]) -> str | None:
@@ -340,8 +317,7 @@ class BandwidthCarrier:
         self, request: WebhookRequest, *, account_id: str, default_region: str, received_at: datetime
     ) -> CarrierNotice:
         """Every event of the callback (inbound texts and status reports alike)."""
-        if request.content_type != JSON:
-            raise UnsupportedMediaType(f"send Content-Type: {JSON}", received=request.content_type or None)
+        require_content_type(request, JSON)
         return parse_callback(
             request.body, account_id=account_id, default_region=default_region, received_at=received_at
         )

@@ -1,6 +1,6 @@
 """Send SMS through Bandwidth's Messaging V2 API: one JSON POST per text, with an OAuth 2.0 access token.
 
-Standard library only (urllib), as twilio_sms.py. Authentication is OAuth 2.0 client credentials: Bandwidth's legacy
+Standard library only (urllib, through rest.py). Authentication is OAuth 2.0 client credentials: Bandwidth's legacy
 API users (HTTP Basic on the API) are decommissioned on 2026-12-02
 (https://dev.bandwidth.com/docs/account/credentials/management). A token comes from
 `POST https://api.bandwidth.com/api/v1/oauth2/token` (HTTP Basic client id and secret, form
@@ -23,34 +23,21 @@ webhook turns into suppressions.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import http.client
 import json
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.carriers import rest
 from chalicelib.adapters.carriers.bandwidth import CARRIER, DEFAULT_API_URL, DEFAULT_TOKEN_URL
 from chalicelib.domain.models import OutboundSms, SmsResult
 
-_USER_AGENT = "sms-optout (urllib)"
-# A message resource or a token is well under 4 KB; the cap only bounds what a misbehaving endpoint can make us hold.
-_MAX_RESPONSE_BYTES = 1 << 20
 #: A token is not used in its last minute, so it cannot expire between being read and reaching Bandwidth.
 TOKEN_MARGIN_SECONDS = 60
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: urllib would re-send the POST as a GET and carry the credentials to another host."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class TokenUnavailable(Exception):
@@ -79,14 +66,13 @@ class AccessTokens:
         self, token_url: str = DEFAULT_TOKEN_URL, *, timeout: float = 10.0, clock: Callable[[], float] = time.time
     ) -> None:
         self.token_url = token_url
-        self._timeout = timeout
         self._clock = clock
         self._tokens: dict[tuple[str, str], _Token] = {}
         # One lock per credential: concurrent sends with one credential wait for one token instead of each asking
         # for their own, and a slow token endpoint for one account does not hold up another's sends.
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_lock = threading.Lock()
-        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._http = rest.Client(timeout)
 
     def get(self, client_id: str, client_secret: str) -> tuple[str, bool]:
         """A usable access token, and whether it was kept from before; TokenUnavailable when none could be had."""
@@ -113,23 +99,18 @@ class AccessTokens:
             return self._locks.setdefault(key, threading.Lock())
 
     def _fetch(self, client_id: str, client_secret: str) -> _Token:
-        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
-        request = urllib.request.Request(
+        request = rest.post(
             self.token_url,
-            data=b"grant_type=client_credentials",
-            method="POST",
-            headers={
-                "Authorization": f"Basic {basic}",
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-                "User-Agent": _USER_AGENT,
-            },
+            b"grant_type=client_credentials",
+            content_type="application/x-www-form-urlencoded",
+            authorization=rest.basic_authorization(client_id, client_secret),
         )
         asked_at = self._clock()
-        status, body = _exchange(self._opener, request, self._timeout)
-        if status is None:
-            raise TokenUnavailable(SmsResult(status="retry", error_code="connection_error", detail=body.decode()))
-        document = _json_object(body)
+        answer = self._http.exchange(request)
+        if isinstance(answer, rest.NoAnswer):
+            raise TokenUnavailable(answer.result())
+        status, body = answer
+        document = rest.json_object(body)
         if 200 <= status < 300:
             value = document.get("access_token")
             if not isinstance(value, str) or not value:
@@ -145,8 +126,7 @@ class AccessTokens:
         code = f"oauth_{error}" if isinstance(error, str) and error else f"token_http_{status}"
         description = document.get("error_description")
         detail = description if isinstance(description, str) and description else f"token endpoint: HTTP {status}"
-        retry = status == 429 or status >= 500
-        raise TokenUnavailable(SmsResult(status="retry" if retry else "failed", error_code=code, detail=detail))
+        raise TokenUnavailable(rest.retry_or_failed(status, code, detail))
 
 
 class BandwidthSmsProvider:
@@ -177,8 +157,7 @@ class BandwidthSmsProvider:
         self._client_secret = client_secret
         self._tokens = tokens
         self.url = f"{api_url.rstrip('/')}/users/{urllib.parse.quote(account_id, safe='')}/messages"
-        self._timeout = timeout
-        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._http = rest.Client(timeout)
 
     def __repr__(self) -> str:
         # Keeps the client secret out of logs and tracebacks that print the provider.
@@ -193,19 +172,19 @@ class BandwidthSmsProvider:
         """
         try:
             token, kept = self._tokens.get(self.client_id, self._client_secret)
-            status, body = self._post(message, token)
-            if status == 401 and kept:
+            answer = self._post(message, token)
+            if isinstance(answer, rest.Answer) and answer.status == 401 and kept:
                 # Revoked or expired early: Bandwidth accepted nothing, so asking again with a new token is safe.
                 self._tokens.forget(self.client_id, self._client_secret, token)
                 token, _ = self._tokens.get(self.client_id, self._client_secret)
-                status, body = self._post(message, token)
+                answer = self._post(message, token)
         except TokenUnavailable as unavailable:
             return unavailable.result
-        if status is None:
-            return SmsResult(status="retry", error_code="connection_error", detail=body.decode())
-        return result_of(status, body)
+        if isinstance(answer, rest.NoAnswer):
+            return answer.result()
+        return result_of(answer.status, answer.body)
 
-    def _post(self, message: OutboundSms, token: str) -> tuple[int | None, bytes]:
+    def _post(self, message: OutboundSms, token: str) -> rest.Answer | rest.NoAnswer:
         document = {
             "applicationId": self.application_id,
             "to": [message.to],
@@ -214,23 +193,18 @@ class BandwidthSmsProvider:
             # Comes back in every status callback of the message: which request it was.
             "tag": message.request_id,
         }
-        request = urllib.request.Request(
+        request = rest.post(
             self.url,
-            data=json.dumps(document, ensure_ascii=False).encode("utf-8"),
-            method="POST",
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json; charset=utf-8",
-                "Accept": "application/json",
-                "User-Agent": _USER_AGENT,
-            },
+            json.dumps(document, ensure_ascii=False).encode("utf-8"),
+            content_type="application/json; charset=utf-8",
+            authorization=f"Bearer {token}",
         )
-        return _exchange(self._opener, request, self._timeout)
+        return self._http.exchange(request)
 
 
 def result_of(status: int, body: bytes) -> SmsResult:
     """Map one HTTP answer from the create-message endpoint (status and raw body) to an SmsResult."""
-    document = _json_object(body)
+    document = rest.json_object(body)
     if 200 <= status < 300:
         message_id = document.get("id")
         if isinstance(message_id, str) and message_id:
@@ -240,9 +214,7 @@ def result_of(status: int, body: bytes) -> SmsResult:
     kind = document.get("type")
     error_code = kind if isinstance(kind, str) and kind else f"http_{status}"
     detail = _describe_error(document) or f"HTTP {status}"
-    if status == 429 or status >= 500:
-        return SmsResult(status="retry", error_code=error_code, detail=detail)
-    return SmsResult(status="failed", error_code=error_code, detail=detail)
+    return rest.retry_or_failed(status, error_code, detail)
 
 
 def _describe_error(document: dict[str, Any]) -> str | None:
@@ -259,47 +231,6 @@ def _describe_error(document: dict[str, Any]) -> str | None:
             if isinstance(error, dict):
                 parts.append(f"{error.get('fieldName', '?')}: {error.get('description', '?')}")
     return "; ".join(parts) or None
-
-
-def _exchange(
-    opener: urllib.request.OpenerDirector, request: urllib.request.Request, timeout: float
-) -> tuple[int | None, bytes]:
-    """(status, body) of one request; (None, a description) when no answer came."""
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            status: int = response.status
-            return status, response.read(_MAX_RESPONSE_BYTES)
-    except urllib.error.HTTPError as error:
-        # Caught before URLError, its base class: an HTTP error is an answer, with a status and a JSON body.
-        return error.code, _read_error_body(error)
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        # URLError wraps refused connections, DNS and connect timeouts; a read timeout (socket.timeout is
-        # TimeoutError), a reset (ConnectionError) or a truncated response come bare.
-        return None, _describe(error).encode()
-
-
-def _read_error_body(error: urllib.error.HTTPError) -> bytes:
-    try:
-        return error.read(_MAX_RESPONSE_BYTES)
-    except (http.client.HTTPException, OSError):
-        return b""  # the status alone still decides retry versus failed
-    finally:
-        error.close()
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or {} when it is not one (a proxy's HTML error page, an empty body)."""
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _describe(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    cause = reason if reason is not None else error
-    return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
 
 
 def _key(client_id: str, client_secret: str) -> tuple[str, str]:

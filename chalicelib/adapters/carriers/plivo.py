@@ -34,16 +34,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from chalicelib.adapters.carriers.twilio import parse_form
-from chalicelib.domain.errors import (
-    CarrierNotConfigured,
-    InvalidPhone,
-    InvalidRequest,
-    InvalidSignature,
-    UnsupportedMediaType,
+from chalicelib.adapters.carriers.wire import (
+    FORM,
+    FormFields,
+    international_number,
+    parse_form,
+    require_content_type,
+    sender_number,
 )
+from chalicelib.adapters.carriers.wire import error_source as source_of_error
+from chalicelib.domain.errors import CarrierNotConfigured, InvalidSignature
 from chalicelib.domain.models import DeliveryReport, InboundMessage, Source
-from chalicelib.domain.phone import to_e164
 from chalicelib.domain.ports import CarrierNotice, Credentials, SmsProvider
 from chalicelib.domain.webhooks import WebhookAnswer, WebhookRequest
 
@@ -70,7 +71,6 @@ V3_NONCE_HEADER = "x-plivo-signature-v3-nonce"
 V2_SIGNATURE_HEADERS = ("x-plivo-signature-v2", "x-plivo-signature-ma-v2")
 V2_NONCE_HEADER = "x-plivo-signature-v2-nonce"
 
-FORM = "application/x-www-form-urlencoded"
 EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 # The status callback's times, latest first: the latest one present is when the message reached its status.
 _STATUS_TIMES = ("DeliveryReportTime", "SentTime", "QueuedTime", "MessageTime")
@@ -165,14 +165,14 @@ def parse_inbound(
     `carrier_confirms` is set when Plivo matched a standard keyword (MessageIntent), since Plivo then answers the
     contact itself. The webhook has no timestamp, so the message occurred when we received it.
     """
-    fields = _Fields(params)
+    fields = FormFields(params)
     intent = (fields.optional("MessageIntent") or "").strip().lower()
     return InboundMessage(
         carrier=CARRIER,
         message_id=fields.required("MessageUUID"),
         account_id=account_id,
-        from_phone=plivo_number(fields.required("From"), default_region),
-        to_phone=plivo_number(fields.required("To"), default_region),
+        from_phone=international_number(fields.required("From"), default_region),
+        to_phone=international_number(fields.required("To"), default_region),
         body=fields.optional("Text") or fields.optional("Body") or "",
         occurred_at=received_at,
         received_at=received_at,
@@ -189,13 +189,14 @@ def parse_status(
     ErrorCode is absent or blank unless the message failed. The report occurred at the latest of Plivo's times
     (`carrier_time`), never later than we received it.
     """
-    fields = _Fields(params)
+    fields = FormFields(params)
     return DeliveryReport(
         carrier=CARRIER,
         message_id=fields.required("MessageUUID"),
         account_id=account_id,
-        to_phone=plivo_number(fields.required("To"), default_region),
-        from_phone=_sender(fields.required("From"), default_region),
+        to_phone=international_number(fields.required("To"), default_region),
+        # None for an alphanumeric sender ID: the report still counts (200 is an opt-out).
+        from_phone=sender_number(fields.required("From"), default_region, read=international_number),
         status=fields.required("Status").lower(),
         error_code=(fields.optional("ErrorCode") or "").strip() or None,
         occurred_at=carrier_time(fields, received_at),
@@ -203,7 +204,7 @@ def parse_status(
     )
 
 
-def carrier_time(fields: _Fields, received_at: datetime) -> datetime:
+def carrier_time(fields: FormFields, received_at: datetime) -> datetime:
     """The latest of the callback's times that parses, else `received_at`; capped at `received_at`.
 
     Plivo does not say which zone its `YYYY-mm-dd HH:MM:SS.SSSSSS` times are in: one with an offset keeps it, one
@@ -224,59 +225,16 @@ def _timestamp(raw: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def plivo_number(raw: str, default_region: str) -> str:
-    """A number as E.164. Plivo writes numbers as international digits without `+` (`14155550100`), so digits
-    alone get the `+`; anything else is read as given, national formats in `default_region`."""
-    text = raw.strip()
-    return to_e164("+" + text if text.isdigit() else text, default_region)
-
-
-def _sender(raw: str, default_region: str) -> str | None:
-    """Our sending number, or None for an alphanumeric sender ID: the report still counts (200 is an opt-out)."""
-    try:
-        return plivo_number(raw, default_region)
-    except InvalidPhone:
-        return None
-
-
 def error_source(error_code: str | None) -> Source | None:
     """What a Plivo error code means for the recipient: opted out at the carrier, unreachable, or nothing."""
-    if error_code in OPTED_OUT_ERROR_CODES:
-        return Source.CARRIER
-    if error_code in UNREACHABLE_ERROR_CODES:
-        return Source.BOUNCE
-    return None
-
-
-class _Fields:
-    """The fields by name, refusing a repeated field we read (which one would count is ambiguous)."""
-
-    def __init__(self, params: Sequence[tuple[str, str]]) -> None:
-        self._values: dict[str, list[str]] = {}
-        for name, value in params:
-            self._values.setdefault(name, []).append(value)
-
-    def optional(self, name: str) -> str | None:
-        values = self._values.get(name)
-        if not values:
-            return None
-        if len(values) > 1:
-            raise InvalidRequest(f"the field {name} appears more than once", field=name)
-        return values[0]
-
-    def required(self, name: str) -> str:
-        value = self.optional(name)
-        if value is None or not value.strip():
-            raise InvalidRequest(f"the field {name} is missing or empty", field=name)
-        return value.strip()
+    return source_of_error(error_code, opted_out=OPTED_OUT_ERROR_CODES, unreachable=UNREACHABLE_ERROR_CODES)
 
 
 def request_fields(request: WebhookRequest) -> list[tuple[str, str]]:
     """The fields Plivo sent: the query string of a GET, the form body of a POST (415 for another body)."""
     if request.method.upper() == "GET":
         return list(request.query)
-    if request.content_type != FORM:
-        raise UnsupportedMediaType(f"send Content-Type: {FORM}", received=request.content_type or None)
+    require_content_type(request, FORM)
     return parse_form(request.body)
 
 

@@ -1,6 +1,6 @@
 """Send SMS through Plivo's Message API: one JSON POST per text, the answer mapped to an SmsResult.
 
-Standard library only, as for Twilio: neither the `plivo` package nor `requests` is a runtime dependency.
+Standard library only (rest.py), as for Twilio: neither the `plivo` package nor `requests` is a runtime dependency.
 
 `POST https://api.plivo.com/v1/Account/{auth_id}/Message/` with HTTP Basic (auth ID, auth token) and
 `{"src", "dst", "text"}` (plus `url` and `method` for the status callback). Plivo queues the text and answers 202
@@ -20,30 +20,16 @@ callback, which `PlivoCarrier.error_source` reads as a carrier opt-out.
 
 from __future__ import annotations
 
-import base64
-import http.client
 import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
-from typing import Any
 
+from chalicelib.adapters.carriers import rest
 from chalicelib.domain.models import OutboundSms, SmsResult
 
 DEFAULT_BASE_URL = "https://api.plivo.com"
-_USER_AGENT = "sms-optout (urllib)"
-# An answer is a few hundred bytes; the cap only bounds what a misbehaving endpoint can make us hold.
-_MAX_RESPONSE_BYTES = 1 << 20
 # Plivo's words for a destination its number validation rejects; only the first is documented verbatim.
 _INVALID_DESTINATION = re.compile(r"\bis not an? (?:valid|sms[ -]enabled) phone number\b", re.IGNORECASE)
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: urllib would re-send as a GET (no text sent) and carry the credentials along."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class PlivoSmsProvider:
@@ -69,12 +55,9 @@ class PlivoSmsProvider:
             raise ValueError("a Plivo auth ID and auth token are required")
         self.auth_id = auth_id
         self.url = f"{base_url.rstrip('/')}/v1/Account/{urllib.parse.quote(auth_id, safe='')}/Message/"
-        # Sent up front rather than after a 401 challenge, which would double every request.
-        credentials = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")
-        self._authorization = f"Basic {credentials}"
-        self._timeout = timeout
+        self._authorization = rest.basic_authorization(auth_id, auth_token)
         self._status_url = status_url
-        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._http = rest.Client(timeout)
 
     def __repr__(self) -> str:
         # Keeps the auth token out of logs and tracebacks that print the provider.
@@ -92,34 +75,18 @@ class PlivoSmsProvider:
         document: dict[str, str] = {"src": _digits(message.sender), "dst": _digits(message.to), "text": message.body}
         if self._status_url:
             document |= {"url": self._status_url, "method": "POST"}
-        request = urllib.request.Request(
+        request = rest.post(
             self.url,
-            data=json.dumps(document).encode("utf-8"),
-            method="POST",
-            headers={
-                "Authorization": self._authorization,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": _USER_AGENT,
-            },
+            json.dumps(document).encode("utf-8"),
+            content_type="application/json",
+            authorization=self._authorization,
         )
-        try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                status = response.status
-                body = response.read(_MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as error:
-            # Before URLError, its base class: an HTTP error is an answer, with a status and a JSON body.
-            status = error.code
-            body = _read_error_body(error)
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-            # No usable answer: refused, DNS, connect or read timeout (TimeoutError), reset, truncated response.
-            return SmsResult(status="retry", error_code="connection_error", detail=_describe(error))
-        return result_of(status, body)
+        return self._http.send(request, result_of)
 
 
 def result_of(status: int, body: bytes) -> SmsResult:
     """Map one HTTP answer from the Message endpoint (status and raw body) to an SmsResult."""
-    document = _json_object(body)
+    document = rest.json_object(body)
     if 200 <= status < 300:
         uuids = document.get("message_uuid")
         if isinstance(uuids, list) and uuids and isinstance(uuids[0], str) and uuids[0]:
@@ -136,35 +103,9 @@ def result_of(status: int, body: bytes) -> SmsResult:
     error_code = f"http_{status}"
     if status == 400 and _INVALID_DESTINATION.search(detail):
         return SmsResult(status="unreachable", error_code=error_code, detail=detail)
-    if status == 429 or status >= 500:
-        return SmsResult(status="retry", error_code=error_code, detail=detail)
-    return SmsResult(status="failed", error_code=error_code, detail=detail)
+    return rest.retry_or_failed(status, error_code, detail)
 
 
 def _digits(number: str) -> str:
     """Plivo's canonical number form: country code and number, without `+` (it strips one anyway)."""
     return number.removeprefix("+")
-
-
-def _read_error_body(error: urllib.error.HTTPError) -> bytes:
-    try:
-        return error.read(_MAX_RESPONSE_BYTES)
-    except (http.client.HTTPException, OSError):
-        return b""  # the status alone still decides retry versus failed
-    finally:
-        error.close()
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or {} when it is not one (a proxy's HTML error page, an empty body)."""
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _describe(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    cause = reason if reason is not None else error
-    return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__

@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from chalicelib.domain.errors import (
-    CarrierNotConfigured,
-    InvalidPhone,
-    InvalidRequest,
-    InvalidSignature,
-    UnsupportedMediaType,
-)
+from chalicelib.adapters.carriers.wire import JSON, json_document, require_content_type, sender_number
+from chalicelib.adapters.carriers.wire import error_source as source_of_error
+from chalicelib.domain.errors import CarrierNotConfigured, InvalidRequest, InvalidSignature
 from chalicelib.domain.models import DeliveryReport, InboundMessage, Source
 from chalicelib.domain.phone import to_e164
 from chalicelib.domain.ports import CarrierNotice, Credentials, SmsProvider
@@ -65,7 +60,6 @@ UNREACHABLE_ERROR_CODES = frozenset({"40001", "40008", "40012", "40310"})
 
 #: A recipient status that says the text arrived: an error listed with it says nothing against the number.
 _DELIVERED = "delivered"
-_JSON = "application/json"
 _UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -135,10 +129,7 @@ def verify_signature(
 
 def parse_event(body: bytes) -> Mapping[str, Any]:
     """The `data` object of a webhook body; InvalidRequest when the body is not a Telnyx event."""
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidRequest("the body is not UTF-8 JSON") from None
+    document = json_document(body, "the body is not UTF-8 JSON")
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, dict):
         raise InvalidRequest("the body has no `data` object", field="data")
@@ -199,7 +190,8 @@ def parse_status(
     payload = _object(data, "payload", "data")
     message_id = _text(payload, "id", "payload")
     sender = payload.get("from")
-    from_phone = _sender(sender.get("phone_number") if isinstance(sender, dict) else None, default_region)
+    # None for an alphanumeric sender ID or none at all: the report still counts.
+    from_phone = sender_number(sender.get("phone_number") if isinstance(sender, dict) else None, default_region)
     error_code = _error_code(payload.get("errors"))
     occurred_at = _event_time(data, received_at)
     reports = []
@@ -235,11 +227,7 @@ def messaging_profile_of(body: bytes) -> str | None:
 
 def error_source(error_code: str | None) -> Source | None:
     """What a Telnyx error code means for the recipient: opted out at Telnyx, unreachable, or nothing."""
-    if error_code in OPTED_OUT_ERROR_CODES:
-        return Source.CARRIER
-    if error_code in UNREACHABLE_ERROR_CODES:
-        return Source.BOUNCE
-    return None
+    return source_of_error(error_code, opted_out=OPTED_OUT_ERROR_CODES, unreachable=UNREACHABLE_ERROR_CODES)
 
 
 def coded_errors(errors: object) -> list[tuple[str, str | None]]:
@@ -306,16 +294,6 @@ def _text(document: Mapping[str, Any], field: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"the field {where}.{field} is missing or empty", field=f"{where}.{field}")
     return value.strip()
-
-
-def _sender(raw: object, default_region: str) -> str | None:
-    """Our sending number, or None for an alphanumeric sender ID or none at all (the report still counts)."""
-    if not isinstance(raw, str):
-        return None
-    try:
-        return to_e164(raw, default_region)
-    except InvalidPhone:
-        return None
 
 
 # --- the carrier --------------------------------------------------------------------------------------------------
@@ -385,8 +363,7 @@ class TelnyxCarrier:
         self, request: WebhookRequest, *, account_id: str, default_region: str, received_at: datetime
     ) -> CarrierNotice:
         """Any Telnyx event: the messaging profile's one webhook URL gets inbound texts and delivery events alike."""
-        if request.content_type != _JSON:
-            raise UnsupportedMediaType(f"send Content-Type: {_JSON}", received=request.content_type or None)
+        require_content_type(request, JSON)
         return notice_of(request.body, account_id=account_id, default_region=default_region, received_at=received_at)
 
     def read_status(

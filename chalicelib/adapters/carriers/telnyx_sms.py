@@ -1,6 +1,6 @@
 """Send SMS through Telnyx's Messages API: one JSON POST per text, the answer mapped to an SmsResult.
 
-Standard library only (urllib), like the Twilio sender: the `telnyx` package is not a runtime dependency, and one
+Standard library only (urllib, through rest.py): the `telnyx` package is not a runtime dependency, and one
 POST needs no more than TLS verification, timeouts and no redirects.
 
 `POST {api_url}/v2/messages` with `Authorization: Bearer <API key>` and `{"from", "to", "text"}` (plus
@@ -16,12 +16,9 @@ POST needs no more than TLS verification, timeouts and no redirects.
 
 from __future__ import annotations
 
-import http.client
 import json
-import urllib.error
-import urllib.request
-from typing import Any
 
+from chalicelib.adapters.carriers import rest
 from chalicelib.adapters.carriers.telnyx import (
     DEFAULT_API_URL,
     OPTED_OUT_ERROR_CODES,
@@ -33,16 +30,6 @@ from chalicelib.domain.models import OutboundSms, SmsResult, SmsStatus
 MESSAGES_PATH = "/v2/messages"
 #: Error codes that say "not now": the text may go through later.
 RETRY_ERROR_CODES = frozenset({"10011", "40318"})  # too many requests; message queue full
-_USER_AGENT = "sms-optout (urllib)"
-# A message resource is a few KB; the cap only bounds what a misbehaving endpoint can make us hold.
-_MAX_RESPONSE_BYTES = 1 << 20
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: urllib would re-send as a GET (no text sent) and carry the API key elsewhere."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class TelnyxSmsProvider:
@@ -71,8 +58,7 @@ class TelnyxSmsProvider:
         self.messaging_profile_id = messaging_profile_id
         self._authorization = f"Bearer {api_key}"
         self._webhook_url = webhook_url
-        self._timeout = timeout
-        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._http = rest.Client(timeout)
 
     def __repr__(self) -> str:
         # Keeps the API key out of logs and tracebacks that print the provider.
@@ -89,34 +75,18 @@ class TelnyxSmsProvider:
             document["messaging_profile_id"] = self.messaging_profile_id
         if self._webhook_url:
             document["webhook_url"] = self._webhook_url
-        request = urllib.request.Request(
+        request = rest.post(
             self.url,
-            data=json.dumps(document).encode("utf-8"),
-            method="POST",
-            headers={
-                "Authorization": self._authorization,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": _USER_AGENT,
-            },
+            json.dumps(document).encode("utf-8"),
+            content_type="application/json",
+            authorization=self._authorization,
         )
-        try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                status = response.status
-                body = response.read(_MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as error:
-            # Caught before URLError, its base class: an HTTP error is an answer, with a status and a JSON body.
-            status = error.code
-            body = _read_error_body(error)
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-            # No usable answer: refused, DNS, connect or read timeout, reset, truncated response.
-            return SmsResult(status="retry", error_code="connection_error", detail=_describe(error))
-        return result_of(status, body)
+        return self._http.send(request, result_of)
 
 
 def result_of(status: int, body: bytes) -> SmsResult:
     """Map one HTTP answer from the Messages endpoint (status and raw body) to an SmsResult."""
-    document = _json_object(body)
+    document = rest.json_object(body)
     if 200 <= status < 300:
         data = document.get("data")
         message_id = data.get("id") if isinstance(data, dict) else None
@@ -135,31 +105,6 @@ def result_of(status: int, body: bytes) -> SmsResult:
                 return SmsResult(status=outcome, error_code=code, detail=text or f"HTTP {status}")
     code, text = errors[0] if errors else (f"http_{status}", None)
     detail = text or f"HTTP {status}"
-    if status == 429 or status >= 500 or code in RETRY_ERROR_CODES:
+    if code in RETRY_ERROR_CODES:
         return SmsResult(status="retry", error_code=code, detail=detail)
-    return SmsResult(status="failed", error_code=code, detail=detail)
-
-
-def _read_error_body(error: urllib.error.HTTPError) -> bytes:
-    try:
-        return error.read(_MAX_RESPONSE_BYTES)
-    except (http.client.HTTPException, OSError):
-        # The status alone still decides retry versus failed.
-        return b""
-    finally:
-        error.close()
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or {} when it is not one (a proxy's HTML error page, an empty body)."""
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _describe(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    cause = reason if reason is not None else error
-    return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+    return rest.retry_or_failed(status, code, detail)

@@ -11,18 +11,20 @@ import hmac
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from chalicelib.domain.errors import (
-    CarrierNotConfigured,
-    InvalidPhone,
-    InvalidRequest,
-    InvalidSignature,
-    UnsupportedMediaType,
+from chalicelib.adapters.carriers.wire import (
+    FORM,
+    FormFields,
+    parse_form,
+    require_content_type,
+    sender_number,
 )
+from chalicelib.adapters.carriers.wire import error_source as source_of_error
+from chalicelib.domain.errors import CarrierNotConfigured, InvalidSignature
 from chalicelib.domain.models import DeliveryReport, InboundMessage, Source
 from chalicelib.domain.phone import to_e164
 from chalicelib.domain.ports import CarrierNotice, Credentials, SmsProvider
@@ -36,8 +38,6 @@ OPTED_OUT_ERROR_CODES = frozenset({"21610"})
 UNREACHABLE_ERROR_CODES = frozenset({"30003", "30005", "30006", "21614", "21211"})
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
-# Twilio sends a few dozen fields (ten media at most); a cap keeps a hostile body from costing much.
-_MAX_FORM_FIELDS = 1000
 _BODY_HASH_PARAMETER = "bodySHA256"
 # Characters XML 1.0 cannot carry even escaped; Twilio rejects TwiML that contains them.
 _XML_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -116,29 +116,6 @@ def is_valid_request(
     return False
 
 
-def parse_form(body: bytes) -> list[tuple[str, str]]:
-    """Parse an application/x-www-form-urlencoded body strictly, keeping order, blanks and repeated names.
-
-    Raises InvalidRequest for an empty body, bytes that are not UTF-8 or a malformed field.
-    """
-    if not body:
-        raise InvalidRequest("the form body is empty")
-    try:
-        text = body.decode("utf-8")
-        return parse_qsl(
-            text,
-            keep_blank_values=True,
-            strict_parsing=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=_MAX_FORM_FIELDS,
-        )
-    except UnicodeDecodeError:
-        raise InvalidRequest("the form body is not valid UTF-8") from None
-    except ValueError as error:
-        raise InvalidRequest(f"the form body is not valid application/x-www-form-urlencoded: {error}") from None
-
-
 def parse_inbound(
     params: Sequence[tuple[str, str]], *, account_id: str, default_region: str, received_at: datetime
 ) -> InboundMessage:
@@ -148,7 +125,7 @@ def parse_inbound(
     Twilio's webhook has no timestamp, so the message occurred when we received it. `carrier_confirms` is set when
     Advanced Opt-Out handled the message (OptOutType present), since Twilio then sends the confirmation itself.
     """
-    fields = _Fields(params)
+    fields = FormFields(params)
     return InboundMessage(
         carrier=CARRIER,
         message_id=fields.required("MessageSid", "SmsSid"),
@@ -172,13 +149,14 @@ def parse_status(
     is absent or empty unless the message failed. The callback has no timestamp usable for ordering, so the report
     occurred when we received it.
     """
-    fields = _Fields(params)
+    fields = FormFields(params)
     return DeliveryReport(
         carrier=CARRIER,
         message_id=fields.required("MessageSid", "SmsSid"),
         account_id=account_id,
         to_phone=to_e164(fields.required("To"), default_region),
-        from_phone=_sender(fields.required("From"), default_region),
+        # None for an alphanumeric sender ID: the report still counts (21610 is an opt-out).
+        from_phone=sender_number(fields.required("From"), default_region),
         status=fields.required("MessageStatus", "SmsStatus"),
         error_code=fields.optional("ErrorCode") or None,
         occurred_at=received_at,
@@ -186,26 +164,14 @@ def parse_status(
     )
 
 
-def _sender(raw: str, default_region: str) -> str | None:
-    """Our sending number, or None for an alphanumeric sender ID: the report still counts (21610 is an opt-out)."""
-    try:
-        return to_e164(raw, default_region)
-    except InvalidPhone:
-        return None
-
-
 def error_source(error_code: str | None) -> Source | None:
     """What a Twilio error code means for the recipient: opted out at the carrier, unreachable, or nothing."""
-    if error_code in OPTED_OUT_ERROR_CODES:
-        return Source.CARRIER
-    if error_code in UNREACHABLE_ERROR_CODES:
-        return Source.BOUNCE
-    return None
+    return source_of_error(error_code, opted_out=OPTED_OUT_ERROR_CODES, unreachable=UNREACHABLE_ERROR_CODES)
 
 
 def account_sid_of(params: Sequence[tuple[str, str]]) -> str | None:
     """The request's AccountSid, or None when absent or empty (the view compares it with the account's SID)."""
-    return _Fields(params).optional("AccountSid") or None
+    return FormFields(params).optional("AccountSid") or None
 
 
 def twiml(message: str | None) -> str:
@@ -217,34 +183,6 @@ def twiml(message: str | None) -> str:
         return f"{_XML_DECLARATION}<Response/>"
     text = escape(_XML_INVALID_CHARS.sub("", message))
     return f"{_XML_DECLARATION}<Response><Message>{text}</Message></Response>"
-
-
-class _Fields:
-    """The form fields by name, refusing a repeated field we read (which one would count is ambiguous)."""
-
-    def __init__(self, params: Sequence[tuple[str, str]]) -> None:
-        self._values: dict[str, list[str]] = {}
-        for name, value in params:
-            self._values.setdefault(name, []).append(value)
-
-    def optional(self, name: str) -> str | None:
-        values = self._values.get(name)
-        if not values:
-            return None
-        if len(values) > 1:
-            raise InvalidRequest(f"the field {name} appears more than once", field=name)
-        return values[0]
-
-    def required(self, name: str, *fallbacks: str) -> str:
-        """The first of `name` and `fallbacks` that has a non-blank value."""
-        for candidate in (name, *fallbacks):
-            value = self.optional(candidate)
-            if value and value.strip():
-                return value.strip()
-        raise InvalidRequest(f"the field {name} is missing or empty", field=name)
-
-
-FORM = "application/x-www-form-urlencoded"
 
 
 class TwilioCredentials(BaseModel):
@@ -315,6 +253,5 @@ class TwilioCarrier:
 
     @staticmethod
     def _form(request: WebhookRequest) -> list[tuple[str, str]]:
-        if request.content_type != FORM:
-            raise UnsupportedMediaType(f"send Content-Type: {FORM}", received=request.content_type or None)
+        require_content_type(request, FORM)
         return parse_form(request.body)

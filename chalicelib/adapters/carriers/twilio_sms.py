@@ -1,7 +1,7 @@
 """Send SMS through Twilio's Messages REST API: one form-encoded POST per text, the answer mapped to an SmsResult.
 
-Standard library only: neither the `twilio` package nor `requests` is a runtime dependency, and urllib does all a
-single POST needs (TLS verification, timeouts, proxies from the environment).
+Standard library only: neither the `twilio` package nor `requests` is a runtime dependency; the HTTP plumbing every
+sender shares (urllib, redirects refused, no answer told from an error answer) is rest.py's.
 
 Mapping (error codes from Twilio's JSON error body, `{"code", "message", "more_info", "status"}`):
 
@@ -14,33 +14,14 @@ Mapping (error codes from Twilio's JSON error body, `{"code", "message", "more_i
 
 from __future__ import annotations
 
-import base64
-import http.client
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
-from typing import Any
 
+from chalicelib.adapters.carriers import rest
 from chalicelib.adapters.carriers.twilio import OPTED_OUT_ERROR_CODES, UNREACHABLE_ERROR_CODES
 from chalicelib.domain.models import OutboundSms, SmsResult
 
 API_VERSION = "2010-04-01"
 DEFAULT_BASE_URL = "https://api.twilio.com"
-_USER_AGENT = "sms-optout (urllib)"
-# A message resource is about 1 KB; the cap only bounds what a misbehaving endpoint can make us hold.
-_MAX_RESPONSE_BYTES = 1 << 20
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect.
-
-    urllib would re-issue the POST as a GET (the text would not be sent) and carry the Authorization header to
-    whatever host the redirect names. Twilio's API does not redirect, so a 3xx surfaces as an HTTPError instead.
-    """
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class TwilioSmsProvider:
@@ -68,13 +49,9 @@ class TwilioSmsProvider:
         self.url = (
             f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{urllib.parse.quote(account_sid, safe='')}/Messages.json"
         )
-        # Sent up front: urllib's HTTPBasicAuthHandler would first send the POST without credentials and wait for
-        # the 401 challenge, doubling every request.
-        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
-        self._authorization = f"Basic {credentials}"
-        self._timeout = timeout
+        self._authorization = rest.basic_authorization(account_sid, auth_token)
         self._status_callback = status_callback
-        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._http = rest.Client(timeout)
 
     def __repr__(self) -> str:
         # Keeps the auth token out of logs and tracebacks that print the provider.
@@ -90,35 +67,18 @@ class TwilioSmsProvider:
         form = {"To": message.to, "From": message.sender, "Body": message.body}
         if self._status_callback:
             form["StatusCallback"] = self._status_callback
-        request = urllib.request.Request(
+        request = rest.post(
             self.url,
-            data=urllib.parse.urlencode(form).encode("utf-8"),
-            method="POST",
-            headers={
-                "Authorization": self._authorization,
-                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                "Accept": "application/json",
-                "User-Agent": _USER_AGENT,
-            },
+            urllib.parse.urlencode(form).encode("utf-8"),
+            content_type="application/x-www-form-urlencoded; charset=utf-8",
+            authorization=self._authorization,
         )
-        try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                status = response.status
-                body = response.read(_MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as error:
-            # Caught before URLError, its base class: an HTTP error is an answer, with a status and a JSON body.
-            status = error.code
-            body = _read_error_body(error)
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-            # No usable answer: URLError wraps refused connections, DNS and connect timeouts; a read timeout
-            # (socket.timeout is TimeoutError), a reset (ConnectionError) or a truncated response come bare.
-            return SmsResult(status="retry", error_code="connection_error", detail=_describe(error))
-        return result_of(status, body)
+        return self._http.send(request, result_of)
 
 
 def result_of(status: int, body: bytes) -> SmsResult:
     """Map one HTTP answer from the Messages endpoint (status and raw body) to an SmsResult."""
-    document = _json_object(body)
+    document = rest.json_object(body)
     if 200 <= status < 300:
         sid = document.get("sid")
         if isinstance(sid, str) and sid:
@@ -133,32 +93,4 @@ def result_of(status: int, body: bytes) -> SmsResult:
         return SmsResult(status="opted_out", error_code=code, detail=detail)
     if code in UNREACHABLE_ERROR_CODES:
         return SmsResult(status="unreachable", error_code=code, detail=detail)
-    error_code = code or f"http_{status}"
-    if status == 429 or status >= 500:
-        return SmsResult(status="retry", error_code=error_code, detail=detail)
-    return SmsResult(status="failed", error_code=error_code, detail=detail)
-
-
-def _read_error_body(error: urllib.error.HTTPError) -> bytes:
-    try:
-        return error.read(_MAX_RESPONSE_BYTES)
-    except (http.client.HTTPException, OSError):
-        # The status alone still decides retry versus failed.
-        return b""
-    finally:
-        error.close()
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or {} when it is not one (a proxy's HTML error page, an empty body)."""
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _describe(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    cause = reason if reason is not None else error
-    return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+    return rest.retry_or_failed(status, code or f"http_{status}", detail)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,16 +28,10 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from chalicelib.adapters.carriers.twilio import parse_form
-from chalicelib.domain.errors import (
-    CarrierNotConfigured,
-    InvalidPhone,
-    InvalidRequest,
-    InvalidSignature,
-    UnsupportedMediaType,
-)
+from chalicelib.adapters.carriers.wire import FORM, JSON, international_number, json_document, parse_form, sender_number
+from chalicelib.adapters.carriers.wire import error_source as source_of_error
+from chalicelib.domain.errors import CarrierNotConfigured, InvalidRequest, InvalidSignature, UnsupportedMediaType
 from chalicelib.domain.models import DeliveryReport, InboundMessage, MessagePart, Source
-from chalicelib.domain.phone import to_e164
 from chalicelib.domain.ports import CarrierNotice, Credentials, SmsProvider
 from chalicelib.domain.webhooks import WebhookAnswer, WebhookRequest
 
@@ -68,8 +61,6 @@ UNREACHABLE_ERROR_CODES = frozenset({"3", "4", "12", "14"})
 
 _TIMESTAMP = re.compile(r"^[0-9]{1,11}$")  # up to the year 5138: datetime can hold it
 _MESSAGE_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-_FORM = "application/x-www-form-urlencoded"
-_JSON = "application/json"
 # Vonage sends about fifteen fields; the cap keeps a hostile JSON body from costing much.
 _MAX_FIELDS = 1000
 
@@ -158,11 +149,11 @@ def request_fields(request: WebhookRequest) -> dict[str, str]:
     """
     if request.method.upper() == "GET":
         return _unique(request.query)
-    if request.content_type == _FORM:
+    if request.content_type == FORM:
         return _unique(parse_form(request.body))
-    if request.content_type == _JSON:
+    if request.content_type == JSON:
         return _json_fields(request.body)
-    raise UnsupportedMediaType(f"send Content-Type: {_FORM} or {_JSON}", received=request.content_type or None)
+    raise UnsupportedMediaType(f"send Content-Type: {FORM} or {JSON}", received=request.content_type or None)
 
 
 def _unique(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -175,10 +166,7 @@ def _unique(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
 
 
 def _json_fields(body: bytes) -> dict[str, str]:
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the body is not a JSON object") from None
+    document = json_document(body, "the body is not a JSON object")
     if not isinstance(document, dict):
         raise InvalidRequest("the body is not a JSON object")
     if len(document) > _MAX_FIELDS:
@@ -209,8 +197,8 @@ def parse_inbound(
         carrier=CARRIER,
         message_id=_required(fields, "messageId"),
         account_id=account_id,
-        from_phone=vonage_number(_required(fields, "msisdn"), default_region),
-        to_phone=vonage_number(_required(fields, "to"), default_region),
+        from_phone=international_number(_required(fields, "msisdn"), default_region),
+        to_phone=international_number(_required(fields, "to"), default_region),
         body=fields.get("text") or "",
         occurred_at=carrier_time(fields, received_at),
         received_at=received_at,
@@ -231,27 +219,14 @@ def parse_status(
         carrier=CARRIER,
         message_id=_required(fields, "messageId"),
         account_id=account_id,
-        to_phone=vonage_number(_required(fields, "msisdn"), default_region),
-        from_phone=_sender(fields.get("to") or "", default_region),
+        to_phone=international_number(_required(fields, "msisdn"), default_region),
+        # None for an alphanumeric sender ID: the receipt still counts (err-code 9 opts out).
+        from_phone=sender_number(fields.get("to"), default_region, read=international_number),
         status=_required(fields, "status"),
         error_code=(fields.get("err-code") or "").strip() or None,
         occurred_at=carrier_time(fields, received_at),
         received_at=received_at,
     )
-
-
-def vonage_number(raw: str, default_region: str) -> str:
-    """E.164 of a Vonage number: international digits without `+` (`14155550123`); InvalidPhone when not a number."""
-    text = raw.strip()
-    return to_e164("+" + text if text.isdigit() else text, default_region)
-
-
-def _sender(raw: str, default_region: str) -> str | None:
-    """Our sending number, or None for an alphanumeric sender ID: the receipt still counts (err-code 9 opts out)."""
-    try:
-        return vonage_number(raw, default_region)
-    except InvalidPhone:
-        return None
 
 
 def parse_message_timestamp(raw: str) -> datetime:
@@ -305,11 +280,7 @@ def _required(fields: Mapping[str, str], name: str) -> str:
 
 def error_source(error_code: str | None) -> Source | None:
     """What a delivery-receipt err-code means for the recipient: opted out, unreachable, or nothing."""
-    if error_code in OPTED_OUT_ERROR_CODES:
-        return Source.CARRIER
-    if error_code in UNREACHABLE_ERROR_CODES:
-        return Source.BOUNCE
-    return None
+    return source_of_error(error_code, opted_out=OPTED_OUT_ERROR_CODES, unreachable=UNREACHABLE_ERROR_CODES)
 
 
 # --- the carrier ----------------------------------------------------------------------------------------------------

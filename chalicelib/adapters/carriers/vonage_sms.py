@@ -1,6 +1,6 @@
 """Send SMS through Vonage's SMS API: one form-encoded `POST /sms/json` per text, the answer mapped to an SmsResult.
 
-Standard library only (urllib), as for Twilio: one POST needs nothing more.
+Standard library only (urllib, through rest.py), as for Twilio: one POST needs nothing more.
 
 Vonage answers HTTP 200 whether or not it took the text: `{"message-count": "N", "messages": [...]}`, one entry per
 part of the text, each with a `status` ("0" = accepted, with its `message-id`) or an error `status` and
@@ -23,13 +23,10 @@ part of the text, each with a `status` ("0" = accepted, with its `message-id`) o
 
 from __future__ import annotations
 
-import http.client
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
+from chalicelib.adapters.carriers import rest
 from chalicelib.domain.models import OutboundSms, SmsResult
 
 DEFAULT_BASE_URL = "https://rest.nexmo.com"
@@ -39,8 +36,6 @@ RETRY_STATUSES = frozenset({"1", "5", "10"})
 #: Number barred, number de-activated: the number cannot take texts (a bounce).
 UNREACHABLE_STATUSES = frozenset({"7", "33"})
 
-_USER_AGENT = "sms-optout (urllib)"
-_MAX_RESPONSE_BYTES = 1 << 20
 # GSM 03.38: the default alphabet and its extension table. A text with any other character must be sent as
 # `type=unicode`, or Vonage replaces that character.
 _GSM_7 = frozenset(
@@ -52,16 +47,6 @@ _GSM_7 = frozenset(
 def is_gsm_7(text: str) -> bool:
     """True when every character of `text` is in the GSM 7-bit alphabet (default table or extension)."""
     return all(character in _GSM_7 for character in text)
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: urllib would turn the POST into a GET that sends nothing, to wherever it points.
-
-    Vonage's API does not redirect, so a 3xx surfaces as an HTTPError (`failed`).
-    """
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class VonageSmsProvider:
@@ -88,9 +73,8 @@ class VonageSmsProvider:
         self.api_key = api_key
         self._api_secret = api_secret
         self.url = f"{base_url.rstrip('/')}/sms/json"
-        self._timeout = timeout
         self._callback = callback
-        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._http = rest.Client(timeout)
 
     def __repr__(self) -> str:
         # Keeps the API secret out of logs and tracebacks that print the provider.
@@ -114,37 +98,20 @@ class VonageSmsProvider:
             form["type"] = "unicode"
         if self._callback:
             form["callback"] = self._callback
-        request = urllib.request.Request(
+        request = rest.post(
             self.url,
-            data=urllib.parse.urlencode(form).encode("utf-8"),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                "Accept": "application/json",
-                "User-Agent": _USER_AGENT,
-            },
+            urllib.parse.urlencode(form).encode("utf-8"),
+            content_type="application/x-www-form-urlencoded; charset=utf-8",
         )
-        try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                status = response.status
-                body = response.read(_MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as error:
-            # Before URLError, its base class: an HTTP error is an answer, with a status.
-            status = error.code
-            body = _read_error_body(error)
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-            return SmsResult(status="retry", error_code="connection_error", detail=_describe(error))
-        return result_of(status, body)
+        return self._http.send(request, result_of)
 
 
 def result_of(status: int, body: bytes) -> SmsResult:
     """Map one HTTP answer from `/sms/json` (status and raw body) to an SmsResult."""
-    document = _json_object(body)
+    document = rest.json_object(body)
     if not 200 <= status < 300:
         detail = _text(document.get("error-text")) or _text(document.get("title")) or f"HTTP {status}"
-        if status == 429 or status >= 500:
-            return SmsResult(status="retry", error_code=f"http_{status}", detail=detail)
-        return SmsResult(status="failed", error_code=f"http_{status}", detail=detail)
+        return rest.retry_or_failed(status, f"http_{status}", detail)
     messages = document.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         # Vonage answers 200 to refusals too, so an unreadable 200 says nothing of whether the text went out;
@@ -181,27 +148,3 @@ def _text(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return ""
-
-
-def _read_error_body(error: urllib.error.HTTPError) -> bytes:
-    try:
-        return error.read(_MAX_RESPONSE_BYTES)
-    except (http.client.HTTPException, OSError):
-        return b""  # the status alone still decides retry versus failed
-    finally:
-        error.close()
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or {} when it is not one (a proxy's HTML page, an empty body)."""
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _describe(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    cause = reason if reason is not None else error
-    return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
