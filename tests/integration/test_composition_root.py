@@ -68,7 +68,8 @@ def test_a_cold_start_builds_one_client_per_aws_service_it_uses(built_clients) -
 
 
 def test_every_client_has_explicit_timeouts_and_standard_retries(built_clients) -> None:
-    client = wiring.container().clients.get("dynamodb")
-    config = client.meta.config
-    assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)
-    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    parts = wiring.container()
+    config = parts.clients.get("dynamodb").meta.config
+    settings = parts.settings
+    assert (config.connect_timeout, config.read_timeout) == (settings.aws_connect_timeout, settings.aws_read_timeout)
+    assert config.retries == {"mode": "standard", "total_max_attempts": settings.aws_max_attempts}
