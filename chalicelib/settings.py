@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,12 +20,19 @@ class Settings(BaseSettings):
     send_max_receives: int = Field(default=5, ge=1)
     #: The SQS queue the send function consumes.
     send_queue_url: str | None = None
-    #: The public base URL carriers call (e.g. https://sms.example.com/prod); when unset, webhook
-    #: signatures are checked against the URL rebuilt from the request.
+    #: The public base URL carriers call (e.g. https://sms.example.com/prod); webhook signatures are checked
+    #: against it. When unset, the URL is rebuilt from the request's Host only if `allow_host_url` says so.
     public_base_url: str | None = None
+    #: Rebuild a webhook's signed URL from the request's Host header when `public_base_url` is unset: for local
+    #: runs only (`make run`, tests). Otherwise an unset base URL is a configuration error and webhooks are a 403.
+    allow_host_url: bool = False
     #: The operator token in plain text (local use); otherwise it is read from the secret store under this name.
     operator_token: str | None = None
     operator_token_secret: str = "operator-token"
+    #: The key that signs listing cursors (HMAC-SHA256), in plain text (local use); otherwise read from the secret
+    #: store under `cursor_key_secret` when that is set; neither: derived from the operator token.
+    cursor_key: SecretStr | None = None
+    cursor_key_secret: str | None = None
     #: SSM Parameter Store prefix under which carrier credentials are kept as SecureStrings.
     secrets_prefix: str = "/optout"
     #: How long carrier credentials are cached in a warm function, in seconds.

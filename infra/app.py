@@ -30,7 +30,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk  # noqa: E402
 
-from infra.config import StageConfig, load_config  # noqa: E402
+from infra.config import ConfigError, StageConfig, load_config  # noqa: E402
 from infra.stack import SmsOptoutStack  # noqa: E402
 
 DEFAULT_REGION = "us-east-1"
@@ -84,7 +84,12 @@ def _parse(argv: Sequence[str]) -> tuple[dict[str, str], str | None]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     context, output = _parse(sys.argv[1:] if argv is None else argv)
-    template_path, _ = synthesize(context, output or os.environ.get("CDK_OUTDIR") or PROJECT_ROOT / "infra" / "cdk.out")
+    try:
+        template_path, _ = synthesize(
+            context, output or os.environ.get("CDK_OUTDIR") or PROJECT_ROOT / "infra" / "cdk.out"
+        )
+    except ConfigError as error:  # a context value to fix: say which, without a traceback
+        sys.exit(f"infra/app.py: {error}")
     if not os.environ.get("CDK_OUTDIR"):  # run by hand, not by the CLI
         print(f"template: {template_path}")
 

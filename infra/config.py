@@ -8,7 +8,10 @@ Context keys (all optional except where a deploy needs them):
 - `sender_email`: the SES sender identity. Without it the template takes a `SenderEmail` CloudFormation parameter.
 - `alarm_email` or `alarm_topic_arn`: where alarms go (a new SNS topic with an e-mail subscription, or an existing
   topic). Without either the alarms exist but notify nobody.
-- `public_base_url`: OPTOUT_PUBLIC_BASE_URL, the URL carriers call when it is not the API Gateway URL (a custom domain).
+- `public_base_url`: OPTOUT_PUBLIC_BASE_URL, the URL carriers call and sign (a custom domain, or the API Gateway URL of
+  an earlier deploy). Required for every stage but `dev`: without it the function would have to rebuild the signed
+  URL from the request's Host header, which only a local run may do (the app's OPTOUT_ALLOW_HOST_URL, which the stack
+  sets false).
 - `log_level`: LOG_LEVEL of every function (default INFO).
 - `memory_mb`: memory of every function (default 1024: Lambda's CPU share grows with memory, and cold starts with it).
 - `sms_configuration_set`: OPTOUT_SMS_CONFIGURATION_SET for sends through AWS End User Messaging SMS.
@@ -17,6 +20,11 @@ Context keys (all optional except where a deploy needs them):
 - `aws_sms_accounts`: comma-separated ids of the service's accounts (not AWS accounts) that text through AWS End User
   Messaging SMS in this AWS account: each gets its two-way SMS topic `sms-optout-<stage>-inbound-<account id>`.
   Default: none.
+- `send_concurrency`: the send function's reserved concurrency, and its SQS event source's maximum concurrency
+  (default 10; 2 to 1000). Each instance sends one text at a time, so this is the most provider requests in flight.
+- `webhook_rate_limit` / `webhook_burst_limit`: API Gateway throttling of each `/webhooks/...` method, requests per
+  second and bucket size (default 200 / 400).
+- `admin_rate_limit` / `admin_burst_limit`: the same for each `/v1/...` method and any other route (default 20 / 40).
 """
 
 from __future__ import annotations
@@ -35,12 +43,35 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ACCOUNT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
+#: The one stage that may be synthesised without `public_base_url` (see load_config).
+DEV_STAGE = "dev"
+#: Defaults of the guard rails; infra/README.md says why each is what it is.
+DEFAULT_SEND_CONCURRENCY = 10
+DEFAULT_WEBHOOK_RATE_LIMIT = 200
+DEFAULT_WEBHOOK_BURST_LIMIT = 400
+DEFAULT_ADMIN_RATE_LIMIT = 20
+DEFAULT_ADMIN_BURST_LIMIT = 40
+#: The event source's MaximumConcurrency takes 2 to 1000.
+SEND_CONCURRENCY_RANGE = (2, 1000)
+#: API Gateway's default account-level limits in a region: no stage limit may exceed them.
+RATE_LIMIT_RANGE = (1, 10_000)
+BURST_LIMIT_RANGE = (1, 5_000)
+
 #: The secret store's name for the operator token (chalicelib.settings: `operator_token_secret`'s default).
 OPERATOR_TOKEN_SECRET = "operator-token"
 
 
 class ConfigError(ValueError):
     """A context value the stack cannot be built with."""
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """API Gateway throttling of one method: a token bucket refilled at `rate_limit` requests per second, holding
+    `burst_limit`."""
+
+    rate_limit: int
+    burst_limit: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +87,9 @@ class StageConfig:
     sms_configuration_set: str | None = None
     sms_resource_arns: tuple[str, ...] = field(default_factory=tuple)
     aws_sms_accounts: tuple[str, ...] = field(default_factory=tuple)
+    send_concurrency: int = DEFAULT_SEND_CONCURRENCY
+    webhook_throttle: Throttle = Throttle(DEFAULT_WEBHOOK_RATE_LIMIT, DEFAULT_WEBHOOK_BURST_LIMIT)
+    admin_throttle: Throttle = Throttle(DEFAULT_ADMIN_RATE_LIMIT, DEFAULT_ADMIN_BURST_LIMIT)
 
     # Names derived from the stage, shared by the stack, its outputs and the README.
     @property
@@ -129,6 +163,23 @@ def _account_ids(value: Any) -> tuple[str, ...]:
     return ids
 
 
+def _int(context: Callable[[str], Any], key: str, default: int, bounds: tuple[int, int]) -> int:
+    text = _text(context(key))
+    if text is None:
+        return default
+    low, high = bounds
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{key} {text!r}: a whole number from {low} to {high}")
+    return int(text)
+
+
+def _throttle(context: Callable[[str], Any], kind: str, rate: int, burst: int) -> Throttle:
+    return Throttle(
+        rate_limit=_int(context, f"{kind}_rate_limit", rate, RATE_LIMIT_RANGE),
+        burst_limit=_int(context, f"{kind}_burst_limit", burst, BURST_LIMIT_RANGE),
+    )
+
+
 def load_config(context: Callable[[str], Any], environ: Mapping[str, str]) -> StageConfig:
     """The configuration from a context look-up (`app.node.try_get_context`) and the environment."""
     stage = _text(context("stage")) or _text(environ.get("STAGE")) or "dev"
@@ -148,12 +199,15 @@ def load_config(context: Callable[[str], Any], environ: Mapping[str, str]) -> St
     public_base_url = _text(context("public_base_url"))
     if public_base_url is not None and not public_base_url.startswith("https://"):
         raise ConfigError(f"public_base_url {public_base_url!r} must start with https://")
+    if public_base_url is None and stage != DEV_STAGE:
+        raise ConfigError(
+            f"stage {stage!r} needs public_base_url (-c public_base_url=https://...): the URL carriers call and sign, "
+            "a custom domain or the ApiUrl output of an earlier deploy. Only the dev stage may go without it"
+        )
     log_level = (_text(context("log_level")) or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level {log_level!r}: one of {', '.join(LOG_LEVELS)}")
-    memory = _text(context("memory_mb")) or "1024"
-    if not memory.isdigit() or not 128 <= int(memory) <= 10240:
-        raise ConfigError(f"memory_mb {memory!r}: a number of MB from 128 to 10240")
+    memory = _int(context, "memory_mb", 1024, (128, 10240))
     return StageConfig(
         stage=stage,
         production=_flag(context("production"), default=stage == "prod"),
@@ -162,8 +216,11 @@ def load_config(context: Callable[[str], Any], environ: Mapping[str, str]) -> St
         alarm_topic_arn=alarm_topic_arn,
         public_base_url=public_base_url.rstrip("/") if public_base_url else None,
         log_level=log_level,
-        memory_mb=int(memory),
+        memory_mb=memory,
         sms_configuration_set=_text(context("sms_configuration_set")),
         sms_resource_arns=_arns(context("sms_resource_arns")),
         aws_sms_accounts=_account_ids(context("aws_sms_accounts")),
+        send_concurrency=_int(context, "send_concurrency", DEFAULT_SEND_CONCURRENCY, SEND_CONCURRENCY_RANGE),
+        webhook_throttle=_throttle(context, "webhook", DEFAULT_WEBHOOK_RATE_LIMIT, DEFAULT_WEBHOOK_BURST_LIMIT),
+        admin_throttle=_throttle(context, "admin", DEFAULT_ADMIN_RATE_LIMIT, DEFAULT_ADMIN_BURST_LIMIT),
     )

@@ -1,17 +1,18 @@
 """The deployable stack: the Chalice app (API, send, outbox and two-way SMS functions), its table, queues, SES, the
-accounts' two-way SMS topics, IAM and alarms.
+accounts' two-way SMS topics, IAM, the API's access logs and throttling, and alarms.
 
 The functions come from `chalice package` through Chalice's CDK construct (`chalice.cdk.Chalice`), which imports the
 generated SAM template into this stack. Chalice manages no IAM role here (`manage_iam_role: false`): each function gets
 its own role below, with the actions its code calls and the resources it calls them on. What Chalice cannot express
 (function names, per-function timeouts and roles, the SQS event's queue and ReportBatchItemFailures, the schedule
-rule's name, the two-way SMS function's topics and failure destination) is patched onto the generated resources with
-property overrides.
+rule's name, the two-way SMS function's topics and failure destination, reserved concurrency, the API stage's access
+logs and method throttling) is patched onto the generated resources with property overrides.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sam as sam
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -31,7 +33,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.adapters.dynamodb.table import GSI1, GSI2, table_definition
-from infra.config import StageConfig
+from infra.config import StageConfig, Throttle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,14 +50,15 @@ REST_API_ID = "RestAPI"
 API_GATEWAY_STAGE = "api"
 
 #: Every AWS client of the functions (OPTOUT_AWS_*, chalicelib/wiring.py): seconds to connect, seconds to wait for an
-#: answer, attempts in all, in botocore's standard retry mode. Set here so the timeouts below follow from them.
-AWS_CONNECT_TIMEOUT_SECONDS = 2
-AWS_READ_TIMEOUT_SECONDS = 5
+#: answer, attempts in all, in botocore's standard retry mode. The app's defaults (chalicelib/settings.py), chosen so a
+#: webhook answers 503 inside Twilio's 15 s when the store hangs; set here too so the timeouts below follow from them.
+AWS_CONNECT_TIMEOUT_SECONDS = 1
+AWS_READ_TIMEOUT_SECONDS = 2
 AWS_MAX_ATTEMPTS = 3
 #: The standard retry mode's longest backoff before retry i (from 1): rand(0, 1) x min(2^(i-1), 20) s (the botocore
 #: of Lambda's runtime; newer ones back off 20 times less for errors other than throttling).
 AWS_RETRY_BACKOFF_SECONDS = sum(min(2**retry, 20) for retry in range(AWS_MAX_ATTEMPTS - 1))
-#: One AWS call at its slowest: every attempt connects just in time and then waits the whole read timeout (24 s).
+#: One AWS call at its slowest: every attempt connects just in time and then waits the whole read timeout (12 s).
 AWS_CALL_WORST_SECONDS = AWS_MAX_ATTEMPTS * (AWS_CONNECT_TIMEOUT_SECONDS + AWS_READ_TIMEOUT_SECONDS) + (
     AWS_RETRY_BACKOFF_SECONDS
 )
@@ -63,15 +66,16 @@ AWS_CALL_WORST_SECONDS = AWS_MAX_ATTEMPTS * (AWS_CONNECT_TIMEOUT_SECONDS + AWS_R
 COLD_START_SECONDS = 3
 
 #: API Gateway answers 504 after 29 s; a longer Lambda timeout would keep working for a caller already gone. It holds
-#: one AWS call at its slowest (24 s) after a cold start, the other calls of a webhook (about 6, each ~10 ms) taking
-#: their usual time; two slow calls do not fit, and the carrier's retry (events are idempotent) finishes the work.
+#: two AWS calls at their slowest (2 x 12 s) after a cold start (27 s), the other calls of a webhook (about 6, each
+#: ~10 ms) taking their usual time. Past Twilio's 15 s the carrier has given up, but what the function still stores
+#: (an opt-out) stays stored; a shorter timeout would cut it off. Three slow calls do not fit (39 s).
 API_TIMEOUT_SECONDS = 29
 SEND_TIMEOUT_SECONDS = 30
 #: AWS calls a two-way SMS notice makes one after the other: the account, the number's state (and its keyword
 #: opt-outs), the transaction, the email job and its outbox update, the reply.
 INBOUND_AWS_CALLS = 6
 #: Asynchronous (SNS): nobody waits, so every call may take its slowest and the function still ends by itself, with
-#: the error of the call that failed rather than a timeout: 150 s (a cold start, and as much again for the code).
+#: the error of the call that failed rather than a timeout: 78 s (a cold start, and as much again for the code).
 SMS_TOPIC_TIMEOUT_SECONDS = INBOUND_AWS_CALLS * AWS_CALL_WORST_SECONDS + 2 * COLD_START_SECONDS
 #: Lambda's asynchronous retries of a failed notice (at most 2, about 1 and 2 minutes apart), and how long it keeps
 #: one it could not run (throttled) before giving up; then the record goes to the failure queue.
@@ -88,6 +92,34 @@ SEND_BATCHING_WINDOW_SECONDS = 1
 SEND_VISIBILITY_TIMEOUT_SECONDS = 6 * SEND_TIMEOUT_SECONDS + SEND_BATCHING_WINDOW_SECONDS
 #: Receives before a record goes to the dead-letter queue (the same as the local stack).
 MAX_RECEIVE_COUNT = 5
+#: The outbox sweep runs alone: one instance, so a sweep still running (or invoked by hand) never overlaps the next.
+OUTBOX_RESERVED_CONCURRENCY = 1
+#: API Gateway's access log line, one JSON object per request. The route's template (`resourcePath`), never the path
+#: itself: admin paths hold phone numbers. No query string, headers or body (signatures, message text). `errorType` is
+#: the gateway response type: THROTTLED when the stage's method throttling refused the request.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "requestTime": "$context.requestTime",
+        "ip": "$context.identity.sourceIp",
+        "userAgent": "$context.identity.userAgent",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "errorType": "$context.error.responseType",
+        "errorMessage": "$context.error.message",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+    },
+    separators=(",", ":"),
+)
+#: Route prefixes with their own throttling budget: the carriers' webhooks. Every other route (`/v1/...`, and any
+#: route app.py adds elsewhere) has the admin budget.
+WEBHOOK_ROUTE_PREFIX = "/webhooks/"
+#: Swagger's operation keys that are HTTP methods (a path item may also hold `parameters`).
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 TTL_ATTRIBUTE = "expires_at"
 SERVICE_NAME = "sms-optout"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -125,6 +157,9 @@ class SmsOptoutStack(cdk.Stack):
         self.send_log_group = self._log_group("SendLogGroup", self.send_function_name, removal)
         self.outbox_log_group = self._log_group("OutboxLogGroup", self.outbox_function_name, removal)
         self.sms_topic_log_group = self._log_group("SmsTopicLogGroup", self.sms_topic_function_name, removal)
+        self.api_access_log_group = self._log_group(
+            "ApiAccessLogGroup", f"{config.prefix}-api-access", removal, path="/aws/apigateway"
+        )
         self.api_role = self._role("ApiRole", "The API function: webhooks and the admin API", self._api_statements())
         self.send_role = self._role("SendRole", "The send function: the send queue's consumer", self._send_statements())
         self.outbox_role = self._role(
@@ -178,11 +213,14 @@ class SmsOptoutStack(cdk.Stack):
         return table
 
     def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        """The send queue and its dead-letter queue, under SSE-KMS with the AWS managed key (aws/sqs): its key policy
+        lets this account's principals use it through SQS, so the roles need no KMS grant, and every use of the key
+        shows in CloudTrail. Only the functions' roles send to them (SQS moves a dead letter itself)."""
         dead_letter_queue = sqs.Queue(
             self,
             "SendDeadLetterQueue",
             queue_name=f"{self.config.prefix}-send-dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
             retention_period=FAILED_RECORDS_RETENTION,
         )
@@ -190,7 +228,7 @@ class SmsOptoutStack(cdk.Stack):
             self,
             "SendQueue",
             queue_name=f"{self.config.prefix}-send",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=cdk.Duration.seconds(SEND_VISIBILITY_TIMEOUT_SECONDS),
             retention_period=cdk.Duration.days(4),
@@ -207,7 +245,8 @@ class SmsOptoutStack(cdk.Stack):
             self,
             "InboundFailureQueue",
             queue_name=f"{self.config.prefix}-inbound-failed",
-            # SSE-SQS: SNS and Lambda send to it without a KMS key policy (SSE-KMS would need one for SNS).
+            # SSE-SQS: SNS sends to it as the subscriptions' dead-letter queue, which SSE-KMS would allow only with a
+            # customer managed key whose policy names SNS (the aws/sqs key's policy cannot).
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=FAILED_RECORDS_RETENTION,
@@ -238,12 +277,15 @@ class SmsOptoutStack(cdk.Stack):
 
     # --- IAM -----------------------------------------------------------------------------------------
 
-    def _log_group(self, construct_id: str, function_name: str, removal: cdk.RemovalPolicy) -> logs.LogGroup:
-        """The function's log group, created here so its role needs no logs:CreateLogGroup and logs expire."""
+    def _log_group(
+        self, construct_id: str, name: str, removal: cdk.RemovalPolicy, path: str = "/aws/lambda"
+    ) -> logs.LogGroup:
+        """A log group `<path>/<name>` (a function's by default), created here so logs expire (and the roles need no
+        logs:CreateLogGroup): 1 month, 1 year in production."""
         return logs.LogGroup(
             self,
             construct_id,
-            log_group_name=f"/aws/lambda/{function_name}",
+            log_group_name=f"{path}/{name}",
             retention=logs.RetentionDays.ONE_YEAR if self.config.production else logs.RetentionDays.ONE_MONTH,
             removal_policy=removal,
         )
@@ -442,7 +484,12 @@ class SmsOptoutStack(cdk.Stack):
     # --- the Chalice app -----------------------------------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
-        """Every function's environment: names and URLs only. Secrets stay in SSM; the functions read them."""
+        """Every function's environment: names and URLs only. Secrets stay in SSM; the functions read them.
+
+        OPTOUT_ALLOW_HOST_URL is false, always (the app's default too, stated so no change of default reaches a
+        deployed stage): a deployed function checks signatures against OPTOUT_PUBLIC_BASE_URL, never against a URL
+        rebuilt from the request's Host header. Every stage but dev has a public base URL (infra/config.py refuses
+        to synthesise one without); a dev stack without one refuses signed webhooks."""
         config = self.config
         environment = {
             "OPTOUT_TABLE_NAME": self.table.table_name,
@@ -450,6 +497,7 @@ class SmsOptoutStack(cdk.Stack):
             # The operator token is the secret store's `operator-token` under this prefix (the app's default name).
             "OPTOUT_SECRETS_PREFIX": config.secrets_prefix,
             "OPTOUT_INBOUND_TOPIC_PREFIX": config.inbound_topic_prefix,
+            "OPTOUT_ALLOW_HOST_URL": "false",
             "OPTOUT_EMAIL_SENDER": self.sender_email,
             "OPTOUT_SES_CONFIGURATION_SET": self.email_configuration_set.configuration_set_name,
             "OPTOUT_AWS_CONNECT_TIMEOUT": str(AWS_CONNECT_TIMEOUT_SECONDS),
@@ -522,7 +570,13 @@ class SmsOptoutStack(cdk.Stack):
         self._function(API_FUNCTION_ID, self.api_function_name, API_TIMEOUT_SECONDS, self.api_log_group)
 
     def _patch_send_function(self) -> None:
-        """The send queue's consumer: this stage's queue, batches of 100, partial batch responses."""
+        """The send queue's consumer: this stage's queue, batches of 100, partial batch responses, and at most
+        `send_concurrency` instances (each sends one text at a time).
+
+        The reserved concurrency caps the function (and keeps that much of the account's concurrency for it, so a
+        webhook flood cannot starve it); the event source's maximum concurrency, the same number, keeps Lambda's
+        pollers from invoking it beyond that cap, which would throttle batches and count receives towards the
+        dead-letter queue."""
         send_function = self._function(
             SEND_FUNCTION_ID, self.send_function_name, SEND_TIMEOUT_SECONDS, self.send_log_group, self.send_role
         )
@@ -533,9 +587,14 @@ class SmsOptoutStack(cdk.Stack):
         send_function.add_property_override(f"{event}.MaximumBatchingWindowInSeconds", SEND_BATCHING_WINDOW_SECONDS)
         # Chalice cannot set it; without it Lambda ignores the worker's batchItemFailures and retries whole batches.
         send_function.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+        send_function.add_property_override("ReservedConcurrentExecutions", self.config.send_concurrency)
+        send_function.add_property_override(
+            f"{event}.ScalingConfig", {"MaximumConcurrency": self.config.send_concurrency}
+        )
 
     def _patch_outbox_function(self) -> None:
-        """The outbox sweep: Chalice's schedule (rate(5 minutes), from app.py), with a rule name that says whose."""
+        """The outbox sweep: Chalice's schedule (rate(5 minutes), from app.py), with a rule name that says whose, one
+        instance at a time."""
         outbox_function = self._function(
             OUTBOX_FUNCTION_ID,
             self.outbox_function_name,
@@ -548,6 +607,7 @@ class SmsOptoutStack(cdk.Stack):
         outbox_function.add_property_override(
             f"{schedule}.Description", f"Runs {self.outbox_function_name}: queues email jobs left in the outbox"
         )
+        outbox_function.add_property_override("ReservedConcurrentExecutions", OUTBOX_RESERVED_CONCURRENCY)
 
     def _patch_sms_topic_function(self) -> None:
         """The two-way SMS function: no SAM event, and a failure destination for its asynchronous invocations.
@@ -579,10 +639,40 @@ class SmsOptoutStack(cdk.Stack):
         )
 
     def _patch_rest_api(self) -> None:
-        """One API name per stage, so the 5xx alarm's ApiName dimension is this stage's API alone."""
+        """One API name per stage (so the 5xx alarm's ApiName dimension is this stage's API alone), access logs, and
+        method throttling."""
         rest_api = self.chalice.get_resource(REST_API_ID)
+        if not isinstance(rest_api, sam.CfnApi):
+            raise TypeError(f"{REST_API_ID} is a {rest_api.cfn_resource_type}, not a SAM API")
         rest_api.add_property_override("Name", self.api_name)
         rest_api.add_property_override("DefinitionBody.info.title", self.api_name)
+        rest_api.add_property_override(
+            "AccessLogSetting",
+            {"DestinationArn": self.api_access_log_group.log_group_arn, "Format": ACCESS_LOG_FORMAT},
+        )
+        rest_api.add_property_override("MethodSettings", self._method_settings(rest_api.definition_body["paths"]))
+
+    def _method_settings(self, paths: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The stage's throttling: every webhook method has the webhook budget, every other method the admin budget
+        (each method its own token bucket), and the stage default (`/*`, `*`) is the admin budget too. So a webhook
+        flood is refused at the gateway before it reaches the admin API's budget, Lambda or the bill."""
+
+        def setting(resource_path: str, http_method: str, throttle: Throttle) -> dict[str, Any]:
+            return {
+                "ResourcePath": resource_path,
+                "HttpMethod": http_method,
+                "ThrottlingRateLimit": throttle.rate_limit,
+                "ThrottlingBurstLimit": throttle.burst_limit,
+            }
+
+        settings = [setting("/*", "*", self.config.admin_throttle)]
+        for path, operations in sorted(paths.items()):
+            throttle = (
+                self.config.webhook_throttle if path.startswith(WEBHOOK_ROUTE_PREFIX) else self.config.admin_throttle
+            )
+            for method in sorted(m for m in operations if m in HTTP_METHODS):
+                settings.append(setting(_method_setting_path(path), method.upper(), throttle))
+        return settings
 
     # --- two-way SMS through AWS End User Messaging SMS -------------------------------------------------
 
@@ -761,6 +851,13 @@ class SmsOptoutStack(cdk.Stack):
                     ),
                 )
         alarm(
+            "ApiThrottled",
+            "API Gateway refused requests over a method's throttling budget (429). A webhook flood, or carriers' "
+            "legitimate traffic over the webhook budget: a carrier may not retry a refused webhook. See the access "
+            "log (errorType THROTTLED) for the route.",
+            self._throttled_requests_metric(five_minutes),
+        )
+        alarm(
             "Api5xx",
             "The API answered 5xx (an opt-out it could not store is a 503: the carrier retries it).",
             cloudwatch.Metric(
@@ -811,6 +908,20 @@ class SmsOptoutStack(cdk.Stack):
             ),
         )
 
+    def _throttled_requests_metric(self, period: cdk.Duration) -> cloudwatch.IMetric:
+        """Requests the stage's throttling refused, counted from the access log (API Gateway publishes no metric of
+        its own for them: they are among the 4XXError)."""
+        metric_filter = logs.MetricFilter(
+            self,
+            "ApiThrottledFilter",
+            log_group=self.api_access_log_group,
+            metric_namespace=f"{SERVICE_NAME}/{self.config.stage}",
+            metric_name="ApiThrottledRequests",
+            filter_pattern=logs.FilterPattern.string_value("$.errorType", "=", "THROTTLED"),
+            metric_value="1",
+        )
+        return metric_filter.metric(statistic="Sum", period=period)
+
     def _outputs(self) -> None:
         rest_api = self.chalice.get_resource(REST_API_ID)
         api_url = f"https://{rest_api.ref}.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{API_GATEWAY_STAGE}"
@@ -859,6 +970,12 @@ def _attribute_type(code: str) -> dynamodb.AttributeType:
     return {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}[
         code
     ]
+
+
+def _method_setting_path(path: str) -> str:
+    """A route as a stage's method setting names it: `/` for the root, else '/' then the path with every '/' as '~1'
+    (`/v1/accounts` is `/~1v1~1accounts`)."""
+    return "/" if path == "/" else "/" + path.replace("/", "~1")
 
 
 def _kebab(name: str) -> str:

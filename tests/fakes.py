@@ -8,6 +8,8 @@ runs the same cases on these fakes and on the DynamoDB adapters.
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -263,21 +265,39 @@ def in_memory_stores() -> Stores:
     )
 
 
+#: Listings whose items come newest first (the inbound log and the review queue); the others ascend.
+_NEWEST_FIRST = frozenset({"log", "review"})
+
+
 def _page(listing: tuple[str, str], items: list, cursor: str | None, limit: int, key) -> tuple[list, str | None]:
-    """Cursors are opaque and URL-safe, and valid only for their listing, as the real store's are."""
+    """Cursors are opaque and URL-safe, valid only for their listing, and refused with InvalidRequest otherwise,
+    as the real store's are. Like DynamoDB's ExclusiveStartKey, a cursor continues after its item's key even when
+    that item has left the listing meanwhile."""
     start = 0
     if cursor:
-        cursors = [_cursor(listing, key(item)) for item in items]
-        if cursor not in cursors:
-            raise InvalidRequest("the cursor is not one this service returned", cursor=cursor)
-        start = cursors.index(cursor) + 1
+        after = _cursor_key(listing, cursor)
+        descending = listing[0] in _NEWEST_FIRST
+        beyond = (i for i, item in enumerate(items) if (key(item) < after if descending else key(item) > after))
+        start = next(beyond, len(items))
     page = items[start : start + limit]
     more = start + limit < len(items)
     return page, (_cursor(listing, key(page[-1])) if more and page else None)
 
 
 def _cursor(listing: tuple[str, str], key: str) -> str:
-    return base64.urlsafe_b64encode("#".join((*listing, key)).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps([*listing, key]).encode()).decode().rstrip("=")
+
+
+def _cursor_key(listing: tuple[str, str], cursor: str) -> str:
+    """The key of the item `cursor` was made after, when it was made for `listing`."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        decoded = None
+    fits = isinstance(decoded, list) and len(decoded) == len(listing) + 1 and all(isinstance(p, str) for p in decoded)
+    if not fits or tuple(decoded[:-1]) != listing:
+        raise InvalidRequest("the cursor is not one this service returned", cursor=cursor)
+    return decoded[-1]
 
 
 class InMemorySecretStore:

@@ -1,4 +1,5 @@
-"""The admin API: parse the request, authorise it, call one service, serialise the answer."""
+"""The admin API: each view parses its input into a model, calls one use case (or one store read), and answers
+with a response model (`schemas.py`); `operation` routes it and records it for the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -7,66 +8,52 @@ import io
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from chalicelib.api import cursors, edge
 from chalicelib.api.http import (
-    describe_errors,
-    int_param,
-    json_errors,
+    InvalidCursor,
     json_response,
     parse_json,
+    parse_query,
     path_param,
-    query_param,
+)
+from chalicelib.api.openapi import ADMIN_ERRORS, EXTRA_MODELS, Answer, operation
+from chalicelib.api.schemas import (
+    AccountAnswer,
+    AccountView,
+    CampaignCounts,
+    CampaignQuery,
+    CheckIn,
+    CheckView,
+    HistoryEvent,
+    HistoryView,
+    InboundPage,
+    InboundQuery,
+    InboundView,
+    LiftQuery,
+    ManualOptOutIn,
+    NotesIn,
+    NumberQuery,
+    NumberView,
+    SendRequestIn,
+    SendsIn,
+    SendsQueued,
+    SuppressedPage,
+    SuppressionCreated,
+    SuppressionsQuery,
+    path_value,
 )
 from chalicelib.domain import accounts, services
 from chalicelib.domain.accounts import AccountSettingsIn, Principal
 from chalicelib.domain.errors import InvalidRequest, RequestNotFound
-from chalicelib.domain.models import (
-    ACCOUNT_ID_PATTERN,
-    Account,
-    Frozen,
-    LoggedInbound,
-    NumberState,
-    Scope,
-    SendRequest,
-    validate_scope,
-)
+from chalicelib.domain.models import E164_PATTERN, Account, NumberState, OutboundRecord
 from chalicelib.domain.phone import to_e164
 from chalicelib.wiring import Container, container
 
 admin = Blueprint(__name__)
 
-ANY = ["*/*"]
-MAX_CHECK = 1000
-
-
-# --- request bodies --------------------------------------------------------------------------
-
-
-def _e164(raw: str, info: ValidationInfo) -> str:
-    region = (info.context or {}).get("region", "US")
-    return to_e164(raw, region)
-
-
-class ManualOptOutIn(Frozen):
-    phone: str
-    scope: Scope = "all"
-    notes: str | None = Field(default=None, max_length=2000)
-
-    _phone = field_validator("phone")(_e164)
-
-
-class CheckIn(Frozen):
-    phones: list[str] = Field(min_length=1, max_length=MAX_CHECK)
-    sender: str | None = None
-    groups: list[str] = Field(default_factory=list, max_length=50)
-
-    _sender = field_validator("sender")(lambda raw, info: None if raw is None else _e164(raw, info))
-
-
-class NotesIn(Frozen):
-    notes: str | None = Field(default=None, max_length=2000)
-
+EXTRA_MODELS.append((SendRequestIn, "validation"))
+CSV = "text/csv; charset=utf-8"
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -77,300 +64,368 @@ def _authorised(account_id: str) -> tuple[Container, Principal, Account]:
     principal, own = accounts.authenticate(
         request.headers.get("authorization"), parts.operator_token(), parts.stores.accounts
     )
-    account = accounts.authorise(principal, own, path_param(account_id), parts.stores.accounts)
+    wanted = path_value("account_id", path_param(account_id))
+    account = accounts.authorise(principal, own, wanted, parts.stores.accounts)
     return parts, principal, account
 
 
 def _phone(raw: str, account: Account) -> str:
-    return to_e164(path_param(raw), account.default_region)
+    return to_e164(path_value("phone", path_param(raw)), account.default_region)
 
 
-def _number_view(state: NumberState, sender: str | None = None, groups: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "phone": state.phone,
-        "sendable": not state.blocking(sender, groups),
-        "suppressions": [s.model_dump(mode="json") for s in state.suppressions.values()],
-    }
+def _listing_cursor(deps: Container, listing: str, cursor: str | None) -> tuple[bytes, str | None]:
+    """The cursor key, and the store's cursor `cursor` carries for `listing` (InvalidCursor when it carries none)."""
+    key = cursors.cursor_key(deps)
+    return key, cursors.unseal(key, listing, cursor)
 
 
-def _account_view(account: Account) -> dict[str, Any]:
-    return account.model_dump(mode="json", exclude={"token_hashes"}) | {"tokens": len(account.token_hashes)}
+def _json_body(model: type[Any], deps: Container, context: dict[str, Any] | None = None) -> Any:
+    return parse_json(admin.current_request, model, deps.settings.max_body_bytes, context)
 
 
 # --- accounts --------------------------------------------------------------------------------
 
 
-@admin.route("/v1/accounts/{account_id}", methods=["PUT"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}",
+    methods=("PUT",),
+    tag="accounts",
+    body=AccountSettingsIn,
+    answers=[Answer(200, "updated", AccountAnswer), Answer(201, "created", AccountAnswer)],
+    errors=(400, 401, 403, 413, 415, 503),
+)
 def put_account(account_id: str) -> Response:
-    """Create or update an account (operator only); `issue_token` returns a new admin token."""
+    """Create or update an account (operator only)
+    Omitted fields keep their value; nested maps merge field by field; `issue_token` returns a new admin token.
+    """
     deps = container()
     request = admin.current_request
     principal, _ = accounts.authenticate(
         request.headers.get("authorization"), deps.operator_token(), deps.stores.accounts
     )
     accounts.require_operator(principal)
-    account_id = path_param(account_id)
-    if not _matches(ACCOUNT_ID_PATTERN, account_id):
-        raise InvalidRequest("account ids are 1-63 lower-case letters, digits, '-' or '_'", account_id=account_id)
-    settings = parse_json(request, AccountSettingsIn, deps.settings.max_body_bytes)
+    account_id = path_value("account_id", path_param(account_id))
+    settings = _json_body(AccountSettingsIn, deps)
     account, token, created = accounts.upsert_account(
         deps.stores.accounts, deps.secrets, deps.carriers, account_id, settings, deps.clock.now()
     )
-    body: dict[str, Any] = {"account": _account_view(account)}
-    if token:
-        body["token"] = token
-    return json_response(body, status=201 if created else 200)
+    answer = AccountAnswer(account=AccountView.of(account), token=token)
+    return json_response(answer, status=201 if created else 200, exclude=None if token else {"token"})
 
 
-@admin.route("/v1/accounts/{account_id}", methods=["GET"], content_types=ANY)
-@json_errors
+@operation(admin, "/v1/accounts/{account_id}", tag="accounts", answers=[Answer(200, "the account", AccountAnswer)])
 def get_account(account_id: str) -> Response:
+    """An account's settings
+    Carrier secrets only by name; API tokens only counted."""
     _, _, account = _authorised(account_id)
-    return json_response({"account": _account_view(account)})
-
-
-def _matches(pattern: str, value: str) -> bool:
-    import re
-
-    return re.match(pattern, value) is not None
+    return json_response(AccountAnswer(account=AccountView.of(account)), exclude={"token"})
 
 
 # --- numbers ---------------------------------------------------------------------------------
 
 
-@admin.route("/v1/accounts/{account_id}/numbers/{phone}", methods=["GET"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/numbers/{phone}",
+    tag="suppressions",
+    query=NumberQuery,
+    answers=[Answer(200, "the number's suppressions and whether it may be texted", NumberView)],
+)
 def get_number(account_id: str, phone: str) -> Response:
-    """The number's suppressions, and whether a message (from `sender`, in `group`s) may go to it."""
+    """A number's suppressions
+    And whether a message may go to it: from `sender`, in each `group` given."""
     deps, _, account = _authorised(account_id)
-    request = admin.current_request
-    sender_raw = query_param(request, "sender")
-    sender = to_e164(sender_raw, account.default_region) if sender_raw else None
-    groups = (
-        tuple(request.query_params.getlist("group")) if request.query_params and "group" in request.query_params else ()
-    )
+    query = parse_query(admin.current_request, NumberQuery, {"region": account.default_region})
     state, _ = deps.stores.numbers.load(account.account_id, _phone(phone, account))
-    return json_response(_number_view(state, sender, groups))
+    return json_response(NumberView.of(state, query.sender, tuple(query.group)))
 
 
-@admin.route("/v1/accounts/{account_id}/numbers/{phone}/history", methods=["GET"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/numbers/{phone}/history",
+    tag="suppressions",
+    answers=[Answer(200, "every event of the number, newest first", HistoryView)],
+)
 def get_history(account_id: str, phone: str) -> Response:
-    """Every event of the number, newest first: what, scope, source, when, who, why."""
+    """A number's history
+    Every event, newest first: what, scope, source, when, who, why, and what it changed."""
     deps, _, account = _authorised(account_id)
     number = _phone(phone, account)
     records = deps.stores.history.history(account.account_id, number)
-    events = [
-        record.event.model_dump(mode="json", exclude={"account_id", "phone", "only_sources"})
-        | {"outcome": record.outcome, "changes": [c.model_dump(mode="json") for c in record.changes]}
-        for record in records
-    ]
-    return json_response({"phone": number, "events": events})
+    return json_response(HistoryView(phone=number, events=[HistoryEvent.of(record) for record in records]))
 
 
 # --- suppressions ----------------------------------------------------------------------------
 
 
-@admin.route("/v1/accounts/{account_id}/suppressions", methods=["POST"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/suppressions",
+    methods=("POST",),
+    tag="suppressions",
+    body=ManualOptOutIn,
+    answers=[Answer(201, "the suppression", SuppressionCreated)],
+    errors=(*ADMIN_ERRORS, 413, 415),
+)
 def post_suppression(account_id: str) -> Response:
-    """A manual opt-out with a scope and notes."""
+    """Opt a number out by hand
+    With a scope (`all`, `sender:<E.164>`, `group:<id>`) and notes; source `manual`."""
     deps, principal, account = _authorised(account_id)
-    body = parse_json(
-        admin.current_request, ManualOptOutIn, deps.settings.max_body_bytes, {"region": account.default_region}
-    )
+    body = _json_body(ManualOptOutIn, deps, {"region": account.default_region})
     suppression = services.opt_out_manually(
         deps.stores, deps.queue, account, body.phone, body.scope, body.notes, principal.label, deps.clock.now()
     )
-    return json_response({"phone": body.phone, "suppression": suppression.model_dump(mode="json")}, status=201)
+    return json_response(SuppressionCreated(phone=body.phone, suppression=suppression), status=201)
 
 
-@admin.route("/v1/accounts/{account_id}/suppressions/{phone}", methods=["DELETE"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/suppressions/{phone}",
+    methods=("DELETE",),
+    tag="suppressions",
+    query=LiftQuery,
+    answers=[Answer(200, "the number after the lift", NumberView)],
+    errors=(*ADMIN_ERRORS, 409),
+)
 def delete_suppression(account_id: str, phone: str) -> Response:
-    """Lift a manual, import or bounce suppression (`?scope=`, default `all`); 409 for the contact's own."""
+    """Lift a suppression
+    A manual, import or bounce suppression of `scope` (default `all`); the contact's own opt-out is a 409."""
     deps, principal, account = _authorised(account_id)
-    request = admin.current_request
-    scope = validate_scope_param(query_param(request, "scope") or "all")
-    notes = query_param(request, "notes")
+    query = parse_query(admin.current_request, LiftQuery)
     state = services.lift(
-        deps.stores, deps.queue, account, _phone(phone, account), scope, notes, principal.label, deps.clock.now()
+        deps.stores,
+        deps.queue,
+        account,
+        _phone(phone, account),
+        query.scope,
+        query.notes,
+        principal.label,
+        deps.clock.now(),
     )
-    return json_response(_number_view(state))
+    return json_response(NumberView.of(state))
 
 
-def validate_scope_param(raw: str) -> str:
-    try:
-        return validate_scope(path_param(raw))
-    except ValueError as error:
-        raise InvalidRequest(str(error), field="scope") from None
-
-
-@admin.route("/v1/accounts/{account_id}/suppressions/check", methods=["POST"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/suppressions/check",
+    methods=("POST",),
+    tag="suppressions",
+    body=CheckIn,
+    answers=[Answer(200, "a verdict per number", CheckView)],
+    errors=(*ADMIN_ERRORS, 413, 415),
+)
 def check_suppressions(account_id: str) -> Response:
-    """A verdict per number for a message from `sender` in `groups` (up to 1,000 numbers)."""
+    """Check up to 1,000 numbers
+    A verdict per number for a message from `sender` in `groups` (for imports and recipient counts)."""
     deps, _, account = _authorised(account_id)
-    body = parse_json(admin.current_request, CheckIn, deps.settings.max_body_bytes, {"region": account.default_region})
-    for group in body.groups:
-        validate_scope_param(f"group:{group}")
+    body = _json_body(CheckIn, deps, {"region": account.default_region})
     verdicts = services.check_numbers(deps.stores, account, body.phones, body.sender, body.groups)
-    results: list[dict[str, Any]] = []
-    for verdict in verdicts:
-        if verdict.error is not None:
-            results.append({"input": verdict.input, "error": {"code": "invalid_phone", "message": verdict.error}})
-        else:
-            results.append(
-                {
-                    "input": verdict.input,
-                    "phone": verdict.phone,
-                    "sendable": verdict.sendable,
-                    "blocked_by": [s.model_dump(mode="json") for s in verdict.blocked_by],
-                }
-            )
-    sendable = sum(1 for v in verdicts if v.sendable)
-    return json_response({"results": results, "sendable": sendable, "blocked": len(verdicts) - sendable})
+    return json_response(CheckView.of(verdicts))
 
 
 CSV_COLUMNS = ["phone", "scope", "source", "since", "actor", "notes", "event_id"]
+#: OWASP's CSV injection rule: a cell that starts with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-@admin.route("/v1/accounts/{account_id}/suppressions", methods=["GET"], content_types=ANY)
-@json_errors
+def csv_cell(value: object) -> str:
+    """`value` as a CSV cell a spreadsheet shows as text: a leading formula character gets a single quote.
+
+    An E.164 number is left as it is: a plus and digits alone is a number to a spreadsheet, never a formula that
+    runs anything, and the export's numbers must read back as they were written.
+    """
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not E164_PATTERN.fullmatch(text):
+        return "'" + text
+    return text
+
+
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/suppressions",
+    tag="suppressions",
+    query=SuppressionsQuery,
+    answers=[
+        Answer(
+            200,
+            "a page of suppressed numbers; with `Accept: text/csv`, the page as a CSV attachment (the next page's "
+            "cursor in `X-Next-Cursor`)",
+            SuppressedPage,
+            content={CSV.split(";")[0]: {"schema": {"type": "string"}}},
+        )
+    ],
+)
 def list_suppressions(account_id: str) -> Response:
-    """Suppressed numbers page by page (`cursor`, `limit`); `Accept: text/csv` exports the page as CSV."""
+    """The suppressed numbers, page by page
+    `Accept: text/csv` exports the page as CSV (cells a spreadsheet would run as formulas are quoted)."""
     deps, _, account = _authorised(account_id)
     request = admin.current_request
-    limit = int_param(request, "limit", default=100, low=1, high=1000)
-    states, cursor = deps.stores.numbers.list_suppressed(account.account_id, query_param(request, "cursor"), limit)
+    query = parse_query(request, SuppressionsQuery)
+    listing = f"suppressions:{account.account_id}"
+    key, start = _listing_cursor(deps, listing, query.cursor)
+    try:
+        states, after = deps.stores.numbers.list_suppressed(account.account_id, start, query.limit)
+    except InvalidRequest as refused:
+        raise InvalidCursor(refused.message, field="cursor") from None
+    next_cursor = cursors.seal(key, listing, after)
     if "text/csv" in (request.headers.get("accept") or ""):
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for state in states:
-            for s in state.suppressions.values():
-                writer.writerow(
-                    [state.phone, s.scope, s.source.value, s.since.isoformat(), s.actor, s.notes, s.event_id]
-                )
-        headers: dict[str, str | list[str]] = {"Content-Type": "text/csv; charset=utf-8"}
-        if cursor:
-            headers["X-Next-Cursor"] = cursor
-        return Response(body=out.getvalue(), status_code=200, headers=headers)
-    return json_response({"numbers": [_number_view(state) for state in states], "next_cursor": cursor})
+        return _csv(account, states, next_cursor)
+    return json_response(SuppressedPage(numbers=[NumberView.of(state) for state in states], next_cursor=next_cursor))
+
+
+def _csv(account: Account, states: list[NumberState], next_cursor: str | None) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for state in states:
+        for s in state.suppressions.values():
+            row = [state.phone, s.scope, s.source.value, s.since.isoformat(), s.actor, s.notes, s.event_id]
+            writer.writerow([csv_cell(cell) for cell in row])
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": CSV,
+        "Content-Disposition": f'attachment; filename="suppressions-{account.account_id}.csv"',
+    }
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+    return Response(body=out.getvalue(), status_code=200, headers=headers)
 
 
 # --- inbound log -----------------------------------------------------------------------------
 
 
-@admin.route("/v1/accounts/{account_id}/inbound", methods=["GET"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/inbound",
+    tag="inbound",
+    query=InboundQuery,
+    answers=[Answer(200, "a page of the inbound log, newest first", InboundPage)],
+)
 def list_inbound(account_id: str) -> Response:
-    """The inbound log, newest first, page by page; `?needs_review=true` gives the review queue."""
+    """The inbound log, newest first, page by page
+    `?needs_review=true` gives the review queue: messages the detector was unsure about."""
     deps, _, account = _authorised(account_id)
+    query = parse_query(admin.current_request, InboundQuery)
+    listing = f"{'review' if query.needs_review else 'inbound'}:{account.account_id}"
+    key, start = _listing_cursor(deps, listing, query.cursor)
+    try:
+        logged, after = deps.stores.inbound.list_inbound(
+            account.account_id, start, query.limit, needs_review=query.needs_review
+        )
+    except InvalidRequest as refused:
+        raise InvalidCursor(refused.message, field="cursor") from None
+    page = InboundPage(
+        messages=[InboundView.of(entry) for entry in logged], next_cursor=cursors.seal(key, listing, after)
+    )
+    return json_response(page)
+
+
+def _notes(deps: Container) -> NotesIn:
     request = admin.current_request
-    limit = int_param(request, "limit", default=50, low=1, high=500)
-    review_only = (query_param(request, "needs_review") or "false").lower()
-    if review_only not in ("true", "false"):
-        raise InvalidRequest("needs_review must be true or false", field="needs_review")
-    logged, cursor = deps.stores.inbound.list_inbound(
-        account.account_id, query_param(request, "cursor"), limit, needs_review=review_only == "true"
-    )
-    return json_response({"messages": [_inbound_view(entry) for entry in logged], "next_cursor": cursor})
+    return _json_body(NotesIn, deps) if request.raw_body else NotesIn()
 
 
-def _inbound_view(entry: LoggedInbound) -> dict[str, Any]:
-    return entry.message.model_dump(mode="json", exclude={"account_id"}) | entry.model_dump(
-        mode="json", exclude={"message"}
-    )
+def _message_id(raw: str) -> str:
+    return path_value("message_id", path_param(raw))
 
 
-@admin.route("/v1/accounts/{account_id}/inbound/{message_id}/dismiss", methods=["POST"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/inbound/{message_id}/dismiss",
+    methods=("POST",),
+    tag="inbound",
+    body=NotesIn,
+    body_required=False,
+    answers=[Answer(200, "the message, resolved", InboundView)],
+    errors=(*ADMIN_ERRORS, 413, 415),
+)
 def dismiss_review(account_id: str, message_id: str) -> Response:
-    """An admin decides a flagged message is not an opt-out; the note goes into the number's history."""
+    """Dismiss a flagged message
+    The admin decides it is not an opt-out; the note goes into the number's history."""
     deps, principal, account = _authorised(account_id)
-    request = admin.current_request
-    body = parse_json(request, NotesIn, deps.settings.max_body_bytes) if request.raw_body else NotesIn()
+    message = _message_id(message_id)
+    body = _notes(deps)
     logged = services.dismiss_review(
-        deps.stores, deps.queue, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
+        deps.stores, deps.queue, account, message, body.notes, principal.label, deps.clock.now()
     )
-    return json_response(_inbound_view(logged))
+    return json_response(InboundView.of(logged))
 
 
-@admin.route("/v1/accounts/{account_id}/inbound/{message_id}/unsubscribe", methods=["POST"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/inbound/{message_id}/unsubscribe",
+    methods=("POST",),
+    tag="inbound",
+    body=NotesIn,
+    body_required=False,
+    answers=[Answer(200, "the number, opted out", NumberView)],
+    errors=(*ADMIN_ERRORS, 413, 415),
+)
 def unsubscribe_from_message(account_id: str, message_id: str) -> Response:
-    """Read an inbound message as the contact asking to stop: their own opt-out, from that message."""
+    """Unsubscribe a number from one of its messages
+    The message is read as the contact asking to stop: their own opt-out, from that message."""
     deps, principal, account = _authorised(account_id)
-    request = admin.current_request
-    body = parse_json(request, NotesIn, deps.settings.max_body_bytes) if request.raw_body else NotesIn()
+    message = _message_id(message_id)
+    body = _notes(deps)
     state = services.unsubscribe_from_message(
-        deps.stores, deps.queue, account, path_param(message_id), body.notes, principal.label, deps.clock.now()
+        deps.stores, deps.queue, account, message, body.notes, principal.label, deps.clock.now()
     )
-    return json_response(_number_view(state))
+    return json_response(NumberView.of(state))
 
 
 # --- sends -----------------------------------------------------------------------------------
 
-MAX_SENDS = 500
 
-
-class SendsIn(Frozen):
-    requests: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_SENDS)
-
-
-@admin.route("/v1/accounts/{account_id}/sends", methods=["POST"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/sends",
+    methods=("POST",),
+    tag="sends",
+    body=SendsIn,
+    answers=[Answer(202, "which requests were queued, and why the others were not", SendsQueued)],
+    errors=(*ADMIN_ERRORS, 413, 415),
+)
 def post_sends(account_id: str) -> Response:
-    """Queue up to 500 send requests; each is validated, and the answer says which were queued."""
+    """Queue up to 500 send requests
+    Each is checked alone (a SendRequestIn); the answer lists those queued and why the others were not."""
     deps, _, account = _authorised(account_id)
     body = parse_json(admin.current_request, SendsIn, deps.settings.max_body_bytes * 16)
-    valid: list[SendRequest] = []
-    rejected: list[dict[str, Any]] = []
-    for index, raw in enumerate(body.requests):
-        raw = {"account_id": account.account_id, **raw}
-        try:
-            if raw["account_id"] != account.account_id:
-                raise InvalidRequest("account_id must be the account in the path")
-            valid.append(SendRequest.model_validate(raw, context={"region": account.default_region}))
-        except ValidationError as error:
-            rejected.append({"index": index, "request_id": raw.get("request_id"), "errors": describe_errors(error)})
-        except InvalidRequest as error:
-            rejected.append(
-                {"index": index, "request_id": raw.get("request_id"), "errors": [{"problem": error.message}]}
-            )
+    valid, rejected = body.parse(account)
     not_queued = deps.queue.enqueue(valid) if valid else {}
-    for request_id, reason in not_queued.items():
-        rejected.append({"request_id": request_id, "errors": [{"problem": f"not queued: {reason}"}]})
-    queued = [request.request_id for request in valid if request.request_id not in not_queued]
-    return json_response({"queued": queued, "rejected": rejected}, status=202)
+    return json_response(SendsQueued.of(valid, rejected, not_queued), status=202)
 
 
-@admin.route("/v1/accounts/{account_id}/sends", methods=["GET"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/sends",
+    tag="sends",
+    query=CampaignQuery,
+    answers=[Answer(200, "the campaign's counts", CampaignCounts)],
+)
 def get_sends(account_id: str) -> Response:
-    """A campaign's counts: sent, skipped by reason, failed by reason."""
+    """A campaign's counts
+    Sent, skipped by reason, failed by reason."""
     deps, _, account = _authorised(account_id)
-    campaign = query_param(admin.current_request, "campaign")
-    if not campaign:
-        raise InvalidRequest("give ?campaign=<campaign id>", field="campaign")
-    counts = deps.stores.outbound.campaign_counts(account.account_id, campaign)
-    summary: dict[str, Any] = {"campaign_id": campaign, "sent": counts.get("sent", 0), "skipped": {}, "failed": {}}
-    for name, count in counts.items():
-        status, _, reason = name.partition(":")
-        if status in ("skipped", "failed"):
-            summary[status][reason or "unknown"] = count
-    summary["total"] = sum(counts.values())
-    return json_response(summary)
+    query = parse_query(admin.current_request, CampaignQuery)
+    counts = deps.stores.outbound.campaign_counts(account.account_id, query.campaign)
+    return json_response(CampaignCounts.of(query.campaign, counts))
 
 
-@admin.route("/v1/accounts/{account_id}/sends/{request_id}", methods=["GET"], content_types=ANY)
-@json_errors
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/sends/{request_id}",
+    tag="sends",
+    answers=[Answer(200, "the request and its outcome", OutboundRecord)],
+)
 def get_send(account_id: str, request_id: str) -> Response:
-    """What happened to one send request: sent, skipped and why, failed and why."""
+    """One send request's outcome
+    Sent, skipped and why, failed and why."""
     deps, _, account = _authorised(account_id)
-    record = deps.stores.outbound.get(account.account_id, path_param(request_id))
+    wanted = path_value("request_id", path_param(request_id))
+    record = deps.stores.outbound.get(account.account_id, wanted)
     if record is None:
-        raise RequestNotFound(f"no send request {path_param(request_id)}", request_id=path_param(request_id))
-    return json_response(record.model_dump(mode="json"))
+        raise RequestNotFound(f"no send request {wanted}", request_id=wanted)
+    return json_response(record)
+
+
+edge.install(admin)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 from urllib.parse import unquote
 
 from chalice.app import Request, Response
@@ -15,6 +16,23 @@ from chalicelib.domain import errors
 from chalicelib.observability import logger
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class InvalidCursor(errors.InvalidRequest):
+    """A listing's `cursor` that this deployment did not sign for that listing (or that its store refused)."""
+
+    code = "invalid_cursor"
+
+
+class RouteNotFound(errors.DomainError):
+    """No route answers this path (the catch-all's answer)."""
+
+    code = "not_found"
+
+
+class ConfigurationError(Exception):
+    """A deployment setting is missing or wrong: the request cannot be served (500), and the log says which."""
+
 
 #: Domain error -> HTTP status. Anything not listed is a bug and answers 500.
 STATUS = {
@@ -28,11 +46,18 @@ STATUS = {
     errors.MessageNotFound: 404,
     errors.NotSuppressed: 404,
     errors.RequestNotFound: 404,
+    RouteNotFound: 404,
     errors.LiftRefused: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.StoreUnavailable: 503,
 }
+
+
+#: What a 503 says: the same words whatever failed (the cause goes to the log, never to the caller).
+RETRY_MESSAGE = "the service could not complete the request now; retry"
+#: What a 500 says.
+INTERNAL_MESSAGE = "the service failed to answer this request; the failure is logged"
 
 
 def error_response(
@@ -57,7 +82,12 @@ def _status_of(error: errors.DomainError) -> int:
 
 
 def json_errors(view: Callable[..., Response | Any]) -> Callable[..., Response | Any]:
-    """Turn domain and validation errors into `{"error": {"code", "message"}}` responses."""
+    """Turn every error into a `{"error": {"code", "message", "details"?}}` response.
+
+    Domain errors get their status (STATUS); a 5xx says only "retry" (503) or that it failed (500), with the cause
+    logged and never echoed; a pydantic ValidationError is a 400; anything else is a bug: a 500 `internal_error`,
+    logged with its traceback.
+    """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response | Any:
@@ -67,7 +97,8 @@ def json_errors(view: Callable[..., Response | Any]) -> Callable[..., Response |
             status = _status_of(error)
             if status >= 500:
                 logger.error("request not recorded", extra={"code": error.code, "reason": error.message})
-            elif isinstance(error, errors.InvalidSignature) and error.reason:
+                return error_response(status, error.code, RETRY_MESSAGE if status == 503 else INTERNAL_MESSAGE)
+            if isinstance(error, errors.InvalidSignature) and error.reason:
                 logger.warning("webhook refused", extra={"code": error.code, "reason": error.reason})
             challenge = error.challenge if isinstance(error, errors.CredentialsRequired) else "Bearer"
             return error_response(status, error.code, error.message, error.details, challenge)
@@ -75,6 +106,12 @@ def json_errors(view: Callable[..., Response | Any]) -> Callable[..., Response |
             return error_response(
                 400, "invalid_request", "the request is not valid", {"errors": describe_errors(error)}
             )
+        except ConfigurationError as error:
+            logger.error("configuration error", extra={"reason": str(error)})
+            return error_response(500, "internal_error", INTERNAL_MESSAGE)
+        except Exception:  # the edge: a bug must still answer in the contract's shape, and say nothing of itself
+            logger.exception("unhandled error")
+            return error_response(500, "internal_error", INTERNAL_MESSAGE)
 
     return wrapper
 
@@ -103,17 +140,44 @@ def require_content_type(request: Request, *expected: str) -> None:
 
 
 def parse_json(request: Request, model: type[Model], max_bytes: int, context: dict[str, Any] | None = None) -> Model:
-    """The JSON body as `model`: 415 when it is not JSON, 400 when it does not fit."""
+    """The JSON body as `model`, strictly (no "yes" for true, no "1" for 1): 415 when it is not JSON, 400 when it
+    does not fit."""
     require_content_type(request, "application/json")
     body = read_body(request, max_bytes)
     if not body.strip():
         raise errors.InvalidRequest("the body is empty; send a JSON object")
+    return parse_json_text(model, body, context)
+
+
+def parse_json_text(model: type[Model], body: bytes | str, context: dict[str, Any] | None = None) -> Model:
+    """`body` (JSON text) as `model`, in strict mode; 400 when it is not JSON or does not fit."""
     try:
-        return model.model_validate_json(body, context=context)
+        return model.model_validate_json(body, strict=True, context=context)
     except ValidationError as error:
         if any(item["type"] == "json_invalid" for item in error.errors()):
             raise errors.InvalidRequest("the body is not valid JSON") from None
         raise
+
+
+def parse_query(request: Request, model: type[Model], context: dict[str, Any] | None = None) -> Model:
+    """The query string as `model` (400 when it does not fit, names it does not take included). A list field takes
+    every value of its name; any other field the last one, as API Gateway does."""
+    params = request.query_params
+    raw: dict[str, Any] = {}
+    if params is None:
+        return model.model_validate(raw, context=context)
+    for name in params:
+        values = [str(value) for value in params.getlist(name)]
+        field = model.model_fields.get(name)
+        raw[name] = values if field is not None and _is_list(field.annotation) else values[-1]
+    return model.model_validate(raw, context=context)
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, tuple):
+        return True
+    return any(_is_list(arg) for arg in get_args(annotation)) if origin is not None else False
 
 
 def path_param(value: str) -> str:
@@ -121,22 +185,22 @@ def path_param(value: str) -> str:
     return unquote(value)
 
 
-def query_param(request: Request, name: str) -> str | None:
-    if not request.query_params:
-        return None
-    value = request.query_params.get(name)
-    return str(value) if value is not None else None
+#: ASCII decimal digits only: `str.isdigit()` also takes superscripts, full-width and Arabic-Indic digits.
+ASCII_DECIMAL = re.compile(r"[0-9]{1,9}")
 
 
-def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = query_param(request, name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise errors.InvalidRequest(f"{name} must be a whole number from {low} to {high}", field=name)
-    return int(raw)
+def ascii_decimal(raw: object) -> object:
+    """`raw` as an int when it is 1-9 ASCII decimal digits; anything else is returned for pydantic to refuse."""
+    if isinstance(raw, str):
+        if not ASCII_DECIMAL.fullmatch(raw):
+            raise ValueError("must be a whole number written with the digits 0-9")
+        return int(raw)
+    return raw
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    payload = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body, default=str)
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None, exclude: set[str] | None = None
+) -> Response:
+    """`body` (a model, dumped as it serialises: its OpenAPI schema) as JSON."""
+    payload = body.model_dump_json(exclude=exclude) if isinstance(body, BaseModel) else json.dumps(body, default=str)
     return Response(body=payload, status_code=status, headers={"Content-Type": "application/json", **(headers or {})})

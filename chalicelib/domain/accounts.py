@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from chalicelib.domain.errors import AccountNotFound, Forbidden, InvalidRequest, Unauthenticated
+from chalicelib.domain.keywords import words
 from chalicelib.domain.models import (
     Account,
     CarrierSettings,
@@ -25,11 +27,16 @@ from chalicelib.domain.models import (
     Replies,
     carrier_secret_name,
 )
-from chalicelib.domain.notifications import EmailTemplates, valid_email
+from chalicelib.domain.notifications import EmailTemplates, check_templates, valid_email
 from chalicelib.domain.phone import is_valid_region
 from chalicelib.domain.ports import AccountStore, CarrierCatalog, SecretStore
 
 MAX_TOKENS = 5
+#: An account's own keywords, per intent, and the length of one.
+MAX_KEYWORDS = 50
+MAX_KEYWORD_LENGTH = 64
+# C0 and C1 controls (NUL, CR, LF, tab, ...), line and paragraph separators, bidi overrides and isolates.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def hash_token(token: str) -> str:
@@ -61,10 +68,44 @@ class AccountSettingsIn(Frozen):
     email_sender: str | None = Field(default=None, max_length=254)
     compliance_email: str | None = Field(default=None, max_length=254)
     email_templates: EmailTemplates | None = None
-    #: Return a new API token for the account (earlier tokens stay valid unless revoked).
-    issue_token: bool = False
+    #: Return a new API token for the account (earlier tokens stay valid unless revoked). JSON true or false only.
+    issue_token: bool = Field(default=False, strict=True)
     #: Invalidate every earlier token of the account.
-    revoke_tokens: bool = False
+    revoke_tokens: bool = Field(default=False, strict=True)
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str | None) -> str | None:
+        # A name goes into email subjects and the console: no control characters, line breaks or bidi overrides.
+        if name is not None and (not name.strip() or _UNPRINTABLE.search(name)):
+            raise ValueError("name must have visible characters and no control characters or line breaks")
+        return name
+
+    @field_validator("keywords")
+    @classmethod
+    def _matchable_keywords(cls, keywords: ExtraKeywords | None) -> ExtraKeywords | None:
+        if keywords is None:
+            return None
+        for intent in ("opt_out", "opt_in", "help"):
+            listed: tuple[str, ...] = getattr(keywords, intent)
+            if len(listed) > MAX_KEYWORDS:
+                raise ValueError(f"{intent}: at most {MAX_KEYWORDS} keywords")
+            for keyword in listed:
+                # A keyword is matched on its folded words: one with none (empty, spaces, emoji or punctuation
+                # alone) could never match, and a long one is a sentence, not a keyword.
+                if len(keyword) > MAX_KEYWORD_LENGTH or not words(keyword) or _UNPRINTABLE.search(keyword):
+                    raise ValueError(
+                        f"{intent}: {keyword[:40]!r} is not a keyword: it needs a letter or digit, at most "
+                        f"{MAX_KEYWORD_LENGTH} characters, no control characters"
+                    )
+        return keywords
+
+    @field_validator("email_templates")
+    @classmethod
+    def _known_placeholders(cls, templates: EmailTemplates | None) -> EmailTemplates | None:
+        if templates is not None:
+            check_templates(templates)
+        return templates
 
     @field_validator("email_sender", "compliance_email")
     @classmethod

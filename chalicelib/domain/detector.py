@@ -20,6 +20,9 @@ How it works, and why it is built this way:
   The words before a match in its clause reject negations ("don't stop", "I never said stop"),
   requests about someone else ("tell him to stop texting me") and stories ("why did you stop").
 - Laughter (lol, haha, 😂) lowers the confidence by 0.3: "stop it lol" is banter between friends.
+- `Detection.language` is the language the request is in, for the reply: the keyword's (BAJA Spanish,
+  ARRÊT French, STOP English) or that of the rule's section (the rules are grouped English, Spanish,
+  French); None for an account's own keyword, which `reply_language` looks up in the account's replies.
 
 Confidence bands the caller uses by default: >= `AUTO_THRESHOLD` (0.9) suppresses like a keyword;
 `REVIEW_THRESHOLD` (0.6) up to 0.9 is flagged for review. Clear requests score 0.9-0.97;
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from chalicelib.domain.keywords import (
     NO_EXTRA_KEYWORDS,
@@ -41,7 +44,7 @@ from chalicelib.domain.keywords import (
     keyword_table,
     match_keywords,
 )
-from chalicelib.domain.models import ExtraKeywords, Intent
+from chalicelib.domain.models import ExtraKeywords, Intent, Replies
 
 AUTO_THRESHOLD = 0.9
 REVIEW_THRESHOLD = 0.6
@@ -65,6 +68,10 @@ class Detection:
     keyword: str | None = None
     #: STOPALL / STOP ALL: always scope `all` (DESIGN rule 8), in either case above.
     is_stop_all: bool = False
+    #: The language the contact wrote in, as ISO 639-1 ("en", "es", "fr"): the keyword's, or that of the
+    #: rule's section; None when it cannot tell (an account's own keyword, a stop-sign emoji, no request).
+    #: Not part of equality: it says how to answer, not what was decided.
+    language: str | None = field(default=None, compare=False)
 
     @property
     def by_keyword(self) -> bool:
@@ -229,6 +236,9 @@ _STRONG_COMPLAINT = re.compile(
     r"|\b(?:spam|spamming|harass|harassing|harassment|stranger)\b"
     r"|\bno (?:me interesa|quiero)\b|\bpas interesse|\bfois\b"
 )
+#: The strong complaints that are not English: a request made of one is in its language. (Capture groups in
+#: `_STRONG_COMPLAINT` would slow every search of it about fourfold.)
+_COMPLAINT_LANGUAGES = {"no me interesa": "es", "no quiero": "es", "pas interesse": "fr", "fois": "fr"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +265,8 @@ class _Rule:
     guard: bool = True
     #: A further decision on the match: returns the confidence, or None to reject it.
     check: _Check | None = None
+    #: The language of the words the rule matches (ISO 639-1): the reply's language.
+    language: str | None = None
 
 
 def _rule(
@@ -364,7 +376,10 @@ _T_ES_VERBS = (
     "molesten molestes textear enviar mandar escribir contactar llamar molestar"
 )
 
-_RULES: tuple[_Rule, ...] = (
+#: "That's enough", in each language's section (a rule per language, so each knows its language).
+_ENOUGH_LEAD = r"^(?:ok |okay |ya |already )?"
+
+_ENGLISH_RULES: tuple[_Rule, ...] = (
     # -- English: stop the messages ---------------------------------------------------------------
     _rule(
         "asks to stop the messages",
@@ -656,12 +671,9 @@ _RULES: tuple[_Rule, ...] = (
         0.8,
         "spam harassment harassing reported",
     ),
-    _rule(
-        "has had enough",
-        r"^(?:ok |okay |ya |already )?(?:enough|enough already|ya basta|basta|assez|ca suffit)$",
-        0.65,
-        "enough basta assez suffit",
-    ),
+    _rule("has had enough", rf"{_ENOUGH_LEAD}(?:enough|enough already)$", 0.65, "enough"),
+)
+_SPANISH_RULES: tuple[_Rule, ...] = (
     # -- Spanish ----------------------------------------------------------------------------------
     _rule(
         "pide no recibir más mensajes",
@@ -754,6 +766,9 @@ _RULES: tuple[_Rule, ...] = (
         0.7,
         "interesa interesado interesada",
     ),
+    _rule("has had enough", rf"{_ENOUGH_LEAD}(?:ya basta|basta)$", 0.65, "basta"),
+)
+_FRENCH_RULES: tuple[_Rule, ...] = (
     # -- French -----------------------------------------------------------------------------------
     _rule(
         "demande de ne plus envoyer de messages",
@@ -824,6 +839,19 @@ _RULES: tuple[_Rule, ...] = (
         0.7,
         "interesse interessee interesses interessees",
     ),
+    _rule("has had enough", rf"{_ENOUGH_LEAD}(?:assez|ca suffit)$", 0.65, "assez suffit"),
+)
+
+
+def _in_language(language: str, rules: tuple[_Rule, ...]) -> tuple[_Rule, ...]:
+    """One language's section of the rules: a request they find is written in that language."""
+    return tuple(replace(rule, language=language) for rule in rules)
+
+
+_RULES: tuple[_Rule, ...] = (
+    *_in_language("en", _ENGLISH_RULES),
+    *_in_language("es", _SPANISH_RULES),
+    *_in_language("fr", _FRENCH_RULES),
 )
 
 # Rules are indexed by the words of their first trigger group.
@@ -1019,6 +1047,7 @@ def _strip_phrases(words: list[str], phrases: frozenset[tuple[str, ...]], longes
 class _ClauseKeyword:
     keyword: str
     is_stop_all: bool
+    language: str | None
     #: A keyword that often means something else, or a familiar French form.
     weak: bool
     #: Lead-in or tail words were removed ("stop it"), rather than just a respelling ("stpo").
@@ -1039,11 +1068,11 @@ def _is_small_talk(words: list[str]) -> bool:
     return True
 
 
-def _keyword_of(words: list[str], table: KeywordTable) -> tuple[str, bool] | None:
+def _keyword_of(words: list[str], table: KeywordTable) -> tuple[str, bool, str | None] | None:
     recognition = match_keywords([_CLAUSE_KEYWORDS.get(word, word) for word in words], table)
     if recognition.intent is not Intent.OPT_OUT or recognition.keyword is None:
         return None
-    return recognition.keyword, recognition.is_stop_all
+    return recognition.keyword, recognition.is_stop_all, recognition.language
 
 
 def _clause_keyword(words: list[str], table: KeywordTable) -> _ClauseKeyword | None:
@@ -1059,14 +1088,18 @@ def _clause_keyword(words: list[str], table: KeywordTable) -> _ClauseKeyword | N
     partial = False
     if found is None:
         # "STOP ya no quiero nada", "I'm not interested stop": a keyword at one end and a complaint.
-        if not _STRONG_COMPLAINT.search(" ".join(led)):
+        complaint = _STRONG_COMPLAINT.search(" ".join(led))
+        if complaint is None:
             return None
         found = _keyword_of(core[:1], table) or _keyword_of(core[-1:], table)
         if found is None:
             return None
         partial = True
-    keyword, is_stop_all = found
-    return _ClauseKeyword(keyword, is_stop_all, casual or keyword in _WEAK_KEYWORDS, core != words, partial)
+        if complaint.group(0) in _COMPLAINT_LANGUAGES:
+            found = (found[0], found[1], _COMPLAINT_LANGUAGES[complaint.group(0)])  # "STOP ya no quiero nada"
+    keyword, is_stop_all, language = found
+    weak = casual or keyword in _WEAK_KEYWORDS
+    return _ClauseKeyword(keyword, is_stop_all, language, weak, core != words, partial)
 
 
 def _clause_keyword_confidence(
@@ -1193,6 +1226,7 @@ def detect(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Detection:
                 recognition.reason,
                 recognition.keyword,
                 recognition.is_stop_all,
+                recognition.language,
             )
 
     if "#" in text and _WRONG_HASH.search(text):
@@ -1241,7 +1275,7 @@ def detect(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Detection:
                 confidence = round(confidence - JOKE_DISCOUNT, 2)
             if best is None or confidence > best.confidence:
                 reason = f'{how}: "{" ".join(clause)}"'
-                best = Detection(Intent.OPT_OUT, confidence, reason, found.keyword, found.is_stop_all)
+                best = Detection(Intent.OPT_OUT, confidence, reason, found.keyword, found.is_stop_all, found.language)
                 if confidence >= 0.95:
                     break  # nothing later can beat a keyword in a short request
 
@@ -1266,7 +1300,8 @@ def detect(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Detection:
                 if joking:
                     confidence = round(confidence - JOKE_DISCOUNT, 2)
                 if best is None or confidence > best.confidence:
-                    best = Detection(Intent.OPT_OUT, confidence, f'{rule.reason}: "{match.group(0).strip()}"')
+                    reason = f'{rule.reason}: "{match.group(0).strip()}"'
+                    best = Detection(Intent.OPT_OUT, confidence, reason, None, False, rule.language)
                 break
 
     if best is None:
@@ -1274,3 +1309,19 @@ def detect(text: str, extra: ExtraKeywords = NO_EXTRA_KEYWORDS) -> Detection:
     if best.confidence < MIN_CONFIDENCE:
         return Detection(Intent.NONE, 0.0, f"not an opt-out ({best.confidence}): {best.reason}")
     return best
+
+
+def reply_language(detection: Detection, replies: Replies) -> str | None:
+    """The language to answer `detection` in (ISO 639-1), or None for the account's English texts.
+
+    The detector's own language when it has one; for a keyword of the account's own, the language the
+    account listed it under (`replies.languages[code].keywords`, compared folded; codes in order when two
+    list it).
+    """
+    if detection.language is not None or detection.keyword is None:
+        return detection.language
+    keyword = fold(detection.keyword).split()
+    for code, texts in sorted(replies.languages.items()):
+        if any(fold(listed).split() == keyword for listed in texts.keywords):
+            return code
+    return None

@@ -1,4 +1,4 @@
-"""Domain errors. One place (`chalicelib/api/errors.py`) maps them to HTTP status codes."""
+"""Domain errors. One place (`chalicelib/api/http.py`) maps them to HTTP status codes."""
 
 from __future__ import annotations
 

@@ -19,13 +19,16 @@ greeting, acknowledgement or urgency and never change what the keyword asks for:
 
 Words such as "me", "all", "it" or "texting" are not filler: "unsubscribe me" and "stop it" are
 left to the detector, which recognises them as natural-language opt-outs.
+
+A recognised keyword carries its language (`DEFAULT_KEYWORD_LANGUAGES`: BAJA is Spanish, ARRÊT French,
+STOP English), so the reply can be written in it; an account's own keywords carry none.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chalicelib.domain.models import ExtraKeywords, Intent
@@ -55,6 +58,13 @@ OPT_OUT_KEYWORDS: tuple[str, ...] = (
 STOP_ALL_KEYWORDS: frozenset[str] = frozenset({"STOPALL", "STOP ALL"})
 OPT_IN_KEYWORDS: tuple[str, ...] = ("START", "UNSTOP", "YES")
 HELP_KEYWORDS: tuple[str, ...] = ("HELP", "INFO")
+#: The language (ISO 639-1) of each default keyword: the one a reply to it is written in. An account's own
+#: keywords have none (the account may give one: `Replies.languages[code].keywords`).
+DEFAULT_KEYWORD_LANGUAGES: dict[str, str] = {
+    **dict.fromkeys((*OPT_OUT_KEYWORDS, *OPT_IN_KEYWORDS, *HELP_KEYWORDS), "en"),
+    **dict.fromkeys(("BAJA", "ALTO", "PARAR", "CANCELAR"), "es"),
+    **dict.fromkeys(("ARRET", "ARRÊT"), "fr"),
+}
 
 #: Polite filler, as folded word sequences (see the module docstring).
 FILLER: frozenset[tuple[str, ...]] = frozenset(
@@ -214,6 +224,9 @@ class Recognition:
     reason: str
     #: STOPALL / STOP ALL: always opts out of scope `all` (DESIGN rule 8).
     is_stop_all: bool = False
+    #: The keyword's language ("en", "es", "fr"); None for an account's own keyword, or no keyword. Not part
+    #: of equality: it says how to answer, not what was recognised.
+    language: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +234,7 @@ class _Keyword:
     intent: Intent
     canonical: str
     is_stop_all: bool
+    language: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,16 +253,17 @@ def _canonical(keyword: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", keyword).split()).upper()
 
 
-def _build_table(groups: list[tuple[Intent, tuple[str, ...]]]) -> KeywordTable:
+def _build_table(groups: list[tuple[Intent, tuple[str, ...], dict[str, str]]]) -> KeywordTable:
+    """Each group: an intent, its keywords and their languages (none for an account's own keywords)."""
     entries: dict[tuple[str, ...], _Keyword] = {}
-    for intent, keywords in groups:
+    for intent, keywords, languages in groups:
         for keyword in keywords:
             key = tuple(words(keyword))
             canonical = _canonical(keyword)
             # First writer wins: groups come in priority order, so an account can never turn a
             # default opt-out keyword into something else, and defaults name their own spellings.
             if key and key not in entries:
-                entries[key] = _Keyword(intent, canonical, canonical in STOP_ALL_KEYWORDS)
+                entries[key] = _Keyword(intent, canonical, canonical in STOP_ALL_KEYWORDS, languages.get(keyword))
     return KeywordTable(
         entries,
         max((len(key) for key in entries), default=1),
@@ -257,8 +272,14 @@ def _build_table(groups: list[tuple[Intent, tuple[str, ...]]]) -> KeywordTable:
     )
 
 
+_DEFAULTS = DEFAULT_KEYWORD_LANGUAGES
+_OWN: dict[str, str] = {}
 _DEFAULT_TABLE = _build_table(
-    [(Intent.OPT_OUT, OPT_OUT_KEYWORDS), (Intent.OPT_IN, OPT_IN_KEYWORDS), (Intent.HELP, HELP_KEYWORDS)]
+    [
+        (Intent.OPT_OUT, OPT_OUT_KEYWORDS, _DEFAULTS),
+        (Intent.OPT_IN, OPT_IN_KEYWORDS, _DEFAULTS),
+        (Intent.HELP, HELP_KEYWORDS, _DEFAULTS),
+    ]
 )
 
 
@@ -267,12 +288,12 @@ def _account_table(extra: ExtraKeywords) -> KeywordTable:
     # Priority on conflicts: opt-out over opt-in over help; within an intent, defaults first.
     return _build_table(
         [
-            (Intent.OPT_OUT, OPT_OUT_KEYWORDS),
-            (Intent.OPT_OUT, extra.opt_out),
-            (Intent.OPT_IN, OPT_IN_KEYWORDS),
-            (Intent.OPT_IN, extra.opt_in),
-            (Intent.HELP, HELP_KEYWORDS),
-            (Intent.HELP, extra.help),
+            (Intent.OPT_OUT, OPT_OUT_KEYWORDS, _DEFAULTS),
+            (Intent.OPT_OUT, extra.opt_out, _OWN),
+            (Intent.OPT_IN, OPT_IN_KEYWORDS, _DEFAULTS),
+            (Intent.OPT_IN, extra.opt_in, _OWN),
+            (Intent.HELP, HELP_KEYWORDS, _DEFAULTS),
+            (Intent.HELP, extra.help, _OWN),
         ]
     )
 
@@ -335,7 +356,12 @@ def match_keywords(tokens: list[str], table: KeywordTable = _DEFAULT_TABLE) -> R
     if filler:
         reason += ", with polite filler"
     return Recognition(
-        first.intent, first.canonical, 1.0, reason, is_stop_all=any(keyword.is_stop_all for keyword in found)
+        first.intent,
+        first.canonical,
+        1.0,
+        reason,
+        is_stop_all=any(keyword.is_stop_all for keyword in found),
+        language=first.language,
     )
 
 

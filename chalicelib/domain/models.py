@@ -18,6 +18,9 @@ from chalicelib.domain.phone import to_e164
 ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$")
 E164_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
+#: A carrier's message id (and a send request's id, which the send path reports under): it is part of DynamoDB
+#: keys (at most 1,024 bytes a sort key), so a longer one is refused where it is read (a 400 at the webhook).
+MAX_MESSAGE_ID_LENGTH = 128
 
 
 class Source(StrEnum):
@@ -157,21 +160,99 @@ class EventRecord(Frozen):
     sequence: int = 0
 
 
+#: A reply text: one SMS, or two at most.
+ReplyText = Annotated[str, Field(min_length=1, max_length=320)]
+ReplyKind = Literal["opt_out", "opt_in", "opt_in_blocked", "help"]
+LANGUAGE_CODE_PATTERN = re.compile(r"^[a-z]{2}$")
+#: Languages an account may give texts for, besides English: bounds the account's stored size.
+MAX_REPLY_LANGUAGES = 30
+
+
+class LanguageReplies(Frozen):
+    """An account's reply texts in one language besides English; a text left out (None) is the built-in one
+    for that language, if there is one, else the English text."""
+
+    opt_out: ReplyText | None = None
+    opt_in: ReplyText | None = None
+    opt_in_blocked: ReplyText | None = None
+    help: ReplyText | None = None
+    #: The account's own keywords (listed under `keywords`) that are words of this language: a contact who texts
+    #: one is answered in it. Listing a word here does not make it a keyword.
+    keywords: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field(default=(), max_length=50)
+
+
+#: The built-in texts in Spanish and French: the English ones' content, each one GSM-7 SMS (no á, í, ó, ú, ç,
+#: ê: those would make it a 70-character UCS-2 message).
+DEFAULT_LANGUAGE_REPLIES: dict[str, LanguageReplies] = {
+    "es": LanguageReplies(
+        opt_out="Se ha dado de baja y ya no le enviaremos mensajes. Responda START para volver a suscribirse.",
+        opt_in="Se ha vuelto a suscribir. Responda BAJA para darse de baja.",
+        opt_in_blocked=(
+            "Recibimos su mensaje, pero este teléfono sigue dado de baja de nuestros mensajes. "
+            "Para cambiarlo, contacte con nosotros."
+        ),
+        help="Responda BAJA para darse de baja o START para volver a suscribirse.",
+    ),
+    "fr": LanguageReplies(
+        opt_out=(
+            "Votre désabonnement est enregistré : vous ne recevrez plus de messages de notre part. "
+            "Répondez START pour vous réabonner."
+        ),
+        opt_in="Votre réabonnement est enregistré. Répondez STOP pour vous désabonner.",
+        opt_in_blocked=(
+            "Votre message nous est bien parvenu, mais ce numéro reste désabonné de nos SMS. "
+            "Contactez-nous pour changer cela."
+        ),
+        help="Répondez STOP pour vous désabonner, START pour vous réabonner.",
+    ),
+}
+
+
 class Replies(Frozen):
-    opt_out: str = Field(
-        default="You have been unsubscribed and will receive no more messages from us. Reply START to resubscribe.",
-        min_length=1,
-        max_length=320,
+    """The texts a contact's keyword or request is answered with (DESIGN rule 9), per language.
+
+    The English texts are the top-level fields (the shape accounts were stored in before languages);
+    `languages` holds the others by ISO 639-1 code, built-in Spanish and French included. `text` picks one.
+    """
+
+    opt_out: ReplyText = (
+        "You have been unsubscribed and will receive no more messages from us. Reply START to resubscribe."
     )
-    opt_in: str = Field(default="You have been resubscribed. Reply STOP to unsubscribe.", min_length=1, max_length=320)
+    opt_in: ReplyText = "You have been resubscribed. Reply STOP to unsubscribe."
     #: The answer to an opt-in that leaves the number blocked (an admin's suppression stands): never a false
     #: "you have been resubscribed".
-    opt_in_blocked: str = Field(
-        default="We got your message, but this number stays unsubscribed from our texts. Contact us to change that.",
-        min_length=1,
-        max_length=320,
+    opt_in_blocked: ReplyText = (
+        "We got your message, but this number stays unsubscribed from our texts. Contact us to change that."
     )
-    help: str = Field(default="Reply STOP to unsubscribe, START to resubscribe.", min_length=1, max_length=320)
+    help: ReplyText = "Reply STOP to unsubscribe, START to resubscribe."
+    #: Texts in other languages, by two-letter ISO 639-1 code ("es", "fr", "de", ...); not "en" (the fields
+    #: above are English).
+    languages: dict[str, LanguageReplies] = Field(default_factory=lambda: dict(DEFAULT_LANGUAGE_REPLIES))
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, languages: dict[str, LanguageReplies]) -> dict[str, LanguageReplies]:
+        if len(languages) > MAX_REPLY_LANGUAGES:
+            raise ValueError(f"at most {MAX_REPLY_LANGUAGES} languages")
+        for code in languages:
+            if not LANGUAGE_CODE_PATTERN.match(code):
+                raise ValueError(f"{code[:10]!r} is not a language code: two lower-case letters (ISO 639-1), e.g. es")
+            if code == "en":
+                raise ValueError("English texts are the top-level fields opt_out, opt_in, opt_in_blocked and help")
+        return languages
+
+    def text(self, kind: ReplyKind, language: str | None = None) -> str:
+        """The `kind` reply in `language`: the account's text, else the built-in one, else the English text.
+
+        Always one whole text of one language: a language without a text of this kind answers in English.
+        """
+        if language is not None and language != "en":
+            for texts in (self.languages.get(language), DEFAULT_LANGUAGE_REPLIES.get(language)):
+                chosen: str | None = getattr(texts, kind) if texts is not None else None
+                if chosen is not None:
+                    return chosen
+        english: str = getattr(self, kind)
+        return english
 
 
 class ExtraKeywords(Frozen):
@@ -254,7 +335,7 @@ class InboundMessage(Frozen):
     """An SMS a contact sent to one of the account's numbers, as a carrier reported it."""
 
     carrier: str
-    message_id: str
+    message_id: str = Field(min_length=1, max_length=MAX_MESSAGE_ID_LENGTH)
     account_id: str
     from_phone: str
     to_phone: str
@@ -293,14 +374,15 @@ class DeliveryReport(Frozen):
     """A carrier's delivery-status callback for a message we sent."""
 
     carrier: str
-    message_id: str
+    message_id: str = Field(min_length=1, max_length=MAX_MESSAGE_ID_LENGTH)
     account_id: str
     #: The contact the message went to.
     to_phone: str
     #: The account's number it was sent from; None for an alphanumeric sender ID.
     from_phone: str | None
-    status: str
-    error_code: str | None = None
+    #: Part of the event's key with the message id: bounded, so a hostile callback is a 400, not a key too long.
+    status: str = Field(max_length=64)
+    error_code: str | None = Field(default=None, max_length=64)
     occurred_at: datetime
     received_at: datetime
 

@@ -200,6 +200,28 @@ def unknown_placeholders(template: str) -> set[str]:
     return {name for name in Template(template).get_identifiers() if name not in PLACEHOLDERS}
 
 
+def check_templates(templates: EmailTemplates) -> None:
+    """ValueError, saying what, when an account's templates (as it sends them) name a placeholder there is not,
+    or put a line break or control character in a subject (a header). Templates already stored are not checked
+    again: rendering leaves unknown placeholders as written and makes a subject one line."""
+    problems: list[str] = []
+    for kind in KINDS:
+        override: TemplateOverride = getattr(templates, kind)
+        for part in ("subject", "text"):
+            template: str | None = getattr(override, part)
+            if template is None:
+                continue
+            unknown = unknown_placeholders(template)
+            if unknown:
+                names = ", ".join(f"${name}" for name in sorted(unknown))
+                known = ", ".join(f"${name}" for name in PLACEHOLDERS)
+                problems.append(f"{kind}.{part}: unknown placeholders {names} (known: {known})")
+            if part == "subject" and _LINE_BREAKS.search(template):
+                problems.append(f"{kind}.subject: a subject is one line, without control characters")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 # C0 and C1 controls except tab and newline, and the bidirectional overrides and isolates (spoofing).

@@ -6,14 +6,28 @@ the outbound log sends a request id once.
 
 from __future__ import annotations
 
+import hashlib
+
 from chalicelib.domain.models import Action, EventRecord, SendRequest
+
+#: A request id is at most 128 characters (SendRequest's pattern).
+_MAX_REQUEST_ID = 128
+
+
+def _request_id(kind: str, event_id: str) -> str:
+    """`<kind>:<event id>`, or for an event id too long for that, `<kind>:sha256:<its hash>` (never a cut-off id
+    that two events could share)."""
+    request_id = f"{kind}:{event_id}"
+    if len(request_id) <= _MAX_REQUEST_ID:
+        return request_id
+    return f"{kind}:sha256:{hashlib.sha256(event_id.encode()).hexdigest()}"
 
 
 def confirmation(record: EventRecord, sender: str, body: str, provider: str | None = None) -> SendRequest:
     """The confirmation text of an opt-out: the one text that may reach a suppressed number (DESIGN rule 9)."""
     event = record.event
     return SendRequest(
-        request_id=f"confirm:{event.event_id}"[:128],
+        request_id=_request_id("confirm", event.event_id),
         account_id=event.account_id,
         to=event.phone,
         sender=sender,
@@ -29,7 +43,7 @@ def reply(record: EventRecord, sender: str, body: str, provider: str | None = No
         return confirmation(record, sender, body, provider)
     event = record.event
     return SendRequest(
-        request_id=f"reply:{event.event_id}"[:128],
+        request_id=_request_id("reply", event.event_id),
         account_id=event.account_id,
         to=event.phone,
         sender=sender,

@@ -139,7 +139,7 @@ def receive_inbound(
         # Anything but a keyword or an opt-out goes to the user who last texted the number.
         alerts.dispatch(stores.outbox, queue, alerts.reply_job(message))
     state = recorded.state if not recorded.duplicate else stores.numbers.load(account.account_id, message.from_phone)[0]
-    text = _reply(account, message, intent, record, still_blocked=bool(state.blocking(message.to_phone)))
+    text = _reply(account, message, intent, record, detection, still_blocked=bool(state.blocking(message.to_phone)))
     if text and record is not None and not reply_in_answer:
         _queue_reply(queue, replies.reply(record, message.to_phone, text, provider=message.carrier))
     return InboundResult(
@@ -220,19 +220,34 @@ def _inbound_event(account: Account, message: InboundMessage, intent: Intent, de
 
 
 def _reply(
-    account: Account, message: InboundMessage, intent: Intent, record: EventRecord | None, *, still_blocked: bool
+    account: Account,
+    message: InboundMessage,
+    intent: Intent,
+    record: EventRecord | None,
+    detection: detector.Detection,
+    *,
+    still_blocked: bool,
 ) -> str | None:
+    """The text to answer the contact with (DESIGN rule 9), in the language they wrote in, or None.
+
+    The language is the keyword's or the request's (BAJA and "no me envíen más mensajes" are Spanish, ARRÊT is
+    French), or the one the account gave its own keyword; the account's text in it, else the built-in one, else
+    the English text (`Replies.text`). HELP and INFO are English keywords, so help is in English unless the
+    account has a help keyword of its own in another language (AYUDA listed under `replies.languages.es.keywords`).
+    """
     if message.carrier_confirms:
         return None
     if record is not None and record.outcome == "superseded":
         return None
+    texts = account.replies
+    language = detector.reply_language(detection, texts)
     if intent is Intent.OPT_OUT:
-        return account.replies.opt_out
+        return texts.text("opt_out", language)
     if intent is Intent.OPT_IN:
         # An admin's suppression outlives the contact's START: say so rather than "resubscribed".
-        return account.replies.opt_in_blocked if still_blocked else account.replies.opt_in
+        return texts.text("opt_in_blocked" if still_blocked else "opt_in", language)
     if intent is Intent.HELP:
-        return account.replies.help
+        return texts.text("help", language)
     return None
 
 

@@ -28,6 +28,16 @@ PROD_CONTEXT = {
 #: The service's accounts PROD_CONTEXT gives a two-way SMS topic (dev gives none).
 PROD_SMS_ACCOUNTS = ("acme", "beta_2")
 DEV_CONTEXT = {"stage": "dev"}
+#: Another deployed stage with every guard rail set from context instead of its default.
+STAGING_CONTEXT = {
+    "stage": "staging",
+    "public_base_url": "https://staging.example.com",
+    "send_concurrency": "25",
+    "webhook_rate_limit": "50",
+    "webhook_burst_limit": "75",
+    "admin_rate_limit": "5",
+    "admin_burst_limit": "8",
+}
 
 # Environment variables the CDK CLI (or a developer's shell) may set that would change what is synthesised.
 _AMBIENT = ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_OUTDIR", "CDK_CONTEXT_JSON", "STAGE")
@@ -72,6 +82,11 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
 @pytest.fixture(scope="session")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
     return _synthesise(DEV_CONTEXT, tmp_path_factory.mktemp("cdk-dev"))
+
+
+@pytest.fixture(scope="session")
+def staging(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
+    return _synthesise(STAGING_CONTEXT, tmp_path_factory.mktemp("cdk-staging"))
 
 
 @pytest.fixture(scope="session", params=["prod", "dev"])

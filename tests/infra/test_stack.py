@@ -1,5 +1,6 @@
-"""The synthesised stack, prod and dev: table, queues, send event source, outbox schedule, two-way SMS topics, IAM,
-secrets, alarms, outputs, cfn-lint."""
+"""The synthesised stack, prod and dev (and staging, for the guard rails set from context): table, queues, send event
+source, outbox schedule, two-way SMS topics, IAM, secrets, the API's access logs and throttling, concurrency, alarms,
+outputs, cfn-lint."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from aws_cdk.assertions import Match, Template
 
 from chalicelib.adapters.dynamodb.table import table_definition
 from chalicelib.settings import Settings
-from tests.infra.conftest import PROD_CONTEXT, PROD_SMS_ACCOUNTS, Synthesised, dump
+from infra.config import (
+    DEFAULT_ADMIN_BURST_LIMIT,
+    DEFAULT_ADMIN_RATE_LIMIT,
+    DEFAULT_SEND_CONCURRENCY,
+    DEFAULT_WEBHOOK_BURST_LIMIT,
+    DEFAULT_WEBHOOK_RATE_LIMIT,
+)
+from infra.stack import _method_setting_path
+from tests.infra.conftest import PROD_CONTEXT, PROD_SMS_ACCOUNTS, STAGING_CONTEXT, Synthesised, dump
 
 pytestmark = pytest.mark.slow
 
@@ -152,8 +161,14 @@ def test_send_queue_dead_letters_after_five_receives(stage: Synthesised) -> None
 def test_queues_are_encrypted_and_refuse_plain_http(stage: Synthesised) -> None:
     queues = stage.resources("AWS::SQS::Queue")
     assert len(queues) == 3  # send, its dead-letter queue, the inbound failure queue
-    for queue in queues.values():
-        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    # The send queue and its dead-letter queue: SSE-KMS under the AWS managed key (its use shows in CloudTrail, and
+    # the roles need no KMS grant).
+    for name in ("SendQueue", "SendDeadLetterQueue"):
+        properties = queues[queue_id(stage, name)]["Properties"]
+        assert properties["KmsMasterKeyId"] == "alias/aws/sqs", name
+        assert "SqsManagedSseEnabled" not in properties
+    # SNS dead-letters into the inbound failure queue: SSE-SQS, which needs no key policy naming SNS.
+    assert queues[queue_id(stage, "InboundFailureQueue")]["Properties"]["SqsManagedSseEnabled"] is True
     policies = stage.resources("AWS::SQS::QueuePolicy").values()
     assert sorted(q["Ref"] for p in policies for q in p["Properties"]["Queues"]) == sorted(queues)
     for policy in policies:
@@ -225,11 +240,17 @@ def test_function_names_and_timeouts(stage: Synthesised) -> None:
         template_of(stage).has_resource_properties(
             "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{prefix}-{suffix}"}
         )
-    template_of(stage).resource_count_is("AWS::Logs::LogGroup", len(FUNCTIONS))
+    template_of(stage).resource_count_is("AWS::Logs::LogGroup", len(FUNCTIONS) + 1)  # and the API's access log
     assert function(stage, API_FUNCTION)["Timeout"] <= 29  # API Gateway's integration timeout
     assert function(stage, SEND_FUNCTION)["Timeout"] == 30
     assert function(stage, OUTBOX_FUNCTION)["Timeout"] == 60
-    assert function(stage, SMS_TOPIC_FUNCTION)["Timeout"] == 150
+    assert function(stage, SMS_TOPIC_FUNCTION)["Timeout"] == 78  # 6 calls at their slowest (12 s) + 2 cold starts
+
+
+def test_every_log_group_expires(prod: Synthesised, dev: Synthesised) -> None:
+    for synthesised, days in ((prod, 365), (dev, 30)):
+        for log_group in synthesised.resources("AWS::Logs::LogGroup").values():
+            assert log_group["Properties"]["RetentionInDays"] == days, log_group
 
 
 def test_functions_depend_on_their_log_groups(stage: Synthesised) -> None:
@@ -281,6 +302,7 @@ EXPECTED_ENVIRONMENT = {
     "OPTOUT_SEND_QUEUE_URL",
     "OPTOUT_SECRETS_PREFIX",
     "OPTOUT_INBOUND_TOPIC_PREFIX",
+    "OPTOUT_ALLOW_HOST_URL",
     "OPTOUT_AWS_CONNECT_TIMEOUT",
     "OPTOUT_AWS_READ_TIMEOUT",
     "OPTOUT_AWS_MAX_ATTEMPTS",
@@ -333,15 +355,22 @@ def aws_call_worst_seconds(variables: dict[str, str]) -> float:
 
 def test_aws_clients_have_explicit_timeouts(stage: Synthesised) -> None:
     variables = function(stage, API_FUNCTION)["Environment"]["Variables"]
-    assert (variables["OPTOUT_AWS_CONNECT_TIMEOUT"], variables["OPTOUT_AWS_READ_TIMEOUT"]) == ("2", "5")
+    assert (variables["OPTOUT_AWS_CONNECT_TIMEOUT"], variables["OPTOUT_AWS_READ_TIMEOUT"]) == ("1", "2")
     assert variables["OPTOUT_AWS_MAX_ATTEMPTS"] == "3"
-    assert aws_call_worst_seconds(variables) == 24
+    assert aws_call_worst_seconds(variables) == 12  # 3 x (1 + 2) + backoffs of 1 and 2
 
 
-def test_api_timeout_holds_one_slow_aws_call_within_api_gateways_29_seconds(stage: Synthesised) -> None:
+def test_aws_client_timeouts_are_the_apps_defaults(stage: Synthesised) -> None:
+    # The stack states them so the function timeouts follow from them; they must not drift from the app's own.
+    variables = function(stage, API_FUNCTION)["Environment"]["Variables"]
+    for name in ("aws_connect_timeout", "aws_read_timeout", "aws_max_attempts"):
+        assert float(variables[f"OPTOUT_{name.upper()}"]) == Settings.model_fields[name].default, name
+
+
+def test_api_timeout_holds_two_slow_aws_calls_within_api_gateways_29_seconds(stage: Synthesised) -> None:
     api = function(stage, API_FUNCTION)
     cold_start = 3
-    assert aws_call_worst_seconds(api["Environment"]["Variables"]) + cold_start <= api["Timeout"] <= 29
+    assert 2 * aws_call_worst_seconds(api["Environment"]["Variables"]) + cold_start <= api["Timeout"] <= 29
 
 
 def test_sms_topic_timeout_holds_every_inbound_call_at_its_slowest(stage: Synthesised) -> None:
@@ -349,6 +378,35 @@ def test_sms_topic_timeout_holds_every_inbound_call_at_its_slowest(stage: Synthe
     sms_topic = function(stage, SMS_TOPIC_FUNCTION)
     inbound_calls = 6
     assert sms_topic["Timeout"] >= inbound_calls * aws_call_worst_seconds(sms_topic["Environment"]["Variables"])
+
+
+def test_no_function_rebuilds_the_signed_url_from_the_host_header(
+    prod: Synthesised, dev: Synthesised, staging: Synthesised
+) -> None:
+    # OPTOUT_ALLOW_HOST_URL is for local runs: the stack sets it false everywhere (the app's default, stated), and
+    # every deployed stage but dev has its public base URL (config refuses one without).
+    assert Settings.model_fields["allow_host_url"].default is False
+    for synthesised in (prod, dev, staging):
+        for logical_id in FUNCTIONS:
+            variables = function(synthesised, logical_id)["Environment"]["Variables"]
+            assert variables["OPTOUT_ALLOW_HOST_URL"] == "false", variables
+    for synthesised, context in ((prod, PROD_CONTEXT), (staging, STAGING_CONTEXT)):
+        for logical_id in FUNCTIONS:
+            variables = function(synthesised, logical_id)["Environment"]["Variables"]
+            assert variables["OPTOUT_PUBLIC_BASE_URL"] == context["public_base_url"]
+
+
+def test_synthesis_of_a_deployed_stage_without_public_base_url_stops_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from infra.app import main
+
+    for name in ("CDK_OUTDIR", "CDK_CONTEXT_JSON", "STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(["-c", "stage=prod", "-c", "sender_email=alerts@example.com", "--output", str(tmp_path)])
+    assert "public_base_url" in str(stopped.value.code)
+    assert not list(tmp_path.iterdir())  # nothing synthesised
 
 
 def test_email_settings(prod: Synthesised, dev: Synthesised) -> None:
@@ -858,6 +916,139 @@ def test_failed_notices_go_to_the_failure_queue(stage: Synthesised) -> None:
     assert failure_queue["QueueName"] == f"{prefix_of(stage)}-inbound-failed"
     assert failure_queue["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert "RedrivePolicy" not in failure_queue and "FifoQueue" not in failure_queue  # Lambda needs a standard queue
+
+
+# --- concurrency -----------------------------------------------------------------------------------------------
+
+
+def test_send_function_concurrency_is_reserved_and_its_event_source_stays_within_it(stage: Synthesised) -> None:
+    # Reserved: a webhook flood cannot take the account's concurrency from it, and it cannot outrun the providers.
+    # The event source's maximum concurrency is the same, so Lambda never throttles a batch (which would count a
+    # receive towards the dead-letter queue).
+    assert function(stage, SEND_FUNCTION)["ReservedConcurrentExecutions"] == DEFAULT_SEND_CONCURRENCY
+    assert send_event(stage)["ScalingConfig"] == {"MaximumConcurrency": DEFAULT_SEND_CONCURRENCY}
+
+
+def test_send_concurrency_comes_from_context(staging: Synthesised) -> None:
+    concurrency = int(STAGING_CONTEXT["send_concurrency"])
+    assert function(staging, SEND_FUNCTION)["ReservedConcurrentExecutions"] == concurrency
+    assert send_event(staging)["ScalingConfig"] == {"MaximumConcurrency": concurrency}
+
+
+def test_outbox_sweeps_run_one_at_a_time(stage: Synthesised) -> None:
+    assert function(stage, OUTBOX_FUNCTION)["ReservedConcurrentExecutions"] == 1
+
+
+def test_api_and_two_way_sms_functions_have_no_concurrency_cap(stage: Synthesised) -> None:
+    # Waived in infra/checkov-waivers.toml: the gateway throttles the API per method; a cap on the two-way SMS
+    # function would delay opt-outs.
+    for logical_id in (API_FUNCTION, SMS_TOPIC_FUNCTION):
+        assert "ReservedConcurrentExecutions" not in function(stage, logical_id)
+
+
+# --- the API stage: access logs and throttling -------------------------------------------------------------------
+
+
+def rest_api(synthesised: Synthesised) -> dict[str, Any]:
+    return synthesised.resource("AWS::Serverless::Api")["Properties"]
+
+
+def test_api_access_logs_go_to_their_own_log_group_as_json(stage: Synthesised) -> None:
+    log_group_id = stage.logical_id("AWS::Logs::LogGroup", "ApiAccessLogGroup")
+    log_group = stage.template["Resources"][log_group_id]["Properties"]
+    assert log_group["LogGroupName"] == f"/aws/apigateway/{prefix_of(stage)}-api-access"
+    setting = rest_api(stage)["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+    line = json.loads(setting["Format"])  # one JSON object a request
+    assert {"requestId", "ip", "httpMethod", "resourcePath", "status", "errorType", "responseLatency"} <= set(line)
+    assert line["resourcePath"] == "$context.resourcePath"
+    assert line["errorType"] == "$context.error.responseType"
+
+
+def test_api_access_logs_hold_no_path_query_header_or_body(stage: Synthesised) -> None:
+    # Admin paths hold phone numbers; query strings and headers hold carriers' signatures; bodies hold texts.
+    log_format = rest_api(stage)["AccessLogSetting"]["Format"]
+    variables = set(re.findall(r"\$context\.[A-Za-z0-9_.]+", log_format))
+    assert variables, log_format
+    for variable in variables:
+        assert variable != "$context.path", log_format
+        assert not re.search(r"querystring|header|body|requestOverride|authorizer", variable, re.IGNORECASE), variable
+
+
+def method_settings(synthesised: Synthesised) -> dict[tuple[str, str], dict[str, Any]]:
+    settings = rest_api(synthesised)["MethodSettings"]
+    found = {(s["ResourcePath"], s["HttpMethod"]): s for s in settings}
+    assert len(found) == len(settings), "a method has two settings"
+    return found
+
+
+def api_methods(synthesised: Synthesised) -> list[tuple[str, str]]:
+    """(route, HTTP method) of every operation the API defines (Chalice's swagger, from app.py's routes)."""
+    paths = rest_api(synthesised)["DefinitionBody"]["paths"]
+    methods = ("get", "put", "post", "delete", "options", "head", "patch")
+    return [(path, method.upper()) for path, operations in paths.items() for method in operations if method in methods]
+
+
+def budget(setting: dict[str, Any]) -> tuple[int, int]:
+    return setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]
+
+
+def test_method_setting_paths_are_cloudformations() -> None:
+    # MethodSetting.ResourcePath: '/' for the root; otherwise every '/' is '~1' after a leading '/'.
+    assert _method_setting_path("/") == "/"
+    assert _method_setting_path("/openapi.json") == "/~1openapi.json"
+    assert _method_setting_path("/webhooks/{carrier}/{account_id}") == "/~1webhooks~1{carrier}~1{account_id}"
+
+
+def test_webhooks_and_the_admin_api_have_separate_throttling_budgets(stage: Synthesised) -> None:
+    settings = method_settings(stage)
+    webhook = (DEFAULT_WEBHOOK_RATE_LIMIT, DEFAULT_WEBHOOK_BURST_LIMIT)
+    admin = (DEFAULT_ADMIN_RATE_LIMIT, DEFAULT_ADMIN_BURST_LIMIT)
+    methods = api_methods(stage)
+    assert any(path.startswith("/webhooks/") for path, _ in methods)
+    assert any(path.startswith("/v1/") for path, _ in methods)
+    # Each method its own bucket: the webhooks' budget, or the admin API's (any other route too).
+    for path, method in methods:
+        expected = webhook if path.startswith("/webhooks/") else admin
+        assert budget(settings.pop((_method_setting_path(path), method))) == expected, (path, method)
+    # The stage default, for whatever has no setting of its own, is the admin budget; no setting for a method the
+    # API does not have (CloudFormation refuses one).
+    assert {key: budget(value) for key, value in settings.items()} == {("/*", "*"): admin}
+
+
+def test_throttling_budgets_come_from_context(staging: Synthesised) -> None:
+    settings = method_settings(staging)
+    webhook = (int(STAGING_CONTEXT["webhook_rate_limit"]), int(STAGING_CONTEXT["webhook_burst_limit"]))
+    admin = (int(STAGING_CONTEXT["admin_rate_limit"]), int(STAGING_CONTEXT["admin_burst_limit"]))
+    for path, method in api_methods(staging):
+        expected = webhook if path.startswith("/webhooks/") else admin
+        assert budget(settings[(_method_setting_path(path), method)]) == expected, (path, method)
+    assert budget(settings[("/*", "*")]) == admin
+
+
+def test_api_stage_logs_no_request_or_response_data(stage: Synthesised) -> None:
+    # Execution logging with data tracing would write whole requests (numbers, texts, tokens) to CloudWatch.
+    for setting in rest_api(stage)["MethodSettings"]:
+        assert not setting.get("DataTraceEnabled", False), setting
+        assert setting.get("LoggingLevel", "OFF") == "OFF", setting
+
+
+def test_throttled_requests_are_counted_from_the_access_log_and_alarmed(stage: Synthesised) -> None:
+    log_group_id = stage.logical_id("AWS::Logs::LogGroup", "ApiAccessLogGroup")
+    (metric_filter,) = stage.resources("AWS::Logs::MetricFilter").values()
+    properties = metric_filter["Properties"]
+    assert properties["LogGroupName"] == {"Ref": log_group_id}
+    assert properties["FilterPattern"] == '{ $.errorType = "THROTTLED" }'
+    (transformation,) = properties["MetricTransformations"]
+    stage_name = prefix_of(stage).removeprefix("sms-optout-")
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == (
+        f"sms-optout/{stage_name}",
+        "ApiThrottledRequests",
+    )
+    alarms = [p for name, _, p in alarm_metrics(stage) if name == "ApiThrottledRequests"]
+    assert [a["AlarmName"] for a in alarms] == [f"{prefix_of(stage)}-api-throttled"]
+    assert alarms[0]["Namespace"] == f"sms-optout/{stage_name}"
+    assert alarms[0]["Threshold"] == 1
 
 
 # --- SES -----------------------------------------------------------------------------------------------------

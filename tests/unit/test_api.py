@@ -474,3 +474,25 @@ def test_a_secret_store_that_does_not_answer_is_a_503_not_a_500() -> None:
         assert response.headers["Retry-After"]
     finally:
         wiring.use(None)
+
+
+def test_rule12_a_status_callback_with_a_1000_character_status_is_400_not_a_503_forever(client, deps, token) -> None:
+    params = {
+        "MessageSid": "SM1",
+        "MessageStatus": "x" * 1000,
+        "ErrorCode": "21610",
+        "To": CONTACT,
+        "From": OUR_NUMBER,
+        "AccountSid": SID,
+    }
+    path = "/webhooks/twilio/acme/status"
+    response = client.http.post(
+        path,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": twilio.compute_signature(BASE + path, sorted(params.items()), AUTH_TOKEN),
+        },
+        body=urlencode(params),
+    )
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+    assert deps.stores.numbers.states == {}

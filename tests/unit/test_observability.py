@@ -83,3 +83,24 @@ def test_a_send_outcome_is_counted_only_when_recorded(capfd) -> None:
     assert not outbound.finish(record, fresh=True)  # already recorded: not counted again
     (metric,) = lines(capfd)
     assert metric["outcome"] == "skipped:suppressed"
+
+
+def test_a_refused_webhook_is_counted_by_carrier_and_reason(capfd) -> None:
+    from chalice.test import Client
+
+    import app as application
+    from chalicelib import wiring
+    from chalicelib.settings import Settings
+    from tests.containers import fake_container
+
+    fake_container(Settings(public_base_url="https://sms.example.com"))
+    try:
+        with Client(application.app) as client:
+            response = client.http.post(
+                "/webhooks/twilio/acme", headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"a=1"
+            )
+    finally:
+        wiring.use(None)
+    assert response.status_code == 403
+    (metric,) = [line for line in lines(capfd) if "WebhookRefused" in line]
+    assert (metric["carrier"], metric["reason"]) == ("twilio", "invalid_signature")

@@ -92,3 +92,12 @@ def test_rule12_a_confirmation_the_queue_refused_is_a_5xx_and_the_redelivery_que
     world.queue.fail = False
     texted(world, "STOP", "m-1")
     assert [r.request_id for r in world.queue.requests] == ["confirm:aws:m-1"]
+
+
+def test_replies_to_two_long_message_ids_with_a_common_beginning_are_two_texts(world) -> None:
+    # Given two STOPs whose carrier message ids share their first 120 characters
+    texted(world, "STOP", "m" * 120 + "-first")
+    texted(world, "STOP", "m" * 120 + "-second")
+    # Then each has its own confirmation (a cut-off id would have made the second a duplicate of the first)
+    ids = [request.request_id for request in world.queue.requests]
+    assert len(set(ids)) == 2 and all(len(request_id) <= 128 for request_id in ids)
