@@ -96,17 +96,21 @@ def _json_body(model: type[Any], deps: Container, context: dict[str, Any] | None
     errors=(400, 401, 403, 413, 415, 503),
 )
 def put_account(account_id: str) -> Response:
-    """Create or update an account (operator only)
+    """Create or update an account
+    The operator creates accounts and changes anything; an account's own admin token changes its own replies,
+    keywords, detector thresholds, email templates, compliance address and opt-out scope (403 for the rest).
     Omitted fields keep their value; nested maps merge field by field; `issue_token` returns a new admin token.
     """
     deps = container()
     request = admin.current_request
-    principal, _ = accounts.authenticate(
+    principal, own = accounts.authenticate(
         request.headers.get("authorization"), deps.operator_token(), deps.stores.accounts
     )
-    accounts.require_operator(principal)
     account_id = path_value("account_id", path_param(account_id))
+    if not principal.operator:
+        accounts.authorise(principal, own, account_id, deps.stores.accounts)
     settings = _json_body(AccountSettingsIn, deps)
+    accounts.check_self_service(principal, settings)
     account, token, created = accounts.upsert_account(
         deps.stores.accounts, deps.secrets, deps.carriers, account_id, settings, deps.clock.now()
     )

@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
@@ -144,21 +144,12 @@ def upsert_account(
     if settings.sms_provider is not None and settings.sms_provider not in catalog.provider_names():
         known = ", ".join(sorted(catalog.provider_names()))
         raise InvalidRequest(f"sms_provider must be one of {known}", field="sms_provider")
-    updates: dict[str, object] = {
-        field: value
-        for field in (
-            "name",
-            "default_region",
-            "opt_out_scope",
-            "sms_provider",
-            "detector",
-            "replies",
-            "keywords",
-            "email_sender",
-            "compliance_email",
-            "email_templates",
-        )
-        if (value := getattr(settings, field)) is not None
+    given = _given(settings)
+    # Nested maps merge field by field: `{"replies": {"help": "..."}}` changes the help text and nothing else.
+    updates: dict[str, Any] = {
+        field: _merged(getattr(current, field).model_dump(), value) if isinstance(value, dict) else value
+        for field, value in given.items()
+        if field in _SETTINGS and value is not None
     }
     if settings.carriers:
         carriers = dict(current.carriers)
@@ -174,6 +165,59 @@ def upsert_account(
     account = Account.model_validate({**current.model_dump(), **updates, "token_hashes": hashes, "updated_at": now})
     accounts.put_account(account)
     return account, token, created
+
+
+#: The account's settings a PUT may change (the rest of the body are carriers, tokens: handled apart).
+_SETTINGS = frozenset(
+    {
+        "name",
+        "default_region",
+        "opt_out_scope",
+        "sms_provider",
+        "detector",
+        "replies",
+        "keywords",
+        "email_sender",
+        "compliance_email",
+        "email_templates",
+    }
+)
+#: What an account's own admin token may change; the rest (name, region, carriers, sender, tokens) is the operator's.
+SELF_SERVICE = frozenset({"opt_out_scope", "detector", "replies", "keywords", "compliance_email", "email_templates"})
+
+
+def check_self_service(principal: Principal, settings: AccountSettingsIn) -> None:
+    """An admin (not the operator) may change only the SELF_SERVICE settings of its account: Forbidden otherwise."""
+    if principal.operator:
+        return
+    refused = sorted(set(_given(settings)) - SELF_SERVICE)
+    if refused:
+        raise Forbidden(f"only the operator may change {', '.join(refused)}", fields=refused)
+
+
+def _given(model: BaseModel) -> dict[str, Any]:
+    """The fields the request gave (nested models too, as dicts of their given fields), not their defaults."""
+    given: dict[str, Any] = {}
+    for name in model.model_fields_set:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            given[name] = _given(value)
+        elif isinstance(value, dict):
+            given[name] = {key: _given(item) if isinstance(item, BaseModel) else item for key, item in value.items()}
+        else:
+            given[name] = value
+    return given
+
+
+def _merged(current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """`current` with `given` laid over it, map by map (a list is a value: it replaces the list)."""
+    merged = dict(current)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _carrier_settings(

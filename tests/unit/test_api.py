@@ -496,3 +496,59 @@ def test_rule12_a_status_callback_with_a_1000_character_status_is_400_not_a_503_
     )
     assert response.status_code == 400 and error_code(response) == "invalid_request"
     assert deps.stores.numbers.states == {}
+
+
+# self-service settings and merging (issue: lists, records and change events)
+
+
+def test_an_update_of_one_reply_keeps_the_others(client, token) -> None:
+    operator = {"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"}
+    body = {"replies": {"opt_out": "Acme: unsubscribed. Reply START to resubscribe."}}
+    assert client.http.put("/v1/accounts/acme", headers=operator, body=json.dumps(body)).status_code == 200
+    body = {"replies": {"help": "Acme: reply STOP to unsubscribe."}}
+    assert client.http.put("/v1/accounts/acme", headers=operator, body=json.dumps(body)).status_code == 200
+    replies = json.loads(admin(client, "get", "/v1/accounts/acme", token).body)["account"]["replies"]
+    assert replies["opt_out"] == "Acme: unsubscribed. Reply START to resubscribe."
+    assert replies["help"] == "Acme: reply STOP to unsubscribe."
+
+
+def test_an_update_of_one_language_text_keeps_the_other_texts_and_languages(client, token) -> None:
+    operator = {"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"}
+    body = {"replies": {"languages": {"es": {"opt_out": "Acme: baja confirmada."}}}}
+    assert client.http.put("/v1/accounts/acme", headers=operator, body=json.dumps(body)).status_code == 200
+    languages = json.loads(admin(client, "get", "/v1/accounts/acme", token).body)["account"]["replies"]["languages"]
+    assert languages["es"]["opt_out"] == "Acme: baja confirmada."
+    assert languages["es"]["opt_in"] and languages["fr"]["opt_out"]
+
+
+def test_an_accounts_admin_token_changes_its_own_replies_and_thresholds(client, token) -> None:
+    body = {"replies": {"help": "Acme help"}, "detector": {"review_threshold": 0.7}}
+    response = admin(client, "put", "/v1/accounts/acme", token, body)
+    assert response.status_code == 200, response.body
+    account = json.loads(response.body)["account"]
+    assert account["replies"]["help"] == "Acme help" and account["detector"]["review_threshold"] == 0.7
+    assert account["detector"]["opt_out_threshold"] == 0.9
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "Renamed"},
+        {"sms_provider": "aws"},
+        {"carriers": {"twilio": {"auth_token": "fedcba9876543210"}}},
+        {"issue_token": True},
+        {"revoke_tokens": True},
+        {"email_sender": "x@acme.example"},
+    ],
+)
+def test_an_accounts_admin_token_cannot_change_the_operators_fields(client, deps, token, body) -> None:
+    before = deps.stores.accounts.get_account("acme")
+    response = admin(client, "put", "/v1/accounts/acme", token, body)
+    assert response.status_code == 403 and error_code(response) == "forbidden"
+    assert deps.stores.accounts.get_account("acme") == before
+
+
+def test_an_accounts_admin_token_cannot_create_or_change_another_account(client, token) -> None:
+    assert admin(client, "put", "/v1/accounts/newco", token, {"name": "New"}).status_code == 403
+    put_account(client, "other")
+    assert admin(client, "put", "/v1/accounts/other", token, {"replies": {"help": "x"}}).status_code == 403
