@@ -260,17 +260,29 @@ class AccountAnswer(Frozen):
 
 
 class NumberView(Frozen):
-    """A number's active suppressions, and whether a message (from `sender`, in `group`s) may go to it."""
+    """A number's active suppressions, and whether a message may go to it.
+
+    With a `sender` or `group`s, `sendable` answers for a message from that sender in those groups. Without them it
+    answers for any message: a number suppressed for one sender or one group is not "ok to text".
+    """
 
     phone: str
     sendable: bool
+    #: `sendable` (nothing blocks), `blocked` (blocked for everything) or `partly_blocked` (some senders or groups).
+    status: Literal["sendable", "blocked", "partly_blocked"]
     suppressions: list[Suppression]
 
     @classmethod
     def of(cls, state: NumberState, sender: str | None = None, groups: tuple[str, ...] = ()) -> NumberView:
+        if not state.suppressed:
+            status: Literal["sendable", "blocked", "partly_blocked"] = "sendable"
+        else:
+            status = "blocked" if state.blocking() else "partly_blocked"
+        asked = sender is not None or bool(groups)
         return cls(
             phone=state.phone,
-            sendable=not state.blocking(sender, groups),
+            sendable=not state.blocking(sender, groups) if asked else not state.suppressed,
+            status=status,
             suppressions=list(state.suppressions.values()),
         )
 

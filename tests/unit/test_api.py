@@ -552,3 +552,18 @@ def test_an_accounts_admin_token_cannot_create_or_change_another_account(client,
     assert admin(client, "put", "/v1/accounts/newco", token, {"name": "New"}).status_code == 403
     put_account(client, "other")
     assert admin(client, "put", "/v1/accounts/other", token, {"replies": {"help": "x"}}).status_code == 403
+
+
+def test_a_number_suppressed_for_one_sender_or_group_is_not_reported_ok_to_text(client, token) -> None:
+    # Given suppressions for one sender and one group only
+    for scope in (f"sender:{OUR_NUMBER}", "group:newsletter"):
+        body = {"phone": CONTACT, "scope": scope}
+        assert admin(client, "post", "/v1/accounts/acme/suppressions", token, body).status_code == 201
+    # Then, asked about no particular message, it is not "sendable": it is partly blocked
+    view = json.loads(admin(client, "get", f"/v1/accounts/acme/numbers/{CONTACT}", token).body)
+    assert (view["sendable"], view["status"]) == (False, "partly_blocked")
+    # And asked about a message from another sender outside that group, it may go
+    other = admin(client, "get", f"/v1/accounts/acme/numbers/{CONTACT}?sender=%2B14155550199&group=billing", token)
+    assert json.loads(other.body)["sendable"] is True
+    blocked = admin(client, "get", f"/v1/accounts/acme/numbers/{CONTACT}?group=newsletter", token)
+    assert json.loads(blocked.body)["sendable"] is False
