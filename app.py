@@ -16,7 +16,8 @@ app.register_blueprint(admin)
 @app.on_sqs_message(queue="optout-send", batch_size=100, maximum_batching_window_in_seconds=1)
 def handle_send_queue(event):
     """The send function: every record of the send queue goes through the send worker."""
-    return send.handle(event.to_dict())
+    context = event.context
+    return send.handle(event.to_dict(), lambda: context.get_remaining_time_in_millis() / 1000)
 
 
 @app.on_sns_message(topic="optout-inbound")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from chalicelib.wiring import Container, container
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+#: Seconds kept free at the end of an invocation beyond one provider call (recording the outcome, the counters).
+TIME_MARGIN_SECONDS = 3.0
 #: Backoff for retryable records: 2^(receives) * BASE seconds, capped (SQS allows up to 12 h).
 BACKOFF_BASE_SECONDS = 15
 BACKOFF_MAX_SECONDS = 900
@@ -90,8 +93,21 @@ def _describe(error: ValidationError) -> str:
     )
 
 
-def handle(event: dict[str, Any]) -> dict[str, Any]:
-    """Handle one SQS batch; returns `{"batchItemFailures": [...]}` for the records to retry."""
+class OutOfTime(Exception):
+    """Too little of the invocation is left to send one more text: the record goes back to the queue, unsent."""
+
+
+#: Seconds a record may wait before it comes back when the batch ran out of time (not a backoff: nothing failed).
+OUT_OF_TIME_DELAY_SECONDS = 1
+
+
+def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = None) -> dict[str, Any]:
+    """Handle one SQS batch; returns `{"batchItemFailures": [...]}` for the records to retry.
+
+    `seconds_left` (the Lambda context's remaining time): a record is only started while one provider call (its
+    timeout) and a margin still fit, so a slow carrier never makes the invocation time out mid-batch with texts
+    sent but not recorded; the records not started go back to the queue at once.
+    """
     # Imported here: the API function shares this module and should not pay for it at cold start.
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -103,6 +119,9 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
 
     def send_record(record: SQSRecord) -> str:
+        if seconds_left is not None and seconds_left() < parts.settings.carrier_http_timeout + TIME_MARGIN_SECONDS:
+            to_delay.append((record.receipt_handle, -1))
+            raise OutOfTime(f"{record.message_id} left for the next invocation")
         if record.message_id in plan.problems:
             reason = plan.problems[record.message_id]
             logger.error("send request refused", extra={"message_id": record.message_id, "reason": reason})
@@ -162,5 +181,8 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         },
     )
     for receipt_handle, receives in to_delay:
-        parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+        if receives < 0:  # not tried: back soon
+            parts.queue.delay(receipt_handle, OUT_OF_TIME_DELAY_SECONDS)
+        else:
+            parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
     return dict(response)

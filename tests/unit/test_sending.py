@@ -296,3 +296,18 @@ def test_a_retrying_send_says_why_and_on_the_last_receive_is_failed_and_counted_
     final = world.outbound.get("acme", "r-400")
     assert (final.status, final.reason, final.error_code) == ("failed", "provider_unavailable", "connection_error")
     assert world.outbound.campaign_counts("acme", "dinner") == {"failed:provider_unavailable": 1}
+
+
+def test_a_batch_that_runs_out_of_time_sends_what_fits_and_gives_the_rest_back_unsent(world) -> None:
+    # Given an invocation with time for two texts only (each needs the carrier's timeout plus a margin)
+    needed = world.parts.settings.carrier_http_timeout + send_worker.TIME_MARGIN_SECONDS
+    left = iter([needed + 5, needed + 1, needed - 1, needed - 2])
+    event = sqs_event(*(request(f"+1415555{n:04d}") for n in range(500, 504)))
+    # When the batch is handled
+    response = send_worker.handle(event, lambda: next(left))
+    # Then two were sent, the other two come back soon, untried and unrecorded
+    assert len(world.provider.sent) == 2
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert failed == [record["messageId"] for record in event["Records"][2:]]
+    assert world.queue.delays == [("receipt-2", 1), ("receipt-3", 1)]
+    assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 2}
