@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from chalicelib.adapters.dynamodb.table import table_definition
+from tools import local_dynamodb
 from tools.demo_file import DEMO_FILE, PROJECT_ROOT
 
 HOST = "127.0.0.1"
@@ -141,7 +142,13 @@ def use_dummy_credentials() -> None:
 
 
 def start_aws(port: int | None = None, *, quiet: bool = True, timeout: float = 15) -> AwsEndpoint:
-    """Start moto's server on 127.0.0.1, on `port` or on a free one; raise OSError when it cannot bind."""
+    """Start moto's server on 127.0.0.1, on `port` or on a free one; raise OSError when it cannot bind.
+
+    Its DynamoDB is patched first (tools/local_dynamodb.py; this process's moto, whose server runs in a thread of
+    it): moto alone loses committed writes when a transaction is cancelled under concurrency, and copies the whole
+    table for every transaction.
+    """
+    local_dynamodb.install()  # refuses a moto version the patches were not checked against
     use_dummy_credentials()
     if quiet:
         # werkzeug logs every request at INFO (the worker's polls included) unless told otherwise.
