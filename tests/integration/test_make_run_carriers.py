@@ -185,7 +185,12 @@ def test_every_carrier_takes_a_signed_stop_through_make_run(make_run: MakeRun) -
     assert start.ok, start
 
     # Then that number is sendable again, and the others stay suppressed
-    assert number(demo, CONTACTS["telnyx"]) == {"phone": CONTACTS["telnyx"], "sendable": True, "suppressions": []}
+    assert number(demo, CONTACTS["telnyx"]) == {
+        "phone": CONTACTS["telnyx"],
+        "sendable": True,
+        "status": "sendable",
+        "suppressions": [],
+    }
     assert all(number(demo, CONTACTS[carrier])["sendable"] is False for carrier in CARRIERS - {"telnyx"})
 
     # When make run gets Ctrl-C
