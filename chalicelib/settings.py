@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     secrets_max_age: int = 60
     #: Largest request body accepted, in bytes (413 above it).
     max_body_bytes: int = Field(default=65536, ge=1024)
+    #: The suppression import's own body limit (a CSV of up to 100,000 rows): 5 MiB, since API Gateway hands the body
+    #: to Lambda inside the event, and a synchronous invocation takes at most 6 MB. Larger files go through an upload.
+    import_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    #: The S3 bucket of import files: CSV bodies kept for their job, and uploads (presigned POST).
+    import_bucket: str = "optout-imports"
+    #: Largest file an upload URL accepts, in bytes.
+    import_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     #: Twilio's REST API (a loopback server in tests).
     twilio_api_url: str = "https://api.twilio.com"
     #: Bounds on a carrier's REST API call when sending a text, in seconds.
@@ -59,6 +66,14 @@ class Settings(BaseSettings):
     aws_connect_timeout: float = Field(default=1.0, gt=0)
     aws_read_timeout: float = Field(default=2.0, gt=0)
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
+    #: The EventBridge bus every change event goes to (infra/ creates one per stage, `make run` one on the embedded
+    #: endpoint). Unset: change events go to the accounts' endpoints only.
+    event_bus_name: str | None = None
+    #: Event endpoints may be plain http:// to this machine (127.0.0.1, ::1, localhost): local runs and tests only.
+    #: Otherwise an endpoint is https:// to a public host, checked when it is created and again when it is called.
+    allow_loopback_endpoints: bool = False
+    #: Seconds an event endpoint may take to connect, and to answer, per attempt (no redirect is followed).
+    event_webhook_timeout: float = Field(default=10.0, gt=0, le=30)
 
 
 @lru_cache(maxsize=1)

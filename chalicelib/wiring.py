@@ -17,7 +17,17 @@ from chalicelib.adapters.carriers.registry import LOCAL, CarrierRegistry
 from chalicelib.domain.accounts import carrier_credentials
 from chalicelib.domain.errors import CarrierNotConfigured
 from chalicelib.domain.models import Account, OutboundSms, SmsResult
-from chalicelib.domain.ports import Clock, Mailer, SecretStore, SendQueue, SmsProvider, Stores
+from chalicelib.domain.ports import (
+    Clock,
+    DeliveryQueue,
+    EventPublisher,
+    Mailer,
+    SecretStore,
+    SendQueue,
+    SmsProvider,
+    Stores,
+    WebhookSender,
+)
 from chalicelib.domain.sending import SendDeps
 from chalicelib.settings import Settings, get_settings
 
@@ -53,6 +63,8 @@ class AwsClients:
                 connect_timeout=settings.aws_connect_timeout,
                 read_timeout=settings.aws_read_timeout,
                 retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
+                # S3 signs presigned POSTs (import uploads) with SigV4: botocore's default for them is SigV2.
+                **({"signature_version": "s3v4"} if service == "s3" else {}),
             )
             self._clients[service] = boto3.client(
                 service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
@@ -99,10 +111,17 @@ class Container:
     def stores(self) -> Stores:
         from chalicelib.adapters.dynamodb import dynamodb_stores
         from chalicelib.adapters.metered import MeteredNumberStore, MeteredOutboundLog
+        from chalicelib.adapters.s3_import_files import S3ImportFiles
 
         stores = dynamodb_stores(self.clients.get("dynamodb"), self.settings.table_name)
         # What was stored is counted (CloudWatch metrics) by decorators around the stores that write it.
-        return replace(stores, numbers=MeteredNumberStore(stores.numbers), outbound=MeteredOutboundLog(stores.outbound))
+        return replace(
+            stores,
+            numbers=MeteredNumberStore(stores.numbers),
+            outbound=MeteredOutboundLog(stores.outbound),
+            # Its S3 client is built when an import first needs it.
+            import_files=S3ImportFiles(lambda: self.clients.get("s3"), self.settings.import_bucket),
+        )
 
     @cached_property
     def secrets(self) -> SecretStore:
@@ -137,6 +156,33 @@ class Container:
                 http_timeout=self.settings.carrier_http_timeout,
             ),
             local=LocalSmsProvider(),
+        )
+
+    @cached_property
+    def event_publisher(self) -> EventPublisher:
+        """The change events' bus (OPTOUT_EVENT_BUS_NAME); none configured: events go to endpoints only."""
+        from chalicelib.adapters.eventbridge import EventBridgePublisher, NoEventBus
+
+        if not self.settings.event_bus_name:
+            return NoEventBus()
+        return EventBridgePublisher(self.clients.get("events"), self.settings.event_bus_name)
+
+    @cached_property
+    def delivery_queue(self) -> DeliveryQueue:
+        """Where change-event deliveries wait: the send queue."""
+        from chalicelib.adapters.sqs_deliveries import SqsDeliveryQueue
+
+        if not self.settings.send_queue_url:
+            raise RuntimeError("OPTOUT_SEND_QUEUE_URL is not set: the service needs its send queue")
+        return SqsDeliveryQueue(self.clients.get("sqs"), self.settings.send_queue_url)
+
+    @cached_property
+    def webhook_sender(self) -> WebhookSender:
+        """Posts change events to the accounts' endpoints."""
+        from chalicelib.adapters.webhook_sender import UrllibWebhookSender
+
+        return UrllibWebhookSender(
+            self.settings.event_webhook_timeout, allow_loopback=self.settings.allow_loopback_endpoints
         )
 
     @cached_property

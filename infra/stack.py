@@ -20,10 +20,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sam as sam
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
@@ -129,6 +131,11 @@ SMS_RESOURCE_TYPES = ("phone-number", "pool", "sender-id", "configuration-set", 
 #: set's SNS event destination as this service principal.
 SMS_VOICE_PRINCIPAL = "sms-voice.amazonaws.com"
 FAILED_RECORDS_RETENTION = cdk.Duration.days(14)
+#: Import files (bodies and uploads) are deleted this many days after they were written (the bucket's lifecycle).
+IMPORT_FILE_DAYS = 7
+#: chalicelib/domain/imports.py: a request's body is kept under `imports/<account>/...`, an upload under `uploads/...`.
+IMPORT_BODY_PREFIX = "imports/"
+IMPORT_UPLOAD_PREFIX = "uploads/"
 
 
 class SmsOptoutStack(cdk.Stack):
@@ -148,6 +155,8 @@ class SmsOptoutStack(cdk.Stack):
         self.dead_letter_queue, self.send_queue = self._queues()
         self.inbound_failure_queue = self._inbound_failure_queue()
         self.email_identity, self.email_configuration_set = self._email()
+        self.event_bus = self._event_bus()
+        self.import_bucket = self._import_bucket(removal)
 
         self.api_function_name = f"{config.prefix}-api"
         self.send_function_name = f"{config.prefix}-send"
@@ -275,6 +284,72 @@ class SmsOptoutStack(cdk.Stack):
         self.sender_email = sender
         return identity, configuration_set
 
+    def _event_bus(self) -> events.EventBus:
+        """The change events' bus (chalicelib/adapters/eventbridge.py): every applied change of a suppression, as
+        `suppression.created` / `suppression.lifted` from source `sms-optout`, for rules to route to the business's
+        other systems. Only the send function puts events on it (it fans each change out)."""
+        return events.EventBus(self, "ChangeEventBus", event_bus_name=f"{self.config.prefix}-events")
+
+    def _import_bucket(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
+        """The import files (chalicelib/adapters/s3_import_files.py): the CSV bodies of imports, kept for their job
+        (`imports/`), and files uploaded through presigned POSTs (`uploads/`). Private (every public access blocked,
+        ACLs off: the bucket owns every object), TLS only, encrypted with the AWS managed KMS key (aws/s3, whose key
+        policy lets this account's principals use it through S3: the presigned POST's signer and the reader need no
+        KMS grant), and emptied by its lifecycle: a file expires IMPORT_FILE_DAYS after it was written (an import
+        reads its file within minutes), an unfinished multipart upload after a day. Lists of phone numbers are
+        personal data: nothing keeps them longer."""
+        return s3.Bucket(
+            self,
+            "ImportBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            encryption=s3.BucketEncryption.KMS_MANAGED,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-import-files",
+                    expiration=cdk.Duration.days(IMPORT_FILE_DAYS),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            # Emptied by its lifecycle, it is transient: no stage keeps it when the stack goes (a bucket that still
+            # holds files makes the deletion fail, so nothing is lost unseen).
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+    def _import_file_statements(self, *, write: bool) -> list[iam.PolicyStatement]:
+        """The import files' grants. The API (`write`) keeps a request's CSV body (`imports/`), signs upload URLs (a
+        presigned POST is authorised as its signer's PutObject on `uploads/`) and reads an upload's header; the send
+        function reads both. ListBucket makes a missing file a 404 rather than a 403."""
+        bucket = self.import_bucket
+        prefixes = (IMPORT_BODY_PREFIX, IMPORT_UPLOAD_PREFIX)
+        # The API reads only uploads (their header, before it creates the job); the send function reads both.
+        read = (IMPORT_UPLOAD_PREFIX,) if write else prefixes
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadImportFiles",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in read],
+            ),
+            iam.PolicyStatement(
+                sid="FindImportFiles",
+                # S3 answers a missing key 404 (not 403) only to a caller that may list the bucket; a condition on
+                # s3:prefix would not apply to a GetObject. It shows the files' names (account and import ids), not their content.
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+            ),
+        ]
+        if write:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="WriteImportFiles",
+                    actions=["s3:PutObject"],
+                    resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+                )
+            )
+        return statements
+
     # --- IAM -----------------------------------------------------------------------------------------
 
     def _log_group(
@@ -363,6 +438,7 @@ class SmsOptoutStack(cdk.Stack):
                 actions=["sqs:SendMessage"],
                 resources=[self.send_queue.queue_arn],
             ),
+            *self._import_file_statements(write=True),
         ]
 
     def _send_statements(self) -> list[iam.PolicyStatement]:
@@ -371,7 +447,9 @@ class SmsOptoutStack(cdk.Stack):
         of the outbox), the contact of a number (GetItem on its state), the outbound log's conditional writes and the
         email log's claim_email / email_done (chalicelib/adapters/dynamodb/outbound.py, emails.py), carrier
         credentials, the queue (as its event source, for backoff, and for email jobs), SMS through AWS End User
-        Messaging, and e-mail through SES v2 (ses_mailer.py). No Query: the send path reads by key only."""
+        Messaging, and e-mail through SES v2 (ses_mailer.py). Change events (workers/change_events.py): PutEvents on
+        the bus, the account's endpoints item and the delivery log by key (GetItem, PutItem), endpoint secrets
+        (`accounts/*` in SSM), deliveries on the send queue. No Query: the send path reads by key only."""
         return [
             self._logs_statement(self.send_log_group),
             iam.PolicyStatement(
@@ -401,6 +479,12 @@ class SmsOptoutStack(cdk.Stack):
                 resources=[self.send_queue.queue_arn],
             ),
             iam.PolicyStatement(
+                sid="PublishChangeEvents",
+                # chalicelib/workers/change_events.py fans each change out: PutEvents on this stage's bus only.
+                actions=["events:PutEvents"],
+                resources=[self.event_bus.event_bus_arn],
+            ),
+            iam.PolicyStatement(
                 sid="SendSms",
                 actions=["sms-voice:SendTextMessage"],
                 resources=list(self.config.sms_resource_arns) or self._sms_resource_arns(),
@@ -413,6 +497,7 @@ class SmsOptoutStack(cdk.Stack):
                 actions=["ses:SendEmail"],
                 resources=[self.email_identity.email_identity_arn, self._email_configuration_set_arn()],
             ),
+            *self._import_file_statements(write=False),
         ]
 
     def _outbox_statements(self) -> list[iam.PolicyStatement]:
@@ -498,6 +583,10 @@ class SmsOptoutStack(cdk.Stack):
             "OPTOUT_SECRETS_PREFIX": config.secrets_prefix,
             "OPTOUT_INBOUND_TOPIC_PREFIX": config.inbound_topic_prefix,
             "OPTOUT_ALLOW_HOST_URL": "false",
+            # Event endpoints are https:// to public hosts only in a deployed stage (never plain http to loopback).
+            "OPTOUT_ALLOW_LOOPBACK_ENDPOINTS": "false",
+            "OPTOUT_EVENT_BUS_NAME": self.event_bus.event_bus_name,
+            "OPTOUT_IMPORT_BUCKET": self.import_bucket.bucket_name,
             "OPTOUT_EMAIL_SENDER": self.sender_email,
             "OPTOUT_SES_CONFIGURATION_SET": self.email_configuration_set.configuration_set_name,
             "OPTOUT_AWS_CONNECT_TIMEOUT": str(AWS_CONNECT_TIMEOUT_SECONDS),
@@ -800,7 +889,9 @@ class SmsOptoutStack(cdk.Stack):
 
         alarm(
             "DeadLetterMessages",
-            "Send requests in the dead-letter queue: they were received 5 times and never sent. Inspect, then redrive.",
+            "Records in the send queue's dead-letter queue: send requests received 5 times and never sent, or "
+            "change-event deliveries an account's endpoint failed for a day (its delivery log says why; the account "
+            "can replay them). Inspect, then redrive.",
             self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(1), statistic="Maximum"
             ),
@@ -953,6 +1044,8 @@ class SmsOptoutStack(cdk.Stack):
             ),
             "SecretsPrefix": (self.config.secrets_prefix, "SSM prefix of the carrier credentials"),
             "EmailConfigurationSetName": (self.email_configuration_set.configuration_set_name, "SES configuration set"),
+            "EventBusName": (self.event_bus.event_bus_name, "The change events' EventBridge bus (source sms-optout)"),
+            "ImportBucketName": (self.import_bucket.bucket_name, "Import files: bodies and uploads, kept 7 days"),
         }
         if self.alarm_topic is not None:
             outputs["AlarmTopicArn"] = (self.alarm_topic.topic_arn, "Where the alarms go")

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from chalicelib import wiring
 from chalicelib.adapters.carriers.registry import CarrierRegistry, carriers
+from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.imports import ImportTask
 from chalicelib.domain.models import Email, NotificationJob, SendRequest
 from chalicelib.settings import Settings
-from tests.fakes import FixedClock, InMemorySecretStore, in_memory_stores
+from tests.fakes import (
+    FixedClock,
+    InMemorySecretStore,
+    RecordingDeliveryQueue,
+    RecordingEventPublisher,
+    ScriptedWebhookSender,
+    in_memory_stores,
+)
 
 
 class RecordingQueue:
@@ -16,7 +25,10 @@ class RecordingQueue:
     def __init__(self, fail: bool = False) -> None:
         self.requests: list[SendRequest] = []
         self.jobs: list[NotificationJob] = []
+        #: Change-event jobs (kept apart: `jobs` are the email jobs tests look at).
+        self.change_jobs: list[ChangeEventJob] = []
         self.delays: list[tuple[str, int]] = []
+        self.imports: list[ImportTask] = []
         self.fail = fail
 
     def enqueue(self, requests):
@@ -25,10 +37,18 @@ class RecordingQueue:
         self.requests.extend(requests)
         return {}
 
-    def enqueue_job(self, job: NotificationJob) -> None:
+    def enqueue_job(self, job: NotificationJob | ChangeEventJob) -> None:
         if self.fail:
             raise StoreUnavailable("SQS did not answer")
+        if isinstance(job, ChangeEventJob):
+            self.change_jobs.append(job)
+            return
         self.jobs.append(job)
+
+    def enqueue_import(self, task: ImportTask) -> None:
+        if self.fail:
+            raise StoreUnavailable("SQS did not answer")
+        self.imports.append(task)
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         self.delays.append((receipt_handle, seconds))
@@ -79,5 +99,11 @@ def fake_container(settings: Settings | None = None, *, provider=None, **parts) 
         "clock": FixedClock(),
     }
     built = wiring.Container(settings or Settings(), **(defaults | parts))
+    # The change events' parts (the Container builds them from the settings otherwise): fakes, kept by the container.
+    built.__dict__.update(
+        event_publisher=RecordingEventPublisher(),
+        delivery_queue=RecordingDeliveryQueue(),
+        webhook_sender=ScriptedWebhookSender(),
+    )
     wiring.use(built)
     return built

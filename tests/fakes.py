@@ -12,10 +12,20 @@ import binascii
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest
+from chalicelib.domain.change_events import (
+    ChangeEvent,
+    ChangeEventJob,
+    Delivery,
+    DeliveryJob,
+    EventEndpoint,
+    ReceiverAnswer,
+    change_event_id_floor,
+)
+from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
+from chalicelib.domain.imports import ImportFileMissing, ImportJob, RejectedRow, UploadForm
 from chalicelib.domain.models import (
     Account,
     Contact,
@@ -29,7 +39,7 @@ from chalicelib.domain.models import (
     SendRequest,
     SmsResult,
 )
-from chalicelib.domain.ports import Claim, Stores
+from chalicelib.domain.ports import Claim, OutboxJob, Stores
 
 
 class InMemoryAccountStore:
@@ -100,16 +110,19 @@ def _received(m: LoggedInbound) -> str:
 
 
 class InMemoryOutbox:
-    """Pending jobs by job id, each with its event's `<received at>#<event id>` to order them by."""
+    """Pending jobs by event (account, phone, event id), each with its event's `<received at>#<event id>` to order
+    them by: an event's email job, then its change job."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, tuple[str, NotificationJob]] = {}
+        self.jobs: dict[tuple[str, str, str], tuple[str, list[OutboxJob]]] = {}
 
-    def pending_jobs(self, limit: int) -> list[NotificationJob]:
-        return [job for _, job in sorted(self.jobs.values(), key=lambda entry: entry[0])][:limit]
+    def pending_jobs(self, limit: int) -> list[OutboxJob]:
+        listed = sorted(self.jobs.values(), key=lambda entry: entry[0])[:limit]
+        return [job for _, jobs in listed for job in jobs]
 
-    def job_queued(self, job: NotificationJob) -> None:
-        self.jobs.pop(job.job_id, None)
+    def job_queued(self, job: OutboxJob) -> None:
+        if job.event_id is not None:
+            self.jobs.pop((job.account_id, job.phone, job.event_id), None)
 
 
 class InMemoryNumberStore:
@@ -141,6 +154,7 @@ class InMemoryNumberStore:
         record: EventRecord,
         inbound: LoggedInbound | None = None,
         job: NotificationJob | None = None,
+        change_job: ChangeEventJob | None = None,
     ) -> None:
         self.calls["commit"] += 1
         event = record.event
@@ -152,8 +166,10 @@ class InMemoryNumberStore:
         self.history.events.setdefault((event.account_id, event.phone), {})[event.event_id] = record
         if inbound is not None:
             self.inbound.messages[(inbound.message.account_id, inbound.message.message_id)] = inbound
-        if job is not None:
-            self.outbox.jobs[job.job_id] = (f"{event.received_at.isoformat()}#{event.event_id}", job)
+        jobs: list[OutboxJob] = [queued for queued in (job, change_job) if queued is not None]
+        if jobs:
+            order = f"{event.received_at.isoformat()}#{event.event_id}"
+            self.outbox.jobs[(event.account_id, event.phone, event.event_id)] = (order, jobs)
 
     def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
         if self._state(request.account_id, request.to).version != expected_version:
@@ -250,6 +266,76 @@ class InMemoryMessageParts:
         return [parts[number] for number in sorted(parts)]
 
 
+class InMemoryImportJobs:
+    """Jobs by (account, import id), each with its version; rejected rows by (account, import id), then by line.
+
+    `calls` counts every method, as round trips.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: dict[tuple[str, str], ImportJob] = {}
+        self.rejected: dict[tuple[str, str], dict[int, RejectedRow]] = {}
+        self.calls: Counter[str] = Counter()
+
+    def create_job(self, job: ImportJob) -> bool:
+        self.calls["create_job"] += 1
+        key = (job.account_id, job.import_id)
+        if key in self.jobs:
+            return False
+        self.jobs[key] = job.model_copy(update={"version": 1})
+        return True
+
+    def get_job(self, account_id: str, import_id: str) -> ImportJob | None:
+        self.calls["get_job"] += 1
+        return self.jobs.get((account_id, import_id))
+
+    def save_job(self, job: ImportJob, expected_version: int, rejected: Sequence[RejectedRow] = ()) -> bool:
+        self.calls["save_job"] += 1
+        key = (job.account_id, job.import_id)
+        current = self.jobs.get(key)
+        if current is None or current.version != expected_version:
+            return False
+        self.jobs[key] = job.model_copy(update={"version": expected_version + 1})
+        self.rejected.setdefault(key, {}).update((row.line, row) for row in rejected)
+        return True
+
+    def rejected_rows(
+        self, account_id: str, import_id: str, after_line: int, limit: int
+    ) -> tuple[list[RejectedRow], int | None]:
+        self.calls["rejected_rows"] += 1
+        rows = self.rejected.get((account_id, import_id), {})
+        after = [rows[line] for line in sorted(rows) if line > after_line]
+        page = after[:limit]
+        return page, (page[-1].line if len(after) > limit and page else None)
+
+
+class InMemoryImportFiles:
+    """Files by key. `upload_form` answers a form naming the key; `files[key] = data` stands for the POST to it."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.calls: Counter[str] = Counter()
+
+    def put(self, key: str, data: bytes) -> None:
+        self.calls["put"] += 1
+        self.files[key] = bytes(data)
+
+    def size(self, key: str) -> int | None:
+        self.calls["size"] += 1
+        return len(self.files[key]) if key in self.files else None
+
+    def read(self, key: str, start: int, length: int) -> bytes:
+        self.calls["read"] += 1
+        if key not in self.files:
+            raise ImportFileMissing(key)
+        return self.files[key][start : start + max(0, length)]
+
+    def upload_form(self, key: str, max_bytes: int, expires_in: int) -> UploadForm:
+        self.calls["upload_form"] += 1
+        policy = f"key={key};bytes=1-{max_bytes};expires_in={expires_in}"
+        return UploadForm(url="https://imports.example.com/", fields={"key": key, "policy": policy})
+
+
 def in_memory_stores() -> Stores:
     """Every store fake, the number store writing into the history, inbound log and outbox beside it."""
     history, inbound, outbox = InMemoryHistory(), InMemoryInboundLog(), InMemoryOutbox()
@@ -262,6 +348,9 @@ def in_memory_stores() -> Stores:
         outbound=InMemoryOutboundLog(),
         emails=InMemoryEmailLog(),
         parts=InMemoryMessageParts(),
+        imports=InMemoryImportJobs(),
+        import_files=InMemoryImportFiles(),
+        endpoints=InMemoryEventEndpoints(),
     )
 
 
@@ -338,3 +427,103 @@ class RecordingSmsProvider:
     def send(self, message: OutboundSms) -> SmsResult:
         self.sent.append((self._clock(), message))
         return self.answers.get(message.to) or SmsResult(status="sent", provider_message_id=f"fake-{len(self.sent)}")
+
+
+# --- change events (chalicelib/domain/change_events.py) ----------------------------------------------------------
+
+
+class InMemoryEventEndpoints:
+    """Endpoints and their version by account; delivery log entries by (account, endpoint), then change event id.
+
+    `calls` counts every method, as round trips.
+    """
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, tuple[list[EventEndpoint], int]] = {}
+        self.deliveries: dict[tuple[str, str], dict[str, Delivery]] = {}
+        self.calls: Counter[str] = Counter()
+
+    def load_endpoints(self, account_id: str) -> tuple[list[EventEndpoint], int]:
+        self.calls["load_endpoints"] += 1
+        endpoints, version = self.endpoints.get(account_id, ([], 0))
+        return list(endpoints), version
+
+    def save_endpoints(self, account_id: str, endpoints: Sequence[EventEndpoint], expected_version: int) -> bool:
+        self.calls["save_endpoints"] += 1
+        if self.endpoints.get(account_id, ([], 0))[1] != expected_version:
+            return False
+        self.endpoints[account_id] = (list(endpoints), expected_version + 1)
+        return True
+
+    def schedule_delivery(self, delivery: Delivery) -> Delivery:
+        self.calls["schedule_delivery"] += 1
+        log = self.deliveries.setdefault((delivery.account_id, delivery.endpoint_id), {})
+        return log.setdefault(delivery.event.id, delivery)
+
+    def put_delivery(self, delivery: Delivery) -> None:
+        self.calls["put_delivery"] += 1
+        self.deliveries.setdefault((delivery.account_id, delivery.endpoint_id), {})[delivery.event.id] = delivery
+
+    def get_delivery(self, account_id: str, endpoint_id: str, event_id: str) -> Delivery | None:
+        self.calls["get_delivery"] += 1
+        return self.deliveries.get((account_id, endpoint_id), {}).get(event_id)
+
+    def list_deliveries(
+        self, account_id: str, endpoint_id: str, cursor: str | None, limit: int
+    ) -> tuple[list[Delivery], str | None]:
+        self.calls["list_deliveries"] += 1
+        listing = ("deliveries", f"{account_id}#{endpoint_id}")
+        log = sorted(self.deliveries.get((account_id, endpoint_id), {}).items(), reverse=True)
+        start = 0
+        if cursor:
+            after = _cursor_key(listing, cursor)
+            start = next((i for i, (event_id, _) in enumerate(log) if event_id < after), len(log))
+        page = log[start : start + limit]
+        more = start + limit < len(log)
+        return [delivery for _, delivery in page], (_cursor(listing, page[-1][0]) if more and page else None)
+
+    def deliveries_since(
+        self, account_id: str, endpoint_id: str, since: datetime, limit: int, *, after: str | None = None
+    ) -> list[Delivery]:
+        self.calls["deliveries_since"] += 1
+        floor = change_event_id_floor(since)
+        log = sorted(self.deliveries.get((account_id, endpoint_id), {}).items())
+        return [d for event_id, d in log if event_id >= floor and (after is None or event_id > after)][:limit]
+
+
+class RecordingEventPublisher:
+    """An EventPublisher that keeps what it was given; `fail` makes it refuse, as a bus that is down."""
+
+    def __init__(self) -> None:
+        self.published: list[ChangeEvent] = []
+        self.fail = False
+
+    def publish(self, events: Sequence[ChangeEvent]) -> None:
+        if self.fail:
+            raise StoreUnavailable("the bus did not answer")
+        self.published.extend(events)
+
+
+class RecordingDeliveryQueue:
+    """A DeliveryQueue that keeps the jobs; `fail` makes it refuse them."""
+
+    def __init__(self) -> None:
+        self.jobs: list[DeliveryJob] = []
+        self.fail = False
+
+    def enqueue_deliveries(self, jobs: Sequence[DeliveryJob]) -> None:
+        if self.fail and jobs:
+            raise StoreUnavailable("SQS did not answer")
+        self.jobs.extend(jobs)
+
+
+class ScriptedWebhookSender:
+    """A WebhookSender that answers from a script (the last answer repeats) and records every post."""
+
+    def __init__(self, *answers: ReceiverAnswer) -> None:
+        self.answers = list(answers) or [ReceiverAnswer(status=200)]
+        self.posts: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> ReceiverAnswer:
+        self.posts.append((url, body, dict(headers)))
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]

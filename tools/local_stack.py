@@ -190,6 +190,10 @@ class Resources:
     dlq_name: str
     dlq_url: str
     dlq_arn: str
+    #: The change events' EventBridge bus (OPTOUT_EVENT_BUS_NAME).
+    event_bus_name: str = "optout-events"
+    #: The import files' S3 bucket (OPTOUT_IMPORT_BUCKET: its default names this one).
+    import_bucket: str = "optout-imports"
 
 
 def _region() -> str:
@@ -235,6 +239,8 @@ def create_resources(
     )
     # SES, like the real sandbox, refuses to send from an unverified address.
     client("sesv2", endpoint_url, region).create_email_identity(EmailIdentity=email_sender)
+    create_event_bus(endpoint_url, region=region)
+    create_import_bucket(endpoint_url, region=region)
     return Resources(
         endpoint_url=endpoint_url,
         region=region,
@@ -247,6 +253,31 @@ def create_resources(
         dlq_url=dlq_url,
         dlq_arn=dlq_arn,
     )
+
+
+def create_import_bucket(endpoint_url: str, name: str = "optout-imports", *, region: str | None = None) -> str:
+    """Create the import files' bucket (private, encrypted by default, as infra/ makes it); an existing one is kept."""
+    s3 = client("s3", endpoint_url, region)
+    try:
+        s3.create_bucket(Bucket=name)  # us-east-1 takes no location constraint; the embedded endpoint needs none
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=encryption)
+    return name
+
+
+def create_event_bus(endpoint_url: str, name: str = "optout-events", *, region: str | None = None) -> str:
+    """Create the change events' EventBridge bus on the embedded endpoint (moto takes PutEvents on a custom bus and
+    routes it by rules); an existing one is kept. Returns its ARN."""
+    events = client("events", endpoint_url, region)
+    try:
+        return str(events.create_event_bus(Name=name)["EventBusArn"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise
+    return str(events.describe_event_bus(Name=name)["Arn"])
 
 
 def _create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
@@ -294,6 +325,9 @@ def service_environment(
         # Without a public base URL, webhook signatures are checked against the URL rebuilt from the request's Host:
         # right on this machine (the carrier, a script, is local), refused in AWS unless this says so.
         "OPTOUT_ALLOW_HOST_URL": "true",
+        # Change events go to the embedded bus, and to event endpoints that may be plain http:// on this machine.
+        "OPTOUT_EVENT_BUS_NAME": resources.event_bus_name,
+        "OPTOUT_ALLOW_LOOPBACK_ENDPOINTS": "true",
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_REGION": resources.region,

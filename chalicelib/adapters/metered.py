@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.models import (
     Contact,
     EventRecord,
@@ -31,8 +32,9 @@ class MeteredNumberStore:
         record: EventRecord,
         inbound: LoggedInbound | None = None,
         job: NotificationJob | None = None,
+        change_job: ChangeEventJob | None = None,
     ) -> None:
-        self._inner.commit(state, record, inbound, job)
+        self._inner.commit(state, record, inbound, job, change_job)
         for change in record.changes:
             count("Suppressed" if change.change == "suppressed" else "Lifted", source=change.source.value)
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.imports import ImportTask
 from chalicelib.domain.models import NotificationJob, SendRequest
 from chalicelib.observability import logger
 
@@ -35,12 +37,19 @@ class SqsSendQueue:
                 failed[chunk[int(failure["Id"])].request_id] = failure.get("Message") or failure.get("Code", "failed")
         return failed
 
-    def enqueue_job(self, job: NotificationJob) -> None:
-        """Queue one email job; StoreUnavailable when SQS did not take it."""
+    def enqueue_job(self, job: NotificationJob | ChangeEventJob) -> None:
+        """Queue one email job or change-event job; StoreUnavailable when SQS did not take it."""
         try:
             self._client.send_message(QueueUrl=self._url, MessageBody=job.model_dump_json())
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"could not queue email job {job.job_id}: {error}") from error
+
+    def enqueue_import(self, task: ImportTask) -> None:
+        """Queue an import's next chunk; StoreUnavailable when SQS did not take it."""
+        try:
+            self._client.send_message(QueueUrl=self._url, MessageBody=task.model_dump_json())
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"could not queue import {task.import_id}: {error}") from error
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Keep a record hidden for `seconds` before SQS redelivers it (backoff); best effort."""

@@ -7,6 +7,7 @@ whose queueing failed stays pending until `flush_outbox` queues it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -14,7 +15,7 @@ from typing import Literal
 from chalicelib.domain.errors import MailRejected, MailRetry, StoreUnavailable
 from chalicelib.domain.models import Account, Action, EventRecord, InboundMessage, NotificationJob, Source
 from chalicelib.domain.notifications import NotificationKind, NotificationValues, build_email, valid_email
-from chalicelib.domain.ports import Mailer, Outbox, SendQueue, Stores
+from chalicelib.domain.ports import Mailer, Outbox, OutboxJob, SendQueue, Stores
 
 
 def job_for(record: EventRecord) -> NotificationJob | None:
@@ -59,20 +60,26 @@ def reply_job(message: InboundMessage) -> NotificationJob:
     )
 
 
-def dispatch(outbox: Outbox, queue: SendQueue, job: NotificationJob) -> bool:
-    """Queue a job; an outbox job is then marked queued. False (and still pending) when the queue failed."""
+def dispatch(outbox: Outbox, queue: SendQueue, *jobs: OutboxJob) -> bool:
+    """Queue the jobs of one event (its email job, its change events); once all are queued, the event leaves the
+    outbox. False (and still pending, all of them) when the queue failed: a later flush queues them all again, and
+    each consumer handles a job delivered twice once."""
     try:
-        queue.enqueue_job(job)
+        for job in jobs:
+            queue.enqueue_job(job)
     except StoreUnavailable:
         return False
-    if job.event_id is not None:
-        outbox.job_queued(job)
+    if jobs and jobs[0].event_id is not None:
+        outbox.job_queued(jobs[0])
     return True
 
 
 def flush_outbox(outbox: Outbox, queue: SendQueue, limit: int = 100) -> int:
     """Queue the jobs whose queueing failed after their event was stored; returns how many went."""
-    return sum(dispatch(outbox, queue, job) for job in outbox.pending_jobs(limit))
+    by_event: dict[tuple[str, str, str | None], list[OutboxJob]] = defaultdict(list)
+    for job in outbox.pending_jobs(limit):
+        by_event[(job.account_id, job.phone, job.event_id)].append(job)
+    return sum(len(jobs) for jobs in by_event.values() if dispatch(outbox, queue, *jobs))
 
 
 class UndeliverableJob(Exception):

@@ -12,6 +12,15 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+from chalicelib.domain.change_events import (
+    ChangeEvent,
+    ChangeEventJob,
+    Delivery,
+    DeliveryJob,
+    EventEndpoint,
+    ReceiverAnswer,
+)
+from chalicelib.domain.imports import ImportJob, ImportTask, RejectedRow, UploadForm
 from chalicelib.domain.models import (
     Account,
     Contact,
@@ -56,12 +65,14 @@ class NumberStore(Protocol):
         record: EventRecord,
         inbound: LoggedInbound | None = None,
         job: NotificationJob | None = None,
+        change_job: ChangeEventJob | None = None,
     ) -> None:
         """Write the new state and append `record` to the number's history atomically.
 
         Conditional on the state still being at `state.version` (else ConcurrentUpdate) and on the
         event not being recorded yet (else DuplicateEvent). `inbound`, when given, goes into the inbound
-        log in the same write; `job`, when given, into the outbox.
+        log in the same write; `job` (the email job) and `change_job` (the change events), when given, into the
+        outbox, on the event's item.
         """
         ...
 
@@ -122,15 +133,20 @@ class MessageParts(Protocol):
         ...
 
 
-class Outbox(Protocol):
-    """Email jobs stored with their event (by `NumberStore.commit`) and not yet on the queue."""
+#: What the outbox holds: an event's email job, its change events.
+OutboxJob = NotificationJob | ChangeEventJob
 
-    def pending_jobs(self, limit: int) -> list[NotificationJob]:
-        """Outbox jobs not yet queued, oldest first."""
+
+class Outbox(Protocol):
+    """Jobs stored with their event (by `NumberStore.commit`) and not yet on the queue: an event's email job and its
+    change events, listed together until both are queued."""
+
+    def pending_jobs(self, limit: int) -> list[OutboxJob]:
+        """The jobs of up to `limit` events not yet queued, oldest first (an event's email job before its changes)."""
         ...
 
-    def job_queued(self, job: NotificationJob) -> None:
-        """The outbox job is on the queue: it is no longer pending."""
+    def job_queued(self, job: OutboxJob) -> None:
+        """Every job of `job`'s event is on the queue: the event leaves the outbox."""
         ...
 
 
@@ -190,6 +206,10 @@ class Stores:
     outbound: OutboundLog
     emails: EmailLog
     parts: MessageParts
+    endpoints: EventEndpoints
+    #: Bulk imports: their jobs, and their files (None where nothing imports: see `chalicelib/domain/imports.py`).
+    imports: ImportJobStore | None = None
+    import_files: ImportFiles | None = None
 
 
 class SecretStore(Protocol):
@@ -225,8 +245,12 @@ class SendQueue(Protocol):
         """Back off before a record is delivered again."""
         ...
 
-    def enqueue_job(self, job: NotificationJob) -> None:
-        """Queue an email job; raises StoreUnavailable when the queue did not take it."""
+    def enqueue_job(self, job: NotificationJob | ChangeEventJob) -> None:
+        """Queue an email job or a change-event job; raises StoreUnavailable when the queue did not take it."""
+        ...
+
+    def enqueue_import(self, task: ImportTask) -> None:
+        """Queue an import's next chunk; raises StoreUnavailable when the queue did not take it."""
         ...
 
 
@@ -325,4 +349,114 @@ class CarrierCatalog(Protocol):
 
     def provider_names(self) -> frozenset[str]:
         """What `sms_provider` may name."""
+        ...
+
+
+# --- change events (chalicelib/domain/change_events.py) ------------------------------------------------------
+
+
+class EventPublisher(Protocol):
+    """The event bus every change event goes to (EventBridge in AWS and on the embedded endpoint)."""
+
+    def publish(self, events: Sequence[ChangeEvent]) -> None:
+        """Put the events on the bus; StoreUnavailable when it did not take every one (retry)."""
+        ...
+
+
+class EventEndpoints(Protocol):
+    """An account's event endpoints (one item, changed conditionally on its version) and each endpoint's delivery
+    log (one entry per change event sent to it)."""
+
+    def load_endpoints(self, account_id: str) -> tuple[list[EventEndpoint], int]:
+        """Every endpoint of the account (deleted ones too), oldest first, and the version to save them at (0: none
+        yet)."""
+        ...
+
+    def save_endpoints(self, account_id: str, endpoints: Sequence[EventEndpoint], expected_version: int) -> bool:
+        """Replace the account's endpoints; False (nothing written) when they changed since `expected_version`."""
+        ...
+
+    def schedule_delivery(self, delivery: Delivery) -> Delivery:
+        """Add `delivery` to its endpoint's log unless that change event is there already; the entry now stored."""
+        ...
+
+    def put_delivery(self, delivery: Delivery) -> None:
+        """Store the delivery's entry as it is now (after an attempt, a cancellation or a replay)."""
+        ...
+
+    def get_delivery(self, account_id: str, endpoint_id: str, event_id: str) -> Delivery | None:
+        """The entry of change event `event_id` in the endpoint's log."""
+        ...
+
+    def list_deliveries(
+        self, account_id: str, endpoint_id: str, cursor: str | None, limit: int
+    ) -> tuple[list[Delivery], str | None]:
+        """The endpoint's log, newest change event first, a page at a time (InvalidRequest for a foreign cursor)."""
+        ...
+
+    def deliveries_since(
+        self, account_id: str, endpoint_id: str, since: datetime, limit: int, *, after: str | None = None
+    ) -> list[Delivery]:
+        """Up to `limit` entries of change events recorded at or after `since` (and after the change event id
+        `after`, when given), oldest first."""
+        ...
+
+
+class DeliveryQueue(Protocol):
+    """Where deliveries of change events wait (the send queue, beside send requests and email jobs)."""
+
+    def enqueue_deliveries(self, jobs: Sequence[DeliveryJob]) -> None:
+        """Queue the jobs; StoreUnavailable when the queue did not take them all."""
+        ...
+
+
+class WebhookSender(Protocol):
+    """Posts one signed change event to an endpoint (HTTPS, no redirects followed, bounded in time)."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> ReceiverAnswer:
+        """The receiver's answer; never raises for the receiver's failure (no answer is a ReceiverAnswer too)."""
+        ...
+
+
+class ImportJobStore(Protocol):
+    """Bulk imports: one job per account and import id, with its progress and the rows it did not apply."""
+
+    def create_job(self, job: ImportJob) -> bool:
+        """Store a new job (at version 1); False when the account has a job with this import id already."""
+        ...
+
+    def get_job(self, account_id: str, import_id: str) -> ImportJob | None:
+        """The job, strongly consistent, with its version."""
+        ...
+
+    def save_job(self, job: ImportJob, expected_version: int, rejected: Sequence[RejectedRow] = ()) -> bool:
+        """Store `job` (its version becomes `expected_version + 1`) with more rejected rows, in one write; False, and
+        nothing written, when the job is no longer at `expected_version`."""
+        ...
+
+    def rejected_rows(
+        self, account_id: str, import_id: str, after_line: int, limit: int
+    ) -> tuple[list[RejectedRow], int | None]:
+        """Up to `limit` rejected rows after line `after_line`, by line; and the line to continue after (None: no
+        more)."""
+        ...
+
+
+class ImportFiles(Protocol):
+    """The files imports read: requests' bodies and uploads (S3 in AWS and on the embedded endpoint)."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Keep `data` under `key`; StoreUnavailable when it could not."""
+        ...
+
+    def size(self, key: str) -> int | None:
+        """The file's size in bytes; None when there is no such file."""
+        ...
+
+    def read(self, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes of the file from byte `start`; ImportFileMissing when there is no such file."""
+        ...
+
+    def upload_form(self, key: str, max_bytes: int, expires_in: int) -> UploadForm:
+        """A presigned POST that uploads one file of 1 to `max_bytes` bytes as `key`, valid `expires_in` seconds."""
         ...

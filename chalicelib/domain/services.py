@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.domain import alerts, detector, policy, replies
+from chalicelib.domain import alerts, change_events, detector, policy, replies
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidPhone, MessageNotFound, StoreUnavailable
 from chalicelib.domain.models import (
     ALL,
@@ -75,15 +75,17 @@ def record_event(
                 stores.inbound.log_inbound(inbound)
             return Recorded(state, record)
         job = alerts.job_for(record)
+        change_job = change_events.job_for(record, new_state)
         try:
-            stores.numbers.commit(new_state, record, inbound, job)
+            stores.numbers.commit(new_state, record, inbound, job, change_job)
         except ConcurrentUpdate:
             continue
         except DuplicateEvent:
             return Recorded(state, None)
-        if job is not None:
-            # Stored first, queued second; a job the queue refused stays in the outbox.
-            alerts.dispatch(stores.outbox, queue, job)
+        jobs = [queued for queued in (job, change_job) if queued is not None]
+        if jobs:
+            # Stored first, queued second; jobs the queue refused stay in the outbox.
+            alerts.dispatch(stores.outbox, queue, *jobs)
         return Recorded(new_state.model_copy(update={"version": state.version + 1}), record)
     raise StoreUnavailable("the number is changing too fast to record this event; retry", phone=event.phone)
 

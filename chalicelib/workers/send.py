@@ -18,9 +18,11 @@ from pydantic import ValidationError
 
 from chalicelib.domain import alerts, sending
 from chalicelib.domain.errors import InvalidRequest, MailRetry
+from chalicelib.domain.imports import ImportTask, run_chunk
 from chalicelib.domain.models import Account, NotificationJob, NumberState, SendRequest
 from chalicelib.observability import logger
 from chalicelib.wiring import Container, container
+from chalicelib.workers import change_events
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -42,6 +44,8 @@ class BatchPlan:
 
     requests: dict[str, SendRequest] = field(default_factory=dict)
     jobs: dict[str, NotificationJob] = field(default_factory=dict)
+    imports: dict[str, ImportTask] = field(default_factory=dict)
+    change_jobs: dict[str, change_events.ChangeJob] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     states: dict[tuple[str, str], NumberState] = field(default_factory=dict)
@@ -70,6 +74,12 @@ def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
             if raw.get("kind") == "notification":
                 plan.jobs[message_id] = NotificationJob.model_validate(raw)
                 continue
+            if raw.get("kind") == "import":
+                plan.imports[message_id] = ImportTask.model_validate(raw)
+                continue
+            if raw.get("kind") in change_events.KINDS:
+                plan.change_jobs[message_id] = change_events.parse(raw)
+                continue
             plan.requests[message_id] = SendRequest.model_validate(
                 raw, context={"region": plan.accounts[account_id].default_region}
             )
@@ -84,6 +94,19 @@ def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
         for phone, state in parts.stores.numbers.load_many(account_id, phones).items():
             plan.states[(account_id, phone)] = state
     return plan
+
+
+def import_chunk(parts: Container, plan: BatchPlan, task: ImportTask, seconds_left: Callable[[], float] | None) -> str:
+    """One chunk of an import (`chalicelib/domain/imports.py`): it stops in time and queues the next chunk itself."""
+    job = run_chunk(parts.stores, parts.queue, plan.accounts[task.account_id], task, parts.clock, seconds_left)
+    if job is None:
+        logger.info("import chunk left to another worker", extra={"import_id": task.import_id})
+        return "import_skipped"
+    logger.info(
+        "import chunk handled",
+        extra={"import_id": task.import_id, "status": job.status, "next_line": job.next_line, "rows": job.rows},
+    )
+    return f"import_{job.status}"
 
 
 def _describe(error: ValidationError) -> str:
@@ -128,6 +151,13 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
             raise UnsendableRecord(reason)
         if record.message_id in plan.jobs:
             return email_job(plan.jobs[record.message_id], record)
+        if record.message_id in plan.imports:
+            return import_chunk(parts, plan, plan.imports[record.message_id], seconds_left)
+        if record.message_id in plan.change_jobs:
+            receives = int(record.attributes.approximate_receive_count)
+            return change_events.handle(
+                plan.change_jobs[record.message_id], receipt_handle=record.receipt_handle, receives=receives
+            )
         request = plan.requests[record.message_id]
         account = plan.accounts[request.account_id]
         receives = int(record.attributes.approximate_receive_count)

@@ -593,6 +593,10 @@ def test_api_role_has_only_what_the_api_calls(stage: Synthesised) -> None:
         "ssm:GetParameter",
         "ssm:PutParameter",
         "sqs:SendMessage",
+        # Import files (tests/infra/test_import_bucket.py says on what).
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
     }
     granted = actions_by_resource(stage, role)
     table = stage.logical_id("AWS::DynamoDB::Table", "SuppressionTable")
@@ -631,6 +635,10 @@ def test_send_role_has_only_what_the_send_function_calls(stage: Synthesised) -> 
         "sqs:SendMessage",
         "sms-voice:SendTextMessage",
         "ses:SendEmail",
+        "events:PutEvents",
+        # Import files (tests/infra/test_import_bucket.py says on what).
+        "s3:GetObject",
+        "s3:ListBucket",
     }
     granted = actions_by_resource(stage, role)
     assert granted[dump(table_arn(stage))] == {

@@ -182,9 +182,10 @@ def test_when_the_queue_fails_the_opt_out_stands_and_the_job_waits_in_the_outbox
     result = texted(world, "STOP", "SM1")
     assert result.reply is not None
     assert world.stores.numbers.load("acme", CONTACT)[0].suppressed
-    assert [j.topic for j in world.stores.outbox.pending_jobs(10)] == ["opt_out"]
+    # the email job and the change events, both of the STOP's event
+    assert [j.kind for j in world.stores.outbox.pending_jobs(10)] == ["notification", "change_events"]
     world.queue.fail = False
-    assert alerts.flush_outbox(world.stores.outbox, world.queue) == 1
+    assert alerts.flush_outbox(world.stores.outbox, world.queue) == 2
     assert [j.topic for j in world.queue.jobs] == ["opt_out"] and world.stores.outbox.pending_jobs(10) == []
 
 

@@ -295,11 +295,11 @@ def test_a_store_failure_mid_callback_fails_it_and_the_retry_applies_the_rest_on
     commit = parts.stores.numbers.commit
     failures = [OTHER_CONTACT]
 
-    def flaky_commit(state, record, inbound=None, job=None):
+    def flaky_commit(state, record, *args, **kwargs):
         if state.phone in failures:
             failures.remove(state.phone)
             raise StoreUnavailable("the table did not answer")
-        return commit(state, record, inbound, job)
+        return commit(state, record, *args, **kwargs)
 
     monkeypatch.setattr(parts.stores.numbers, "commit", flaky_commit)
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb.accounts import DynamoDBAccountStore
 from chalicelib.adapters.dynamodb.emails import DynamoDBEmailLog
+from chalicelib.adapters.dynamodb.endpoints import DynamoDBEventEndpoints
 from chalicelib.adapters.dynamodb.history import DynamoDBHistory
+from chalicelib.adapters.dynamodb.imports import DynamoDBImportJobs
 from chalicelib.adapters.dynamodb.inbound import DynamoDBInboundLog
 from chalicelib.adapters.dynamodb.numbers import DynamoDBNumberStore
 from chalicelib.adapters.dynamodb.outbound import DynamoDBOutboundLog
@@ -17,6 +19,7 @@ from chalicelib.domain.ports import Stores
 __all__ = [
     "DynamoDBAccountStore",
     "DynamoDBEmailLog",
+    "DynamoDBEventEndpoints",
     "DynamoDBHistory",
     "DynamoDBInboundLog",
     "DynamoDBMessageParts",
@@ -38,4 +41,6 @@ def dynamodb_stores(client: Any, table_name: str) -> Stores:
         outbound=DynamoDBOutboundLog(client, table_name),
         emails=DynamoDBEmailLog(client, table_name),
         parts=DynamoDBMessageParts(client, table_name),
+        imports=DynamoDBImportJobs(client, table_name),
+        endpoints=DynamoDBEventEndpoints(client, table_name),
     )

@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamodb.table import (
     state_key,
     suppressed_partition,
 )
+from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, StoreUnavailable
 from chalicelib.domain.models import (
     Contact,
@@ -72,6 +73,7 @@ class DynamoDBNumberStore:
         record: EventRecord,
         inbound: LoggedInbound | None = None,
         job: NotificationJob | None = None,
+        change_job: ChangeEventJob | None = None,
     ) -> None:
         """Write the state and append the event in one transaction, conditional on version and novelty.
 
@@ -95,7 +97,7 @@ class DynamoDBNumberStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _event_item(record, job),
+                    "Item": _event_item(record, job, change_job),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -196,7 +198,7 @@ def _state_from(item: dict[str, Any]) -> NumberState:
     return NumberState.model_validate_json(item["doc"]["S"]).model_copy(update={"version": int(item["version"]["N"])})
 
 
-def _event_item(record: EventRecord, job: NotificationJob | None) -> dict[str, Any]:
+def _event_item(record: EventRecord, job: NotificationJob | None, change_job: ChangeEventJob | None) -> dict[str, Any]:
     event = record.event
     item: dict[str, Any] = {
         **event_key(event.account_id, event.phone, event.event_id),
@@ -204,6 +206,9 @@ def _event_item(record: EventRecord, job: NotificationJob | None) -> dict[str, A
     }
     if job is not None:
         item["job"] = {"S": job.model_dump_json()}
+    if change_job is not None:
+        item["change_job"] = {"S": change_job.model_dump_json()}
+    if job is not None or change_job is not None:
         item["gsi2pk"] = {"S": OUTBOX}
         item["gsi2sk"] = {"S": f"{event.received_at.isoformat()}#{event.event_id}"}
     return item

@@ -9,7 +9,9 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb.calls import call, conditional
 from chalicelib.adapters.dynamodb.table import GSI2, OUTBOX, event_key
+from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.models import NotificationJob
+from chalicelib.domain.ports import OutboxJob
 
 
 class DynamoDBOutbox:
@@ -19,8 +21,8 @@ class DynamoDBOutbox:
         self._client = client
         self._table = table_name
 
-    def pending_jobs(self, limit: int) -> list[NotificationJob]:
-        """Up to `limit` email jobs stored with their event but not queued yet, oldest first (by received time)."""
+    def pending_jobs(self, limit: int) -> list[OutboxJob]:
+        """The jobs of up to `limit` events stored but not queued yet, oldest first (by received time)."""
         response = call(
             self._client,
             "query",
@@ -30,9 +32,15 @@ class DynamoDBOutbox:
             ExpressionAttributeValues={":outbox": {"S": OUTBOX}},
             Limit=limit,
         )
-        return [NotificationJob.model_validate_json(item["job"]["S"]) for item in response.get("Items", [])]
+        jobs: list[OutboxJob] = []
+        for item in response.get("Items", []):
+            if "job" in item:
+                jobs.append(NotificationJob.model_validate_json(item["job"]["S"]))
+            if "change_job" in item:
+                jobs.append(ChangeEventJob.model_validate_json(item["change_job"]["S"]))
+        return jobs
 
-    def job_queued(self, job: NotificationJob) -> None:
+    def job_queued(self, job: OutboxJob) -> None:
         """Take the job out of the outbox index (its event item keeps it, for the record).
 
         Nothing happens for a job whose event is not stored: an Update would otherwise create an empty

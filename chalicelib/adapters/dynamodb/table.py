@@ -25,6 +25,15 @@ Items (pk / sk), with the module that owns them:
   `detail` of one alert email (once per job and recipient).
 - `PARTS#<account>#<carrier>#<sender>#<reference>` / `PART#<nnn>` (parts): `doc`, the InboundMessage of one
   part of a long message, kept (not deleted) after the parts were joined.
+- `IMPORT#<account>#<import id>` / `JOB` (imports): `doc`, the ImportJob (its progress and counts) without its version;
+  `version` (N), every save conditional on it.
+- `IMPORT#<account>#<import id>` / `REJECTED#<last line, 9 digits>` (imports): `doc`, a JSON list of up to 250
+  rejected rows of one chunk, in line order; keyed by their last line, so a page after line n starts at the first
+  item whose key is above n.
+- `ACCOUNT#<account>` / `EVENT_ENDPOINTS` (endpoints): `doc`, the account's event endpoints (a JSON list, deleted
+  ones kept), `version` (N), every write conditional on it. One item: the send path reads it by key.
+- `ENDPOINT#<account>#<endpoint id>` / `DELIVERY#<change event id>` (endpoints): `doc`, the Delivery of one change
+  event to one endpoint (the delivery log; change event ids sort by when the change was recorded), `status`.
 """
 
 from __future__ import annotations
@@ -147,6 +156,44 @@ def campaign_counts_key(account_id: str, campaign_id: str) -> Key:
 def email_key(job_id: str, account_id: str, recipient: str) -> Key:
     """One alert email: a job to one recipient (in lower case)."""
     return {"pk": {"S": f"EMAIL#{account_id}#{job_id}"}, "sk": {"S": f"TO#{recipient.lower()}"}}
+
+
+def event_endpoints_key(account_id: str) -> Key:
+    """The account's event endpoints, beside its account item."""
+    return {"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "EVENT_ENDPOINTS"}}
+
+
+#: The sort key prefix of an endpoint's delivery log entries.
+DELIVERY_PREFIX = "DELIVERY#"
+
+
+def delivery_partition(account_id: str, endpoint_id: str) -> str:
+    """An endpoint's delivery log: its entries only."""
+    return f"ENDPOINT#{account_id}#{endpoint_id}"
+
+
+def delivery_key(account_id: str, endpoint_id: str, event_id: str) -> Key:
+    """One change event's entry in an endpoint's delivery log."""
+    return {"pk": {"S": delivery_partition(account_id, endpoint_id)}, "sk": {"S": f"{DELIVERY_PREFIX}{event_id}"}}
+
+
+def import_partition(account_id: str, import_id: str) -> str:
+    """An import: its job item and its rejected rows."""
+    return f"IMPORT#{account_id}#{import_id}"
+
+
+def import_job_key(account_id: str, import_id: str) -> Key:
+    """An import's job: what was asked, its progress and its counts."""
+    return {"pk": {"S": import_partition(account_id, import_id)}, "sk": {"S": "JOB"}}
+
+
+#: The sort key prefix of an import's rejected rows.
+REJECTED_PREFIX = "REJECTED#"
+
+
+def rejected_sort_key(last_line: int) -> str:
+    """The sort key of the rejected rows up to `last_line` (fixed width: keys sort as the lines do)."""
+    return f"{REJECTED_PREFIX}{last_line:09d}"
 
 
 # --- items written by more than one module ---------------------------------------------------------
