@@ -43,7 +43,7 @@ run: $(STAMP)
 	$(PY) -m tools.run_local
 
 test: $(STAMP) $(INFRA_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
