@@ -10,6 +10,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +25,31 @@ _HEADER = (
 
 
 def machine() -> str:
-    """One line naming the date, interpreter, platform and CPUs, so a reader can tell whether figures compare."""
+    """One line naming the date, code, interpreter, platform and CPUs, so a reader can tell whether figures compare."""
     return (
-        f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} with Python {platform.python_version()} "
+        f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}{_code()}, with Python {platform.python_version()} "
         f"({platform.python_implementation()}) on {platform.platform()}, {_cpu_model()}, "
         f"{os.cpu_count()} CPUs (load average {_load()})."
     )
+
+
+def _code() -> str:
+    """` on commit abc1234` (plus whether the code measured had uncommitted changes); empty outside a git checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app.py", "chalicelib", "tools", "tests"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" on commit {commit}" + (" plus uncommitted changes to the code" if changed else "")
 
 
 def _cpu_model() -> str:
@@ -112,11 +132,12 @@ def output_path(value: str | None) -> Path | None:
     return path if path.is_absolute() else ROOT / path
 
 
-def api_gateway_event(path: str, resource: str, body: str, signature: str, account_id: str = "acme") -> dict:
+def api_gateway_event(path: str, resource: str, body: str, signature: str, path_parameters: dict[str, str]) -> dict:
     """An API Gateway (REST, proxy integration) event for a form POST from Twilio, as Lambda hands it to Chalice.
 
-    `path` is the route without the stage (`/webhooks/twilio/acme`); the request context carries it with the stage,
-    as API Gateway does.
+    `path` is the request's path without the stage (`/webhooks/twilio/acme`), `resource` the route it matched
+    (`/webhooks/{carrier}/{account_id}`) and `path_parameters` its parameters; the request context carries the path
+    with the stage, as API Gateway does.
     """
     headers = {
         "Accept": "*/*",
@@ -137,7 +158,7 @@ def api_gateway_event(path: str, resource: str, body: str, signature: str, accou
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
-        "pathParameters": {"account_id": account_id},
+        "pathParameters": dict(path_parameters),
         "stageVariables": None,
         "requestContext": {
             "resourcePath": resource,

@@ -4,9 +4,10 @@ Run from the project root:
 
     .venv/bin/python benchmarks/bench_webhook.py [--webhooks 5000] [--write BENCHMARKS.md]
 
-The wiring is overridden with the in-memory fakes of `tests/fakes.py` (as `tests/unit/test_api.py` does), one account
-is created, and signed Twilio webhooks are handed to the Chalice app as API Gateway proxy events, `app(event,
-context)`, as Lambda would: no HTTP, no AWS. A third are opt-outs (STOP and friends), a third ordinary replies, a
+The process's container (`chalicelib.wiring`) is one built on the in-memory fakes of `tests/fakes.py` by
+`tests.containers.fake_container` (as `tests/unit/test_api.py` does), one account is created, and signed Twilio
+webhooks are handed to the Chalice app as API Gateway proxy events, `app(event, context)`, as Lambda would: no HTTP,
+no AWS. A third are opt-outs (STOP and friends), a third ordinary replies, a
 third HELP or START, each with its own MessageSid and sender. Events and signatures are built before the clock starts.
 """
 
@@ -20,7 +21,9 @@ import sys
 import sysconfig
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +35,9 @@ from app import app  # noqa: E402
 from chalicelib import wiring  # noqa: E402
 from chalicelib.adapters.carriers import twilio  # noqa: E402
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account  # noqa: E402
+from chalicelib.domain.ports import Stores  # noqa: E402
 from chalicelib.settings import Settings  # noqa: E402
-from tests.fakes import FixedClock, InMemorySecretStore, InMemorySuppressionStore  # noqa: E402
+from tests.containers import fake_container  # noqa: E402
 
 TITLE = "Webhook CPU cost (store faked)"
 ACCOUNT = "acme"
@@ -41,8 +45,9 @@ BASE_URL = "https://sms.example.com/api"
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 SID = "AC" + "1" * 32
 OUR_NUMBER = "+14155550100"
-ROUTE = f"/webhooks/twilio/{ACCOUNT}"
-RESOURCE = "/webhooks/twilio/{account_id}"
+CARRIER = "twilio"
+ROUTE = f"/webhooks/{CARRIER}/{ACCOUNT}"
+RESOURCE = "/webhooks/{carrier}/{account_id}"
 
 KINDS = ("opt-out", "reply", "help/start")
 BODIES = {
@@ -70,24 +75,26 @@ def main() -> None:
     parser.add_argument("--write", metavar="FILE", help="replace this script's section of FILE (e.g. BENCHMARKS.md)")
     args = parser.parse_args()
 
-    store = _install_fakes()
+    stores, others = _install_fakes()
     serial = iter(range(10**7))
 
-    # Warm-up, counting the store calls of each webhook by kind (outside the timed loop).
+    # Warm-up, counting the calls of each webhook by kind (outside the timed loop): the store calls are the sum of
+    # the fakes' `calls` counters; the other calls that are round trips in AWS are counted beside them.
     calls_by_kind: dict[str, Counter] = defaultdict(Counter)
+    other_by_kind: dict[str, Counter] = defaultdict(Counter)
     count_by_kind: Counter = Counter()
     for kind, event in _events(args.warm_up, serial):
-        before = dict(store.calls)
+        before, others_before = _store_calls(stores), others.snapshot()
         _serve(event)
-        for name, count in store.calls.items():
-            calls_by_kind[kind][name] += count - before.get(name, 0)
+        calls_by_kind[kind].update(_store_calls(stores) - before)
+        other_by_kind[kind].update(others.snapshot() - others_before)
         count_by_kind[kind] += 1
 
     # The timed loop: perf_counter per webhook for percentiles, process_time over each round for CPU. Rounds show
     # how much the machine's other work moves the figure.
     events = list(_events(args.webhooks, serial))
     elapsed: dict[str, list[float]] = defaultdict(list)
-    logged_before = len(store.inbound)
+    logged_before = len(stores.inbound.messages)  # type: ignore[attr-defined]
     gc.collect()
     collections_before = sum(stat["collections"] for stat in gc.get_stats())
     cpu_rounds: list[float] = []
@@ -105,13 +112,14 @@ def main() -> None:
         cpu_total += cpu
         cpu_rounds.append(cpu / len(chunk))
     collections = sum(stat["collections"] for stat in gc.get_stats()) - collections_before
-    intents = _intents(store, logged_before)
+    intents = _intents(stores, logged_before)
 
     profile = _profile(args.profile, serial)
-    pieces = _pieces(events[1][1])
+    pieces = _pieces(events[1][1], profile[1])
 
     cpu = (cpu_total, cpu_rounds)
-    body = _render(args, calls_by_kind, count_by_kind, elapsed, cpu, wall_total, collections, intents, profile)
+    calls = (calls_by_kind, other_by_kind, count_by_kind)
+    body = _render(args, stores, calls, elapsed, cpu, wall_total, collections, intents, profile)
     body += "\n\n" + pieces
     print(body)
     path = _report.output_path(args.write)
@@ -123,26 +131,59 @@ def main() -> None:
 # --- set-up --------------------------------------------------------------------------------------------------------
 
 
-def _install_fakes() -> InMemorySuppressionStore:
-    """Wire the app to in-memory fakes and create the account the webhooks are for."""
-    store, secrets, clock = InMemorySuppressionStore(), InMemorySecretStore(), FixedClock()
-    wiring.override(
-        wiring.Dependencies(
-            settings=Settings(operator_token="bench-operator-token", public_base_url=BASE_URL),
-            store=store,
-            secrets=secrets,
-            clock=clock,
-        )
-    )
+class OtherCalls:
+    """Calls outside the store fakes' `calls` counters that are round trips in AWS: the queue (SQS), the outbox's
+    `job_queued` (DynamoDB), the secret store (SSM). Counted by wrapping those methods of the container's parts."""
+
+    def __init__(self, parts: wiring.Container) -> None:
+        self.counts: Counter[str] = Counter()
+        self._count(parts.queue, "enqueue_job", "enqueue")
+        self._count(parts.stores.outbox, "job_queued")
+        self._count(parts.secrets, "get", label="secret get")
+
+    def _count(self, part: object, *methods: str, label: str | None = None) -> None:
+        for name in methods:
+            method = getattr(part, name)
+
+            def counted(*args: Any, _method: Any = method, _label: str = label or name, **kwargs: Any) -> Any:
+                self.counts[_label] += 1
+                return _method(*args, **kwargs)
+
+            setattr(part, name, counted)  # on the instance: the part's class is untouched
+
+    def snapshot(self) -> Counter[str]:
+        return Counter(self.counts)
+
+
+def _counters(stores: Stores) -> list[Counter[str]]:
+    """The `calls` counters of the store fakes (each store once)."""
+    unique = {id(store): store for store in vars(stores).values()}
+    return [store.calls for store in unique.values() if isinstance(getattr(store, "calls", None), Counter)]
+
+
+def _counted_store_names(stores: Stores) -> list[str]:
+    """The fields of `stores` whose fake counts its calls."""
+    return [name for name, store in vars(stores).items() if isinstance(getattr(store, "calls", None), Counter)]
+
+
+def _store_calls(stores: Stores) -> Counter[str]:
+    """The round trips the store fakes counted: the sum of their `calls` counters."""
+    return sum(_counters(stores), Counter())
+
+
+def _install_fakes() -> tuple[Stores, OtherCalls]:
+    """Install a container on in-memory fakes and create the account the webhooks are for."""
+    parts = fake_container(Settings(operator_token="bench-operator-token", public_base_url=BASE_URL))
     settings = AccountSettingsIn.model_validate(
-        {"name": "Acme", "carriers": {"twilio": {"account_sid": SID, "auth_token": AUTH_TOKEN}}}
+        {"name": "Acme", "carriers": {CARRIER: {"account_sid": SID, "auth_token": AUTH_TOKEN}}}
     )
-    upsert_account(store, secrets, ACCOUNT, settings, clock.now())
-    store.calls.clear()
-    return store
+    upsert_account(parts.stores.accounts, parts.secrets, parts.carriers, ACCOUNT, settings, parts.clock.now())
+    for calls in _counters(parts.stores):
+        calls.clear()
+    return parts.stores, OtherCalls(parts)
 
 
-def _events(count: int, serial):
+def _events(count: int, serial: Iterator[int]) -> Iterator[tuple[str, dict]]:
     """(kind, event) pairs: kinds in turn, each webhook with a new MessageSid and a new sender."""
     for index in range(count):
         number = next(serial)
@@ -170,7 +211,8 @@ def _events(count: int, serial):
             "ApiVersion": "2010-04-01",
         }
         signature = twilio.compute_signature(BASE_URL + ROUTE, sorted(params.items()), AUTH_TOKEN)
-        yield kind, _report.api_gateway_event(ROUTE, RESOURCE, urlencode(params), signature)
+        path_parameters = {"carrier": CARRIER, "account_id": ACCOUNT}
+        yield kind, _report.api_gateway_event(ROUTE, RESOURCE, urlencode(params), signature, path_parameters)
 
 
 def _serve(event: dict) -> None:
@@ -179,11 +221,11 @@ def _serve(event: dict) -> None:
         raise RuntimeError(f"webhook answered {response['statusCode']}: {response['body']}")
 
 
-def _intents(store: InMemorySuppressionStore, skip: int) -> dict[str, Counter]:
+def _intents(stores: Stores, skip: int) -> dict[str, Counter]:
     """What the timed webhooks were recognised as, per kind (to check the mix is what it claims to be)."""
     by_kind: dict[str, Counter] = defaultdict(Counter)
     kind_of = {body: kind for kind, bodies in BODIES.items() for body in bodies}
-    for logged in list(store.inbound.values())[skip:]:
+    for logged in list(stores.inbound.messages.values())[skip:]:  # type: ignore[attr-defined]
         by_kind[kind_of[logged.message.body]][logged.intent.value] += 1
     return by_kind
 
@@ -191,7 +233,7 @@ def _intents(store: InMemorySuppressionStore, skip: int) -> dict[str, Counter]:
 # --- where the time goes -------------------------------------------------------------------------------------------
 
 
-def _profile(count: int, serial) -> tuple[dict[str, float], list[tuple[str, float, float]], float]:
+def _profile(count: int, serial: Iterator[int]) -> tuple[dict[str, float], list[tuple[str, float, float]], float]:
     """Share of the time by area, and our own functions by cumulative time, under cProfile (a separate pass)."""
     events = list(_events(count, serial))
     profiler = cProfile.Profile()
@@ -240,9 +282,14 @@ _PYDANTIC = "pydantic (validation, serialisation)"
 _STDLIB = sysconfig.get_paths()["stdlib"] + "/"
 
 
-def _pieces(event: dict) -> str:
+def _pieces(event: dict, ours: list[tuple[str, float, float]]) -> str:
     """A few steps of every webhook timed alone with timeit (no profiler overhead), in µs per call."""
     import timeit
+
+    def per_webhook(function: str) -> str:
+        """How often the profiled pass called `function` per webhook."""
+        found = [calls for name, _, calls in ours if name.startswith(function + " ")]
+        return f"{found[0]:.1f}" if found else "?"
 
     from chalicelib.domain import keywords
     from chalicelib.domain.phone import to_e164
@@ -252,24 +299,32 @@ def _pieces(event: dict) -> str:
     signature = event["headers"]["X-Twilio-Signature"]
     url = BASE_URL + ROUTE
     steps = {
-        "`to_e164('+14155550100')` (called twice: From and To)": lambda: to_e164(OUR_NUMBER, "US"),
-        f"`twilio.parse_form` ({len(params)} fields)": lambda: twilio.parse_form(body),
-        "`twilio.is_valid_request` (one URL, valid)": lambda: twilio.is_valid_request(
-            urls=[url], params=params, auth_token=AUTH_TOKEN, signature=signature
+        "`to_e164('+14155550100')` (From and To)": (
+            per_webhook("chalicelib.domain.phone.to_e164"),
+            lambda: to_e164(OUR_NUMBER, "US"),
         ),
-        "`keywords.recognise('Stop please')`": lambda: keywords.recognise("Stop please"),
-        "`keywords.recognise` (an 88-character reply)": lambda: keywords.recognise(BODIES["reply"][5]),
+        f"`twilio.parse_form` ({len(params)} fields)": (
+            per_webhook("chalicelib.adapters.carriers.twilio.parse_form"),
+            lambda: twilio.parse_form(body),
+        ),
+        "`twilio.is_valid_request` (one URL, valid)": (
+            per_webhook("chalicelib.adapters.carriers.twilio.is_valid_request"),
+            lambda: twilio.is_valid_request(urls=[url], params=params, auth_token=AUTH_TOKEN, signature=signature),
+        ),
+        "`keywords.recognise('Stop please')`": ("", lambda: keywords.recognise("Stop please")),
+        "`keywords.recognise` (an 88-character reply)": ("", lambda: keywords.recognise(BODIES["reply"][5])),
     }
     rows = []
-    for name, step in steps.items():
+    for name, (calls, step) in steps.items():
         number, _ = timeit.Timer(step).autorange()
         best = min(timeit.repeat(step, number=number, repeat=5)) / number
-        rows.append([name, f"{best * 1e6:.1f}"])
+        rows.append([name, calls, f"{best * 1e6:.1f}"])
     return "\n".join(
         [
-            "Some steps of every webhook timed alone (timeit, best of 5, µs per call):",
+            "Some steps of every webhook timed alone (timeit, best of 5, µs per call; calls per webhook from the "
+            "profiled pass):",
             "",
-            _report.table(["step", "µs"], rows),
+            _report.table(["step", "calls per webhook", "µs"], rows),
         ]
     )
 
@@ -281,7 +336,8 @@ def _us(seconds: float) -> str:
     return f"{seconds * 1e6:,.0f}"
 
 
-def _render(args, calls_by_kind, count_by_kind, elapsed, cpu, wall_total, collections, intents, profile) -> str:
+def _render(args, stores, calls, elapsed, cpu, wall_total, collections, intents, profile) -> str:
+    calls_by_kind, other_by_kind, count_by_kind = calls
     cpu_total, cpu_rounds = cpu
     everything = [value for values in elapsed.values() for value in values]
     count = len(everything)
@@ -305,14 +361,25 @@ def _render(args, calls_by_kind, count_by_kind, elapsed, cpu, wall_total, collec
         ]
     )
     call_names = sorted({name for counter in calls_by_kind.values() for name in counter})
+    other_names = [
+        name
+        for name in ("enqueue_job", "job_queued", "enqueue", "secret get")
+        if any(counter[name] for counter in other_by_kind.values())
+    ]
     call_rows = [
         [
             kind,
             *(f"{calls_by_kind[kind][name] / count_by_kind[kind]:.2f}" for name in call_names),
-            f"{sum(calls_by_kind[kind].values()) / count_by_kind[kind]:.2f}",
+            f"**{sum(calls_by_kind[kind].values()) / count_by_kind[kind]:.2f}**",
+            *(f"{other_by_kind[kind][name] / count_by_kind[kind]:.2f}" for name in other_names),
         ]
         for kind in KINDS
     ]
+    every = sum(count_by_kind.values())
+    counted = ", ".join(f"`stores.{name}`" for name in _counted_store_names(stores))
+    store_mean = sum(sum(counter.values()) for counter in calls_by_kind.values()) / every
+    aws_others = [name for name in other_names if name != "secret get"]
+    others_mean = sum(sum(other_by_kind[kind][name] for name in aws_others) for kind in KINDS) / every
     recognised = "; ".join(
         f"{kind}: " + ", ".join(f"{intent} {n}" for intent, n in intents[kind].most_common()) for kind in KINDS
     )
@@ -330,10 +397,12 @@ def _render(args, calls_by_kind, count_by_kind, elapsed, cpu, wall_total, collec
             _report.machine(),
             "",
             (
-                "The app with the wiring overridden by the in-memory fakes of `tests/fakes.py` (store, secrets, "
-                "clock), fed signed Twilio inbound webhooks as API Gateway proxy events through `app(event, context)` "
-                "in one process: no HTTP, no AWS, so this is the CPU of Chalice's dispatch plus our own code "
-                "(signature check, parsing, E.164, keywords, policy, pydantic models, TwiML). Each webhook has its own "
+                "The app with its container built on the in-memory fakes of `tests/fakes.py` "
+                "(`tests.containers.fake_container`: stores, secrets, a recording queue, clock; the real carrier "
+                "registry), fed signed Twilio inbound webhooks on `POST /webhooks/{carrier}/{account_id}` as API "
+                "Gateway proxy events through `app(event, context)` in one process: no HTTP, no AWS, so this is the "
+                "CPU of Chalice's dispatch plus our own code (signature check, parsing, E.164, keywords, policy, "
+                "pydantic models, email jobs, TwiML). Each webhook has its own "
                 f"MessageSid and sender; kinds alternate (opt-out, ordinary reply, HELP/START). {args.warm_up} "
                 f"webhooks warm up first; then {count} are timed."
             ),
@@ -354,14 +423,20 @@ def _render(args, calls_by_kind, count_by_kind, elapsed, cpu, wall_total, collec
             f"Recognised as: {recognised}.",
             "",
             (
-                f"Store calls per webhook, from the fake's `calls` counter over the {args.warm_up} warm-up webhooks. "
-                "With the DynamoDB store each is one round trip: `get_account` a GetItem, `load` a BatchGetItem "
-                "(the state and the event key), `commit` a TransactWriteItems, `log_inbound` a conditional PutItem. "
-                "The Twilio auth token comes from the secret store as well (SSM GetParameter, cached for "
-                "`secrets_max_age` = 60 s in a warm function; the in-memory fake does not count it)."
+                f"Calls per webhook over the {args.warm_up} warm-up webhooks. The store round trips are the sum of "
+                f"the store fakes' `calls` counters ({counted}); with the DynamoDB stores each is "
+                "one round trip: `get_account` a GetItem, `load` a BatchGetItem (the state and the event key), "
+                "`commit` a TransactWriteItems, `log_inbound` a conditional PutItem. Beside them, counted by this "
+                "benchmark, calls that the stores' counters do not see: `enqueue_job`, a job queued on the send "
+                "queue (an SQS SendMessage each: the email alert, and any other job the event calls for); "
+                "`job_queued`, the event's jobs taken out of the outbox once queued (a DynamoDB UpdateItem); "
+                "`secret get`, the carrier's auth token (an SSM GetParameter, cached for "
+                "`secrets_max_age` = 60 s in a warm function, so not a round trip per webhook). "
+                f"Mean over the mix: **{store_mean:.2f} store round trips** per webhook, plus "
+                f"**{others_mean:.2f}** to SQS and the outbox."
             ),
             "",
-            _report.table(["kind", *call_names, "total"], call_rows),
+            _report.table(["kind", *call_names, "store round trips", *other_names], call_rows),
             "",
             (
                 f"Where the time goes: cProfile over {args.profile} more webhooks (a separate pass; profiling inflates "

@@ -1,7 +1,7 @@
 """A bare Chalice app to compare cold starts with: one route, one boto3 DynamoDB client, one GetItem.
 
 It answers the same request as the real Twilio webhook (same path, same event), so the difference between the two
-cold starts is what our own code and its dependencies (pydantic, phonenumbers, Powertools, a second client) cost.
+cold starts is what our own code and its dependencies (pydantic, phonenumbers, Powertools, its other clients) cost.
 """
 
 import os
@@ -14,8 +14,8 @@ app = Chalice(app_name="optout-baseline")
 _dynamodb = None
 
 
-@app.route("/webhooks/twilio/{account_id}", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
-def twilio_inbound(account_id: str) -> Response:
+@app.route("/webhooks/{carrier}/{account_id}", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def twilio_inbound(carrier: str, account_id: str) -> Response:
     """Read the account's item and answer with empty TwiML (404 when there is no such account)."""
     global _dynamodb
     if _dynamodb is None:
