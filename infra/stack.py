@@ -335,7 +335,8 @@ class SmsOptoutStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="FindImportFiles",
                 # S3 answers a missing key 404 (not 403) only to a caller that may list the bucket; a condition on
-                # s3:prefix would not apply to a GetObject. It shows the files' names (account and import ids), not their content.
+                # s3:prefix would not apply to a GetObject. It shows the files' names (account and import ids), not
+                # their content.
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
             ),

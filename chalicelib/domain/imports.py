@@ -7,8 +7,9 @@ An import is a job per account and caller's import id, processed through the sen
   import id: the same id again answers the existing job and changes nothing) and queues its first task.
 - `run_chunk` (the send function, on a task `{"kind": "import"}`) reads the next lines of the file, the numbers'
   states 100 per round trip (`NumberStore.load_many`), applies each row as one history event whose id comes from
-  the import id and the line (`import:<import id>:<line>`), records the job's progress with the chunk's rejected
-  rows, and queues the next task. A chunk stops before the invocation's time runs out.
+  the import id and the line (`import:<import id>:<line>`), stored with its change events (the outbox, as every
+  change's are; no email alert: one per imported number would be a flood), records the job's progress with the
+  chunk's rejected rows, and queues the next task. A chunk stops before the invocation's time runs out.
 - A redelivered task, or a chunk that died half way, applies each row once: every chunk first marks itself started
   on the job; a chunk that finds its own start already marked reads each number with its event ("already
   recorded?") and counts what the recorded event did. Progress is saved conditionally on the job's version, so of
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from chalicelib.domain import policy
+from chalicelib.domain import alerts, change_events, policy
 from chalicelib.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
@@ -502,7 +503,7 @@ def run_chunk(
                 message = f"the file has {rows:,} rows; an import takes at most {MAX_UPLOAD_ROWS:,}: split it"
                 return _fail(jobs, started, message, clock.now())
             started = started.model_copy(update={"rows": rows})
-        chunk = _process(stores, files, account, started, clock, seconds_left, rerun=rerun)
+        chunk = _process(stores, queue, files, account, started, clock, seconds_left, rerun=rerun)
     except ImportFileMissing:
         return _fail(jobs, started, "the import's file is gone (files are kept for 7 days)", clock.now())
     now = clock.now()
@@ -539,6 +540,7 @@ def _reader(files: ImportFiles, key: str) -> Callable[[int, int], bytes]:
 
 def _process(
     stores: Stores,
+    queue: SendQueue,
     files: ImportFiles,
     account: Account,
     job: ImportJob,
@@ -576,7 +578,7 @@ def _process(
             for row in rows:
                 by_number.setdefault(row.phone, []).append(row)
             applied = [
-                pool.submit(_apply_rows, stores, job, number_rows, states.get(phone), clock, rerun=rerun)
+                pool.submit(_apply_rows, stores, queue, job, number_rows, states.get(phone), clock, rerun=rerun)
                 for phone, number_rows in by_number.items()
             ]
             results: dict[int, tuple[Outcome, str | None]] = {}
@@ -605,7 +607,14 @@ def _process(
 
 
 def _apply_rows(
-    stores: Stores, job: ImportJob, rows: list[ImportRow], state: NumberState | None, clock: Clock, *, rerun: bool
+    stores: Stores,
+    queue: SendQueue,
+    job: ImportJob,
+    rows: list[ImportRow],
+    state: NumberState | None,
+    clock: Clock,
+    *,
+    rerun: bool,
 ) -> tuple[NumberState, dict[int, tuple[Outcome, str | None]]]:
     """One number's rows, in file order: the state after them, and each row's outcome and reason by line.
 
@@ -613,7 +622,7 @@ def _apply_rows(
     """
     outcomes: dict[int, tuple[Outcome, str | None]] = {}
     for row in rows:
-        outcome, reason, after = _apply_row(stores, job, row, None if rerun else state, clock)
+        outcome, reason, after = _apply_row(stores, queue, job, row, None if rerun else state, clock)
         outcomes[row.line], state = (outcome, reason), after
     assert state is not None
     return state, outcomes
@@ -625,10 +634,13 @@ def event_id(import_id: str, line: int) -> str:
 
 
 def _apply_row(
-    stores: Stores, job: ImportJob, row: ImportRow, state: NumberState | None, clock: Clock
+    stores: Stores, queue: SendQueue, job: ImportJob, row: ImportRow, state: NumberState | None, clock: Clock
 ) -> tuple[Outcome, str | None, NumberState]:
     """Apply one row (or, in a dry run, work out what it would do); its outcome, why it was refused, and the
-    number's state after it. `state` None: read it with the row's event (a chunk that may have run before)."""
+    number's state after it. `state` None: read it with the row's event (a chunk that may have run before).
+
+    A change is stored with its change events (the outbox, as every change's are), queued once it is stored. No email
+    alert: one per imported number would be a flood, and the admin who imported knows."""
     row_event = event_id(job.import_id, row.line)
     recorded: EventRecord | None = None
     if state is None:
@@ -640,11 +652,15 @@ def _apply_row(
         new_state, record = write
         if job.dry_run:
             return outcome, reason, new_state.model_copy(update={"version": state.version + 1})
+        change_job = change_events.job_for(record, new_state)
         try:
-            stores.numbers.commit(new_state, record)
+            stores.numbers.commit(new_state, record, change_job=change_job)
         except (ConcurrentUpdate, DuplicateEvent):  # the number changed since it was read: read it again
             state, recorded = _load(stores, job, row, row_event)
             continue
+        if change_job is not None:
+            # A job the queue refused stays in the outbox, and the outbox sweep queues it.
+            alerts.dispatch(stores.outbox, queue, change_job)
         return outcome, reason, new_state.model_copy(update={"version": state.version + 1})
     raise StoreUnavailable("a number of the import is changing too fast to apply its row; retry", phone=row.phone)
 

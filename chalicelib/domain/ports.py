@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -20,7 +20,6 @@ from chalicelib.domain.change_events import (
     EventEndpoint,
     ReceiverAnswer,
 )
-from chalicelib.domain.imports import ImportJob, ImportTask, RejectedRow, UploadForm
 from chalicelib.domain.models import (
     Account,
     Contact,
@@ -38,6 +37,9 @@ from chalicelib.domain.models import (
     Source,
 )
 from chalicelib.domain.webhooks import WebhookAnswer, WebhookRequest
+
+if TYPE_CHECKING:  # imports.py (a use case) uses these ports at run time
+    from chalicelib.domain.imports import ImportJob, ImportTask, RejectedRow, UploadForm
 
 
 class AccountStore(Protocol):

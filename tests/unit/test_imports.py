@@ -262,6 +262,35 @@ def test_every_change_is_a_history_event_whose_id_actor_and_notes_carry_the_impo
     assert suppressions(parts, "+14155550123") == {"group:events": Source.IMPORT}
 
 
+def test_every_change_of_an_import_goes_out_as_change_events_and_no_email_alert_is_sent(client, parts, token) -> None:
+    # Given a list of two numbers, one already suppressed by its contact
+    contact_opts_out(parts, "+14155550124")
+    parts.queue.jobs.clear()
+    parts.queue.change_jobs.clear()
+
+    # When it is imported
+    post_csv(client, "phone\n+14155550123\n+14155550124\n", token, import_id="events")
+    run_queued_chunks(parts)
+
+    # Then the one change is queued as its change event (a suppression.created of the import's event), with no email job
+    assert parts.queue.jobs == []
+    (job,) = parts.queue.change_jobs
+    (change,) = job.events
+    assert (change.type, change.phone, change.source, change.event_id) == (
+        "suppression.created",
+        "+14155550123",
+        Source.IMPORT,
+        "import:events:2",
+    )
+    assert parts.stores.outbox.pending_jobs(10) == []  # queued, so out of the outbox
+
+
+def test_a_dry_run_queues_no_change_event(client, parts, token) -> None:
+    post_csv(client, "phone\n+14155550123\n", token, import_id="dry-events", dry_run="true")
+    run_queued_chunks(parts)
+    assert parts.queue.jobs == [] and parts.queue.change_jobs == []
+
+
 def test_reset_lifts_import_manual_and_bounce_suppressions_and_refuses_the_contacts_own_saying_why(
     client, parts, token
 ) -> None:
