@@ -228,9 +228,32 @@ class InMemoryOutboundLog:
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         return dict(self.counts.get((account_id, campaign_id), {}))
 
+    def campaign_log(
+        self, account_id: str, campaign_id: str, outcome: str | None, reason: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[OutboundRecord], str | None]:
+        found = sorted(
+            (
+                record
+                for (acct, _), record in self.records.items()
+                if acct == account_id
+                and record.request.campaign_id == campaign_id
+                and record.status != "sending"
+                and outcome in (None, record.status)
+                and (outcome is None or reason in (None, record.reason))
+            ),
+            key=_outcome_key,
+        )
+        listing = ("campaign", f"{account_id}#{campaign_id}#{outcome or ''}#{(reason or '') if outcome else ''}")
+        return _page(listing, found, cursor, limit, key=_outcome_key)
+
     def _status(self, request: SendRequest) -> str | None:
         record = self.records.get((request.account_id, request.request_id))
         return record.status if record else None
+
+
+def _outcome_key(record: OutboundRecord) -> str:
+    """The campaign log's order: outcome, reason, request id."""
+    return f"{record.status}#{record.reason or ''}#{record.request.request_id}"
 
 
 class InMemoryEmailLog:

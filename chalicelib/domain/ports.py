@@ -27,6 +27,7 @@ from chalicelib.domain.models import (
     Email,
     EventRecord,
     InboundMessage,
+    Intent,
     LoggedInbound,
     NotificationJob,
     NumberState,
@@ -107,6 +108,21 @@ class History(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class InboundFilter:
+    """What a search of the inbound log keeps: every condition given must hold (None: any)."""
+
+    #: The contact's number (E.164).
+    phone: str | None = None
+    #: Received at or after this time.
+    since: datetime | None = None
+    #: Received before this time.
+    until: datetime | None = None
+    intent: Intent | None = None
+    #: `pending`: flagged and awaiting an admin's review; `resolved`: flagged and reviewed.
+    review: Literal["pending", "resolved"] | None = None
+
+
 class InboundLog(Protocol):
     """Every message contacts sent, with what the service made of it, and the review queue."""
 
@@ -117,9 +133,19 @@ class InboundLog(Protocol):
     def get_inbound(self, account_id: str, message_id: str) -> LoggedInbound | None: ...
 
     def list_inbound(
-        self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
+        self,
+        account_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        needs_review: bool = False,
+        search: InboundFilter | None = None,
     ) -> tuple[list[LoggedInbound], str | None]:
-        """The inbound log (or only the messages awaiting review), newest first, a page at a time."""
+        """The inbound log (or only the messages awaiting review), newest first, a page at a time.
+
+        With `search`, only the messages it keeps: a page may hold fewer than `limit` (even none) when the store
+        stopped at its read budget; the cursor says where to go on (None: nothing more matches).
+        """
         ...
 
     def resolve_review(self, inbound: LoggedInbound) -> None:
@@ -153,6 +179,8 @@ class Outbox(Protocol):
 
 
 Claim = Literal["claimed", "duplicate"]
+#: The outcomes the outbound log is searched by (`sending`, in flight, is listed under none of them).
+SendOutcome = Literal["sent", "skipped", "failed", "retrying"]
 
 
 class OutboundLog(Protocol):
@@ -181,6 +209,34 @@ class OutboundLog(Protocol):
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         """`sent`, `skipped:<reason>`, `failed:<reason>` counts of the campaign."""
+        ...
+
+    def campaign_log(
+        self,
+        account_id: str,
+        campaign_id: str,
+        outcome: SendOutcome | None,
+        reason: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[OutboundRecord], str | None]:
+        """The campaign's records whose outcome is known, of `outcome` (None: any) and `reason` (None: any), by
+        outcome, reason, then request id, a page at a time (InvalidRequest for a cursor of another listing)."""
+        ...
+
+
+#: One entry of a number's activity: a text sent to it, a reply it sent, or a change of its suppressions.
+ActivityEntry = OutboundRecord | LoggedInbound | EventRecord
+
+
+class ActivityLog(Protocol):
+    """A number's timeline: texts sent to it (with their outcome), replies it sent, and its history events."""
+
+    def activity(
+        self, account_id: str, phone: str, cursor: str | None, limit: int
+    ) -> tuple[list[ActivityEntry], str | None]:
+        """Newest first (texts by when their outcome was recorded, replies and events by when they were received), a
+        page at a time (InvalidRequest for a cursor of another listing)."""
         ...
 
 
@@ -212,6 +268,8 @@ class Stores:
     #: Bulk imports: their jobs, and their files (None where nothing imports: see `chalicelib/domain/imports.py`).
     imports: ImportJobStore | None = None
     import_files: ImportFiles | None = None
+    #: Each number's timeline (None where nothing reads it).
+    activity: ActivityLog | None = None
 
 
 class SecretStore(Protocol):

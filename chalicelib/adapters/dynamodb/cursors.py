@@ -48,6 +48,32 @@ def page(
     return response.get("Items", []), _encode(last) if last else None
 
 
+def encode_key(key: dict[str, Any]) -> str:
+    """A cursor for the item key `key` (a LastEvaluatedKey, or the key of the last item a page returned)."""
+    return _encode(key)
+
+
+def start_key(cursor: str, partition: str, index: str) -> dict[str, Any]:
+    """The ExclusiveStartKey a cursor of `partition` of `index` encodes; InvalidRequest for any other cursor."""
+    return _start_key(cursor, partition, index)
+
+
+def encode_position(listing: list[str], position: str) -> str:
+    """A cursor that is a sort key `position` in the listing named by `listing` (e.g. a merge of partitions)."""
+    return _encode({"listing": listing, "after": position})
+
+
+def decode_position(cursor: str, listing: list[str]) -> str:
+    """The position `cursor` holds, when it was made for `listing`; InvalidRequest otherwise."""
+    decoded = _decode(cursor)
+    after = decoded.get("after")
+    if set(decoded) != {"listing", "after"} or not isinstance(after, str) or not 0 < len(after) <= MAX_SORT_KEY_BYTES:
+        raise _refused(cursor)
+    if decoded["listing"] != listing:
+        raise InvalidRequest("the cursor belongs to another listing", cursor=cursor)
+    return after
+
+
 def _encode(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 

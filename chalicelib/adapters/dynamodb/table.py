@@ -16,11 +16,26 @@ Items (pk / sk), with the module that owns them:
 - `INBOUND#<account>#<message id>` / `INBOUND` (inbound, and numbers in the same transaction as an
   event): `doc`, the LoggedInbound; `gsi1pk = INBOUND#<account>`, `gsi1sk = <received at>#<message id>`
   for the log newest first; while it awaits an admin's review, `gsi2pk = REVIEW#<account>`, `gsi2sk`
-  likewise (a sparse index: the review queue).
-- `OUTBOUND#<account>#<request id>` / `OUTBOUND` (outbound): `status` and `doc`, the OutboundRecord;
-  `gsi1pk = CAMPAIGN#<account>#<campaign>`, `gsi1sk = <request id>` for the log by campaign.
+  likewise (a sparse index: the review queue). `intent` and `review` (`pending`, `resolved`, absent) beside the
+  document, for the log's filters; and its entry in the number's activity (`gsi3`, below).
+- `OUTBOUND#<account>#<request id>` / `OUTBOUND` (outbound): `status` and `doc`, the OutboundRecord. Once its
+  outcome is known (any status but `sending`: a claim writes no index entry), and when it has a campaign, the log by
+  campaign: `gsi1pk = CAMPAIGN#<account>#<campaign>#<shard>`, `gsi1sk = <status>#<reason>#<request id>`; and its
+  entry in the recipient's activity (`gsi3`, below). The campaign index is spread over CAMPAIGN_SHARDS (16)
+  partitions, `<shard>` (two digits) a CRC-32 of the request id modulo 16: a 1,000,000-text campaign sent at 1,000
+  texts a second writes ~60 index entries a second per partition, not 1,000 on one (DynamoDB's cap is 1,000 WCU a
+  second per partition). A listing queries the 16 in parallel and merges them by sort key; the sort key starts with
+  the outcome and reason, so `outcome=skipped&reason=suppressed` reads only those entries (a key condition, not a
+  filter). Its price: a record whose status changes after it was indexed (`retrying`, then `sent`) moves its entry
+  (a delete and a put); since `sending` is not indexed, a text sent at once writes one entry, not the two it wrote
+  when the claim was indexed too.
 - `CAMPAIGN#<account>#<campaign>` / `COUNTS` (outbound): one number attribute per outcome (`sent`,
   `skipped:suppressed`, ...), added to once per batch after the batch's outcomes are stored.
+- The activity index (`gsi3`, one partition per number, newest first): `gsi3pk = ACTIVITY#<account>#<phone>`,
+  `gsi3sk = <at>#<kind>#<id>` on the number's outbound items (`sent`, at the record's `updated_at`, by request id),
+  inbound items (`reply`, at `received_at`, by message id) and history events (`change`, at `received_at`, by event
+  id): one Query gives a number's timeline a page at a time. It costs one index write per text (on the outbound
+  item's final write: no extra request), per inbound message and per history event.
 - `EMAIL#<account>#<job id>` / `TO#<recipient in lower case>` (emails): `status`, `updated_at` and
   `detail` of one alert email (once per job and recipient).
 - `PARTS#<account>#<carrier>#<sender>#<reference>` / `PART#<nnn>` (parts): `doc`, the InboundMessage of one
@@ -38,12 +53,18 @@ Items (pk / sk), with the module that owns them:
 
 from __future__ import annotations
 
+import zlib
+from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.models import LoggedInbound
+from chalicelib.domain.models import Event, LoggedInbound, OutboundRecord
 
 GSI1 = "gsi1"
 GSI2 = "gsi2"
+#: The activity index: a number's texts sent, replies received and changes, newest first.
+GSI3 = "gsi3"
+#: The partitions the campaign index of one campaign is spread over (a campaign's texts, by request id).
+CAMPAIGN_SHARDS = 16
 #: The outbox index partition (on GSI2): email jobs stored with their event and not yet queued.
 OUTBOX = "OUTBOX"
 #: The sort key prefix of a number's history events.
@@ -59,7 +80,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -79,6 +100,14 @@ def table_definition(table_name: str) -> dict[str, Any]:
                 "KeySchema": [
                     {"AttributeName": "gsi2pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": GSI3,
+                "KeySchema": [
+                    {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },
@@ -144,8 +173,62 @@ def outbound_key(account_id: str, request_id: str) -> Key:
 
 
 def campaign_partition(account_id: str, campaign_id: str) -> str:
-    """The campaign's counters item's partition, and the GSI1 partition of its outbound items."""
+    """The campaign's counters item's partition (its outbound items are indexed under `campaign_index_partition`)."""
     return f"CAMPAIGN#{account_id}#{campaign_id}"
+
+
+def campaign_shard(request_id: str) -> int:
+    """The campaign index shard of a request: stable across processes and releases (CRC-32, not `hash`)."""
+    return zlib.crc32(request_id.encode()) % CAMPAIGN_SHARDS
+
+
+def campaign_index_partition(account_id: str, campaign_id: str, shard: int) -> str:
+    """One of the CAMPAIGN_SHARDS GSI1 partitions of the campaign's outbound items."""
+    return f"{campaign_partition(account_id, campaign_id)}#{shard:02d}"
+
+
+def outcome_prefix(status: str | None, reason: str | None = None) -> str:
+    """The start of the campaign index sort keys of `status` (and `reason`): `skipped#suppressed#`, `sent#`."""
+    if status is None:
+        return ""
+    return f"{status}#" if reason is None else f"{status}#{reason}#"
+
+
+def outcome_sort_key(status: str, reason: str | None, request_id: str) -> str:
+    """A record's campaign index sort key: by outcome, reason, then request id (none of which holds a `#`)."""
+    return f"{status}#{reason or ''}#{request_id}"
+
+
+def activity_partition(account_id: str, phone: str) -> str:
+    """The GSI3 partition of a number's activity."""
+    return f"ACTIVITY#{account_id}#{phone}"
+
+
+def activity_keys(account_id: str, phone: str, at: datetime, kind: str, entry_id: str) -> dict[str, Any]:
+    """The activity index keys of one entry of a number's timeline (`kind`: sent, reply or change)."""
+    return {
+        "gsi3pk": {"S": activity_partition(account_id, phone)},
+        "gsi3sk": {"S": f"{at.isoformat()}#{kind}#{entry_id}"},
+    }
+
+
+def outbound_index_keys(record: OutboundRecord) -> dict[str, Any]:
+    """The index keys of an outbound record: none while `sending`; then its campaign entry (with a campaign) and its
+    recipient's activity entry. The one place these keys are computed."""
+    if record.status == "sending":
+        return {}
+    request = record.request
+    keys = activity_keys(request.account_id, request.to, record.updated_at, "sent", request.request_id)
+    if request.campaign_id:
+        shard = campaign_shard(request.request_id)
+        keys["gsi1pk"] = {"S": campaign_index_partition(request.account_id, request.campaign_id, shard)}
+        keys["gsi1sk"] = {"S": outcome_sort_key(record.status, record.reason, request.request_id)}
+    return keys
+
+
+def event_activity_keys(event: Event) -> dict[str, Any]:
+    """The activity index keys of a history event."""
+    return activity_keys(event.account_id, event.phone, event.received_at, "change", event.event_id)
 
 
 def campaign_counts_key(account_id: str, campaign_id: str) -> Key:
@@ -208,7 +291,11 @@ def inbound_item(inbound: LoggedInbound) -> dict[str, Any]:
         "gsi1pk": {"S": inbound_partition(message.account_id)},
         "gsi1sk": when,
         "doc": {"S": inbound.model_dump_json()},
+        "intent": {"S": inbound.intent.value},
+        **activity_keys(message.account_id, message.from_phone, message.received_at, "reply", message.message_id),
     }
+    if inbound.needs_review:
+        item["review"] = {"S": "pending" if inbound.review is None else "resolved"}
     if inbound.needs_review and inbound.review is None:
         item["gsi2pk"] = {"S": review_partition(message.account_id)}
         item["gsi2sk"] = when
