@@ -39,7 +39,7 @@ from chalicelib.domain.models import (
     SendRequest,
     SmsResult,
 )
-from chalicelib.domain.ports import Claim, OutboxJob, Stores
+from chalicelib.domain.ports import Claim, InboundFilter, OutboxJob, Stores
 
 
 class InMemoryAccountStore:
@@ -91,18 +91,38 @@ class InMemoryInboundLog:
         return self.messages.get((account_id, message_id))
 
     def list_inbound(
-        self, account_id: str, cursor: str | None, limit: int, *, needs_review: bool = False
+        self,
+        account_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        needs_review: bool = False,
+        search: InboundFilter | None = None,
     ) -> tuple[list[LoggedInbound], str | None]:
-        logged = [
-            m
-            for (acct, _), m in self.messages.items()
-            if acct == account_id and (not needs_review or (m.needs_review and m.review is None))
-        ]
+        search = search or InboundFilter()
+        review = "pending" if needs_review else search.review
+        logged = [m for (acct, _), m in self.messages.items() if acct == account_id and _kept(m, search, review)]
         logged.sort(key=_received, reverse=True)
-        return _page(("review" if needs_review else "log", account_id), logged, cursor, limit, key=_received)
+        # One listing per index partition the DynamoDB store reads: the number's activity, the review queue, the log.
+        if search.phone is not None:
+            listing = ("log", f"{account_id}#{search.phone}")
+        else:
+            listing = ("review" if review == "pending" else "log", account_id)
+        return _page(listing, logged, cursor, limit, key=_received)
 
     def resolve_review(self, inbound: LoggedInbound) -> None:
         self.messages[(inbound.message.account_id, inbound.message.message_id)] = inbound
+
+
+def _kept(m: LoggedInbound, search: InboundFilter, review: str | None) -> bool:
+    state = None if not m.needs_review else ("pending" if m.review is None else "resolved")
+    return (
+        (review is None or state == review)
+        and (search.phone is None or m.message.from_phone == search.phone)
+        and (search.intent is None or m.intent == search.intent)
+        and (search.since is None or m.message.received_at >= search.since)
+        and (search.until is None or m.message.received_at < search.until)
+    )
 
 
 def _received(m: LoggedInbound) -> str:
