@@ -276,6 +276,38 @@ def _outcome_key(record: OutboundRecord) -> str:
     return f"{record.status}#{record.reason or ''}#{record.request.request_id}"
 
 
+class InMemoryActivityLog:
+    """A number's timeline, read from the outbound log, inbound log and history fakes it is given."""
+
+    def __init__(self, history: InMemoryHistory, inbound: InMemoryInboundLog, outbound: InMemoryOutboundLog) -> None:
+        self.history = history
+        self.inbound = inbound
+        self.outbound = outbound
+
+    def activity(self, account_id: str, phone: str, cursor: str | None, limit: int) -> tuple[list, str | None]:
+        entries: list[tuple[str, object]] = [
+            (_activity_key(r.updated_at, "sent", r.request.request_id), r)
+            for (acct, _), r in self.outbound.records.items()
+            if acct == account_id and r.request.to == phone and r.status != "sending"
+        ]
+        entries += [
+            (_activity_key(m.message.received_at, "reply", m.message.message_id), m)
+            for (acct, _), m in self.inbound.messages.items()
+            if acct == account_id and m.message.from_phone == phone
+        ]
+        entries += [
+            (_activity_key(r.event.received_at, "change", r.event.event_id), r)
+            for r in self.history.events.get((account_id, phone), {}).values()
+        ]
+        entries.sort(key=lambda entry: entry[0], reverse=True)
+        found, after = _page(("activity", f"{account_id}#{phone}"), entries, cursor, limit, key=lambda entry: entry[0])
+        return [entry for _, entry in found], after
+
+
+def _activity_key(at: datetime, kind: str, entry_id: str) -> str:
+    return f"{at.isoformat()}#{kind}#{entry_id}"
+
+
 class InMemoryEmailLog:
     """(status, detail) by (account, job id, recipient in lower case)."""
 
@@ -382,23 +414,26 @@ class InMemoryImportFiles:
 def in_memory_stores() -> Stores:
     """Every store fake, the number store writing into the history, inbound log and outbox beside it."""
     history, inbound, outbox = InMemoryHistory(), InMemoryInboundLog(), InMemoryOutbox()
+    outbound = InMemoryOutboundLog()
     return Stores(
         accounts=InMemoryAccountStore(),
         numbers=InMemoryNumberStore(history, inbound, outbox),
         history=history,
         inbound=inbound,
         outbox=outbox,
-        outbound=InMemoryOutboundLog(),
+        outbound=outbound,
         emails=InMemoryEmailLog(),
         parts=InMemoryMessageParts(),
         imports=InMemoryImportJobs(),
         import_files=InMemoryImportFiles(),
         endpoints=InMemoryEventEndpoints(),
+        activity=InMemoryActivityLog(history, inbound, outbound),
     )
 
 
-#: Listings whose items come newest first (the inbound log and the review queue); the others ascend.
-_NEWEST_FIRST = frozenset({"log", "review"})
+#: Listings whose items come newest first (the inbound log, the review queue, a number's activity); the others
+#: ascend.
+_NEWEST_FIRST = frozenset({"log", "review", "activity"})
 
 
 def _page(listing: tuple[str, str], items: list, cursor: str | None, limit: int, key) -> tuple[list, str | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamodb.accounts import DynamoDBAccountStore
+from chalicelib.adapters.dynamodb.activity import DynamoDBActivityLog
 from chalicelib.adapters.dynamodb.emails import DynamoDBEmailLog
 from chalicelib.adapters.dynamodb.endpoints import DynamoDBEventEndpoints
 from chalicelib.adapters.dynamodb.history import DynamoDBHistory
@@ -18,6 +19,7 @@ from chalicelib.domain.ports import Stores
 
 __all__ = [
     "DynamoDBAccountStore",
+    "DynamoDBActivityLog",
     "DynamoDBEmailLog",
     "DynamoDBEventEndpoints",
     "DynamoDBHistory",
@@ -43,4 +45,5 @@ def dynamodb_stores(client: Any, table_name: str) -> Stores:
         parts=DynamoDBMessageParts(client, table_name),
         imports=DynamoDBImportJobs(client, table_name),
         endpoints=DynamoDBEventEndpoints(client, table_name),
+        activity=DynamoDBActivityLog(client, table_name),
     )

@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call,
 from chalicelib.adapters.dynamodb.cursors import page
 from chalicelib.adapters.dynamodb.table import (
     OUTBOX,
+    event_activity_keys,
     event_key,
     inbound_item,
     state_key,
@@ -203,6 +204,7 @@ def _event_item(record: EventRecord, job: NotificationJob | None, change_job: Ch
     item: dict[str, Any] = {
         **event_key(event.account_id, event.phone, event.event_id),
         "doc": {"S": record.model_dump_json()},
+        **event_activity_keys(event),
     }
     if job is not None:
         item["job"] = {"S": job.model_dump_json()}
