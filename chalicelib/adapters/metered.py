@@ -16,7 +16,7 @@ from chalicelib.domain.models import (
     OutboundRecord,
     SendRequest,
 )
-from chalicelib.domain.ports import Claim, NumberStore, OutboundLog
+from chalicelib.domain.ports import Claim, NumberStore, OutboundLog, SendOutcome
 from chalicelib.observability import count
 
 
@@ -80,3 +80,14 @@ class MeteredOutboundLog:
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         return self._inner.campaign_counts(account_id, campaign_id)
+
+    def campaign_log(
+        self,
+        account_id: str,
+        campaign_id: str,
+        outcome: SendOutcome | None,
+        reason: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[OutboundRecord], str | None]:
+        return self._inner.campaign_log(account_id, campaign_id, outcome, reason, cursor, limit)

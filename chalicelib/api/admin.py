@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.api import cursors, edge
 from chalicelib.api.http import (
+    ConfigurationError,
     InvalidCursor,
     json_response,
     parse_json,
@@ -21,6 +23,8 @@ from chalicelib.api.openapi import ADMIN_ERRORS, EXTRA_MODELS, Answer, operation
 from chalicelib.api.schemas import (
     AccountAnswer,
     AccountView,
+    ActivityPage,
+    ActivityQuery,
     CampaignCounts,
     CampaignQuery,
     CheckIn,
@@ -36,8 +40,11 @@ from chalicelib.api.schemas import (
     NumberQuery,
     NumberView,
     SendRequestIn,
+    SendsAnswer,
     SendsIn,
+    SendsPage,
     SendsQueued,
+    SendView,
     SuppressedPage,
     SuppressionCreated,
     SuppressionsQuery,
@@ -46,7 +53,7 @@ from chalicelib.api.schemas import (
 from chalicelib.domain import accounts, services
 from chalicelib.domain.accounts import AccountSettingsIn, Principal
 from chalicelib.domain.errors import InvalidRequest, RequestNotFound
-from chalicelib.domain.models import E164_PATTERN, Account, NumberState, OutboundRecord
+from chalicelib.domain.models import E164_PATTERN, Account, LoggedInbound, NumberState, OutboundRecord
 from chalicelib.domain.phone import to_e164
 from chalicelib.wiring import Container, container
 
@@ -303,25 +310,96 @@ def _csv(account: Account, states: list[NumberState], next_cursor: str | None) -
     "/v1/accounts/{account_id}/inbound",
     tag="inbound",
     query=InboundQuery,
-    answers=[Answer(200, "a page of the inbound log, newest first", InboundPage)],
+    answers=[
+        Answer(
+            200,
+            "a page of the inbound log, newest first; with `Accept: text/csv`, the page as a CSV attachment (the next "
+            "page's cursor in `X-Next-Cursor`)",
+            InboundPage,
+            content={CSV.split(";")[0]: {"schema": {"type": "string"}}},
+        )
+    ],
 )
 def list_inbound(account_id: str) -> Response:
     """The inbound log, newest first, page by page
-    `?needs_review=true` gives the review queue: messages the detector was unsure about."""
+    `?needs_review=true` gives the review queue: messages the detector was unsure about. `phone`, `from`, `to`,
+    `intent` and `review` narrow it; a narrowed page may hold fewer than `limit` messages (the service reads at most
+    1,000 a call): go on with `next_cursor` until it is null. `Accept: text/csv` exports the page."""
     deps, _, account = _authorised(account_id)
-    query = parse_query(admin.current_request, InboundQuery)
-    listing = f"{'review' if query.needs_review else 'inbound'}:{account.account_id}"
+    request = admin.current_request
+    query = parse_query(request, InboundQuery, {"region": account.default_region})
+    search = query.search()
+    listing = query.listing(account.account_id)
     key, start = _listing_cursor(deps, listing, query.cursor)
     try:
         logged, after = deps.stores.inbound.list_inbound(
-            account.account_id, start, query.limit, needs_review=query.needs_review
+            account.account_id, start, query.limit, needs_review=query.needs_review, search=search
         )
     except InvalidRequest as refused:
         raise InvalidCursor(refused.message, field="cursor") from None
-    page = InboundPage(
-        messages=[InboundView.of(entry) for entry in logged], next_cursor=cursors.seal(key, listing, after)
-    )
-    return json_response(page)
+    next_cursor = cursors.seal(key, listing, after)
+    if _wants_csv():
+        rows = [_inbound_row(entry) for entry in logged]
+        return _csv_attachment(INBOUND_CSV_COLUMNS, rows, f"inbound-{account.account_id}.csv", next_cursor)
+    return json_response(InboundPage(messages=[InboundView.of(entry) for entry in logged], next_cursor=next_cursor))
+
+
+INBOUND_CSV_COLUMNS = [
+    "received_at",
+    "message_id",
+    "carrier",
+    "from_phone",
+    "to_phone",
+    "body",
+    "intent",
+    "reason",
+    "confidence",
+    "needs_review",
+    "review",
+    "reviewed_by",
+    "reviewed_at",
+    "review_notes",
+]
+
+
+def _inbound_row(logged: LoggedInbound) -> list[object]:
+    message, review = logged.message, logged.review
+    return [
+        message.received_at.isoformat(),
+        message.message_id,
+        message.carrier,
+        message.from_phone,
+        message.to_phone,
+        message.body,
+        logged.intent.value,
+        logged.reason,
+        logged.confidence,
+        "true" if logged.needs_review else "false",
+        review.resolution if review else None,
+        review.actor if review else None,
+        review.at.isoformat() if review else None,
+        review.notes if review else None,
+    ]
+
+
+def _wants_csv() -> bool:
+    return "text/csv" in (admin.current_request.headers.get("accept") or "")
+
+
+def _csv_attachment(columns: list[str], rows: list[list[object]], filename: str, next_cursor: str | None) -> Response:
+    """Rows as a CSV attachment, every cell neutralised (`csv_cell`), the next page's cursor in X-Next-Cursor."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(cell) for cell in row])
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": CSV,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+    return Response(body=out.getvalue(), status_code=200, headers=headers)
 
 
 def _notes(deps: Container) -> NotesIn:
@@ -404,15 +482,76 @@ def post_sends(account_id: str) -> Response:
     "/v1/accounts/{account_id}/sends",
     tag="sends",
     query=CampaignQuery,
-    answers=[Answer(200, "the campaign's counts", CampaignCounts)],
+    answers=[
+        Answer(
+            200,
+            "without `outcome`, the campaign's counts; with it, a page of its texts of that outcome (by outcome, "
+            "reason, then request id); with `outcome` and `Accept: text/csv`, the page as a CSV attachment (the next "
+            "page's cursor in `X-Next-Cursor`)",
+            SendsAnswer,
+            content={CSV.split(";")[0]: {"schema": {"type": "string"}}},
+        )
+    ],
 )
 def get_sends(account_id: str) -> Response:
-    """A campaign's counts
-    Sent, skipped by reason, failed by reason."""
+    """A campaign's counts, or its texts of one outcome
+    Without `outcome`: sent, skipped by reason, failed by reason. With `outcome` (`sent`, `skipped`, `failed`,
+    `retrying`, `any`) and optionally `reason`: which texts, and why, page by page (a text still being sent is
+    listed once its outcome is known). `Accept: text/csv` exports the page."""
     deps, _, account = _authorised(account_id)
     query = parse_query(admin.current_request, CampaignQuery)
-    counts = deps.stores.outbound.campaign_counts(account.account_id, query.campaign)
-    return json_response(CampaignCounts.of(query.campaign, counts))
+    search = query.search()
+    if search is None:
+        counts = deps.stores.outbound.campaign_counts(account.account_id, query.campaign)
+        return json_response(SendsAnswer(CampaignCounts.of(query.campaign, counts)))
+    outcome, reason = search
+    listing = query.listing(account.account_id)
+    key, start = _listing_cursor(deps, listing, query.cursor)
+    try:
+        records, after = deps.stores.outbound.campaign_log(
+            account.account_id, query.campaign, outcome, reason, start, query.limit
+        )
+    except InvalidRequest as refused:
+        raise InvalidCursor(refused.message, field="cursor") from None
+    next_cursor = cursors.seal(key, listing, after)
+    if _wants_csv():
+        rows = [_send_row(record) for record in records]
+        filename = f"sends-{account.account_id}-{_filename_part(query.campaign)}.csv"
+        return _csv_attachment(SENDS_CSV_COLUMNS, rows, filename, next_cursor)
+    page = SendsPage(campaign_id=query.campaign, sends=[SendView.of(r) for r in records], next_cursor=next_cursor)
+    return json_response(SendsAnswer(page))
+
+
+SENDS_CSV_COLUMNS = [
+    "request_id",
+    "to",
+    "status",
+    "reason",
+    "blocked_by",
+    "provider",
+    "error_code",
+    "detail",
+    "updated_at",
+]
+
+
+def _send_row(record: OutboundRecord) -> list[object]:
+    return [
+        record.request.request_id,
+        record.request.to,
+        record.status,
+        record.reason,
+        " ".join(s.scope for s in record.blocked_by) or None,
+        record.provider,
+        record.error_code,
+        record.detail,
+        record.updated_at.isoformat(),
+    ]
+
+
+def _filename_part(campaign_id: str) -> str:
+    """A campaign id as part of a file name: its characters a file name may hold (`:`, `/`, `@`, `+`, `=` are `_`)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", campaign_id)
 
 
 @operation(
@@ -430,6 +569,35 @@ def get_send(account_id: str, request_id: str) -> Response:
     if record is None:
         raise RequestNotFound(f"no send request {wanted}", request_id=wanted)
     return json_response(record)
+
+
+# --- a number's activity -----------------------------------------------------------------------
+
+
+@operation(
+    admin,
+    "/v1/accounts/{account_id}/numbers/{phone}/activity",
+    tag="suppressions",
+    query=ActivityQuery,
+    answers=[Answer(200, "a page of the number's texts, replies and changes, newest first", ActivityPage)],
+)
+def get_activity(account_id: str, phone: str) -> Response:
+    """A number's activity
+    One timeline, newest first: texts sent to it (`sent`, with what became of each), messages it sent (`reply`) and
+    changes of its suppressions (`change`), page by page."""
+    deps, _, account = _authorised(account_id)
+    query = parse_query(admin.current_request, ActivityQuery)
+    number = _phone(phone, account)
+    listing = f"activity:{account.account_id}:{number}"
+    key, start = _listing_cursor(deps, listing, query.cursor)
+    activity = deps.stores.activity
+    if activity is None:
+        raise ConfigurationError("no activity log in this deployment's stores")
+    try:
+        entries, after = activity.activity(account.account_id, number, start, query.limit)
+    except InvalidRequest as refused:
+        raise InvalidCursor(refused.message, field="cursor") from None
+    return json_response(ActivityPage.of(number, entries, cursors.seal(key, listing, after)))
 
 
 edge.install(admin)

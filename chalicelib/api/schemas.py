@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -43,16 +44,19 @@ from chalicelib.domain.models import (
     LoggedInbound,
     MessagePart,
     NumberState,
+    OutboundRecord,
     Outcome,
     Replies,
     Review,
     Scope,
     SendRequest,
+    SendStatus,
     Source,
     Suppression,
 )
 from chalicelib.domain.notifications import EmailTemplates, valid_email
 from chalicelib.domain.phone import to_e164
+from chalicelib.domain.ports import ActivityEntry, InboundFilter, SendOutcome
 
 # --- path parameters -----------------------------------------------------------------------------
 
@@ -132,14 +136,128 @@ class SuppressionsQuery(Query):
     limit: AsciiInt = Field(default=100, ge=1, le=1000, description="numbers per page")
 
 
+#: A day (`2026-11-22`) or a moment with its offset (`2026-11-22T10:00:00Z`, `...+01:00`).
+MOMENT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"
+)
+_MOMENT = re.compile(MOMENT_PATTERN)
+#: What a send's reason is made of (`suppressed`, `carrier_opted_out`, `provider_error`, ...).
+REASON_PATTERN = r"^[a-z0-9_]{1,64}$"
+
+
+def _moment(raw: str | None) -> str | None:
+    """A day or a moment with an offset, as written; ValueError when it is neither (or no such day)."""
+    if raw is None:
+        return None
+    if not _MOMENT.match(raw):
+        raise ValueError("must be a day (2026-11-22) or a time with its offset (2026-11-22T10:00:00Z)")
+    try:
+        datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("is not a date there is") from None
+    return raw
+
+
+def _start_of(raw: str) -> datetime:
+    """`from`: a day from its first moment (UTC), or the moment itself."""
+    moment = datetime.fromisoformat(raw)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _end_of(raw: str) -> datetime:
+    """`to`, exclusive: after the whole day (UTC), or just after the moment (`to` includes it)."""
+    if len(raw) == len("2026-11-22"):
+        return _start_of(raw) + timedelta(days=1)
+    return _start_of(raw) + timedelta(microseconds=1)
+
+
 class InboundQuery(Query):
     cursor: Cursor | None = Field(default=None, description="`next_cursor` of the page before")
     limit: AsciiInt = Field(default=50, ge=1, le=500, description="messages per page")
     needs_review: QueryBool = Field(default=False, description="only the messages awaiting an admin's review")
+    phone: str | None = Field(
+        default=None, max_length=32, description="only this contact's messages (E.164 or national)"
+    )
+    since: str | None = Field(
+        default=None,
+        alias="from",
+        description="received on or after this day (UTC) or time: `2026-11-22` or `2026-11-22T10:00:00Z`",
+    )
+    to: str | None = Field(
+        default=None, description="received on or before this day (UTC, the whole day) or time (included)"
+    )
+    intent: Intent | None = Field(default=None, description="only messages read as this intent")
+    review: Literal["pending", "resolved"] | None = Field(
+        default=None, description="only flagged messages awaiting review (`pending`) or reviewed (`resolved`)"
+    )
+
+    _phone = field_validator("phone")(lambda raw, info: None if raw is None else _e164(raw, info))
+    _moments = field_validator("since", "to")(_moment)
+
+    def search(self) -> InboundFilter | None:
+        """The store's search; None when nothing narrows the log. InvalidRequest for a range that ends before it
+        starts, or a review state the review queue cannot hold."""
+        if self.needs_review and self.review == "resolved":
+            raise InvalidRequest("needs_review=true lists the messages awaiting review: not review=resolved")
+        since = _start_of(self.since) if self.since else None
+        until = _end_of(self.to) if self.to else None
+        if since is not None and until is not None and since >= until:
+            raise InvalidRequest("the range ends before it starts: `to` must not be before `from`", field="to")
+        found = InboundFilter(phone=self.phone, since=since, until=until, intent=self.intent, review=self.review)
+        return None if found == InboundFilter() else found
+
+    def listing(self, account_id: str) -> str:
+        """The listing a cursor is signed for: the log or the review queue, and every filter."""
+        base = f"{'review' if self.needs_review else 'inbound'}:{account_id}"
+        narrowed = {
+            name: value
+            for name, value in (
+                ("phone", self.phone),
+                ("from", self.since),
+                ("to", self.to),
+                ("intent", self.intent),
+                ("review", self.review),
+            )
+            if value is not None
+        }
+        return base if not narrowed else f"{base}:{json.dumps(narrowed, sort_keys=True)}"
 
 
 class CampaignQuery(Query):
     campaign: str = Field(pattern=REQUEST_ID_PATTERN, description="the campaign id")
+    outcome: Literal["sent", "skipped", "failed", "retrying", "any"] | None = Field(
+        default=None,
+        description="list the campaign's texts of this outcome (`any`: every outcome) instead of its counts",
+    )
+    reason: str | None = Field(
+        default=None,
+        pattern=REASON_PATTERN,
+        description="with `outcome`: only texts skipped or failed for this reason (`suppressed`, `unreachable`, ...)",
+    )
+    cursor: Cursor | None = Field(default=None, description="`next_cursor` of the page before")
+    limit: AsciiInt = Field(default=100, ge=1, le=1000, description="texts per page")
+
+    def search(self) -> tuple[SendOutcome | None, str | None] | None:
+        """The outcome (None: any) and reason to list; None for the counts. InvalidRequest for paging without an
+        outcome, or a reason with `any`."""
+        if self.outcome is None:
+            extra = [name for name in ("reason", "cursor", "limit") if name in self.model_fields_set]
+            if extra:
+                raise InvalidRequest(f"{', '.join(extra)} page the log of one outcome: add outcome=", field=extra[0])
+            return None
+        if self.outcome == "any":
+            if self.reason is not None:
+                raise InvalidRequest("a reason belongs to one outcome (skipped or failed), not to any", field="reason")
+            return None, None
+        return self.outcome, self.reason
+
+    def listing(self, account_id: str) -> str:
+        return f"sends:{account_id}:{self.campaign}:{self.outcome}:{self.reason or ''}"
+
+
+class ActivityQuery(Query):
+    cursor: Cursor | None = Field(default=None, description="`next_cursor` of the page before")
+    limit: AsciiInt = Field(default=50, ge=1, le=500, description="entries per page")
 
 
 # --- request bodies ------------------------------------------------------------------------------
@@ -443,3 +561,161 @@ class CampaignCounts(Frozen):
             failed=failed,
             total=sum(counts.values()),
         )
+
+
+class SendView(Frozen):
+    """One text of a campaign as its log keeps it: what became of it and why."""
+
+    request_id: str
+    to: str
+    status: SendStatus
+    reason: str | None = Field(description="skipped or failed: why (`suppressed`, `unreachable`, ...)")
+    blocked_by: list[Suppression] = Field(description="skipped as `suppressed`: the suppressions that blocked it")
+    provider: str | None
+    error_code: str | None
+    detail: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: OutboundRecord) -> SendView:
+        return cls(
+            request_id=record.request.request_id,
+            to=record.request.to,
+            status=record.status,
+            reason=record.reason,
+            blocked_by=list(record.blocked_by),
+            provider=record.provider,
+            error_code=record.error_code,
+            detail=record.detail,
+            updated_at=record.updated_at,
+        )
+
+
+class SendsPage(Frozen):
+    """A page of a campaign's texts of one outcome: by outcome, reason, then request id."""
+
+    campaign_id: str
+    sends: list[SendView]
+    next_cursor: str | None = Field(description="the next page's `cursor`; null on the last page")
+
+
+class SendsAnswer(RootModel[CampaignCounts | SendsPage]):
+    """Without `outcome`, the campaign's counts; with it, a page of its texts of that outcome."""
+
+
+class SentEntry(Frozen):
+    """A text to the number (`sent`, or what else became of it: skipped, failed, retrying)."""
+
+    at: datetime = Field(description="when its outcome was recorded")
+    kind: Literal["sent"] = "sent"
+    request_id: str
+    status: SendStatus
+    reason: str | None
+    blocked_by: list[Suppression]
+    sender: str
+    body: str
+    campaign_id: str | None
+    user_email: str | None
+    provider: str | None
+    error_code: str | None
+    detail: str | None
+
+    @classmethod
+    def of(cls, record: OutboundRecord) -> SentEntry:
+        request = record.request
+        return cls(
+            at=record.updated_at,
+            request_id=request.request_id,
+            status=record.status,
+            reason=record.reason,
+            blocked_by=list(record.blocked_by),
+            sender=request.sender,
+            body=request.body,
+            campaign_id=request.campaign_id,
+            user_email=request.user_email,
+            provider=record.provider,
+            error_code=record.error_code,
+            detail=record.detail,
+        )
+
+
+class ReplyEntry(Frozen):
+    """A message the number sent, with what the service made of it."""
+
+    at: datetime = Field(description="when it was received")
+    kind: Literal["reply"] = "reply"
+    message_id: str
+    carrier: str
+    to_phone: str
+    body: str
+    intent: Intent
+    reason: str | None
+    needs_review: bool
+    review: Review | None
+
+    @classmethod
+    def of(cls, logged: LoggedInbound) -> ReplyEntry:
+        message = logged.message
+        return cls(
+            at=message.received_at,
+            message_id=message.message_id,
+            carrier=message.carrier,
+            to_phone=message.to_phone,
+            body=message.body,
+            intent=logged.intent,
+            reason=logged.reason,
+            needs_review=logged.needs_review,
+            review=logged.review,
+        )
+
+
+class ChangeEntry(Frozen):
+    """An event of the number's history: what, scope, source, who, why, and what it changed."""
+
+    at: datetime = Field(description="when it was received")
+    kind: Literal["change"] = "change"
+    event_id: str
+    action: Action
+    scopes: tuple[str, ...]
+    source: Source | None
+    occurred_at: datetime
+    actor: str
+    notes: str | None
+    outcome: Outcome
+    changes: list[Change]
+
+    @classmethod
+    def of(cls, record: EventRecord) -> ChangeEntry:
+        event = record.event
+        return cls(
+            at=event.received_at,
+            event_id=event.event_id,
+            action=event.action,
+            scopes=event.scopes,
+            source=event.source,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            notes=event.notes,
+            outcome=record.outcome,
+            changes=list(record.changes),
+        )
+
+
+class ActivityPage(Frozen):
+    """A page of the number's timeline, newest first."""
+
+    phone: str
+    activity: list[Annotated[SentEntry | ReplyEntry | ChangeEntry, Field(discriminator="kind")]]
+    next_cursor: str | None = Field(description="the next page's `cursor`; null on the last page")
+
+    @classmethod
+    def of(cls, phone: str, entries: Sequence[ActivityEntry], next_cursor: str | None) -> ActivityPage:
+        views: list[SentEntry | ReplyEntry | ChangeEntry] = []
+        for entry in entries:
+            if isinstance(entry, OutboundRecord):
+                views.append(SentEntry.of(entry))
+            elif isinstance(entry, LoggedInbound):
+                views.append(ReplyEntry.of(entry))
+            else:
+                views.append(ChangeEntry.of(entry))
+        return cls(phone=phone, activity=views, next_cursor=next_cursor)
