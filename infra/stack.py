@@ -34,7 +34,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.adapters.dynamodb.table import GSI1, GSI2, table_definition
+from chalicelib.adapters.dynamodb.table import GSI1, GSI2, GSI3, table_definition
 from infra.config import StageConfig, Throttle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -417,9 +417,10 @@ class SmsOptoutStack(cdk.Stack):
             ),
             iam.PolicyStatement(
                 sid="SuppressionTableIndexes",
-                # gsi1: suppressed numbers, the inbound log; gsi2: the review queue (list_inbound(needs_review=True)).
+                # gsi1: suppressed numbers, the inbound log, the outbound log by campaign; gsi2: the review queue
+                # (list_inbound(needs_review=True)); gsi3: a number's activity (and its inbound messages).
                 actions=["dynamodb:Query"],
-                resources=[self._index_arn(GSI1), self._index_arn(GSI2)],
+                resources=[self._index_arn(GSI1), self._index_arn(GSI2), self._index_arn(GSI3)],
             ),
             iam.PolicyStatement(
                 sid="ReadSecrets",
@@ -960,9 +961,9 @@ class SmsOptoutStack(cdk.Stack):
                 period=five_minutes,
             ),
         )
-        indexes = (GSI1, GSI2)
+        indexes = (GSI1, GSI2, GSI3)
         for kind in ("Read", "Write"):
-            # Metric ids are the index names (gsi1, gsi2), the table's is `table`.
+            # Metric ids are the index names (gsi1, gsi2, gsi3), the table's is `table`.
             metrics: dict[str, cloudwatch.IMetric] = {
                 "table": self.table.metric(f"{kind}ThrottleEvents", statistic="Sum", period=five_minutes)
             }

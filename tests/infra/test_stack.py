@@ -81,7 +81,7 @@ def inbound_topics(synthesised: Synthesised) -> dict[str, str]:
 
 
 def test_table_keys_and_indexes(stage: Synthesised) -> None:
-    attributes = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+    attributes = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
     template_of(stage).has_resource_properties(
         "AWS::DynamoDB::Table",
         {
@@ -99,7 +99,7 @@ def test_table_keys_and_indexes(stage: Synthesised) -> None:
                     ],
                     "Projection": {"ProjectionType": "ALL"},
                 }
-                for index in ("gsi1", "gsi2")
+                for index in ("gsi1", "gsi2", "gsi3")
             ],
         },
     )
@@ -607,8 +607,12 @@ def test_api_role_has_only_what_the_api_calls(stage: Synthesised) -> None:
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
     }
-    # gsi1: suppressed numbers and the inbound log; gsi2: the review queue.
-    assert index_grants(stage, role) == {"gsi1": {"dynamodb:Query"}, "gsi2": {"dynamodb:Query"}}
+    # gsi1: suppressed numbers, the inbound log, the outbound log by campaign; gsi2: the review queue; gsi3: activity.
+    assert index_grants(stage, role) == {
+        "gsi1": {"dynamodb:Query"},
+        "gsi2": {"dynamodb:Query"},
+        "gsi3": {"dynamodb:Query"},
+    }
     # Send requests (SendMessageBatch) and email jobs (SendMessage): both authorised as sqs:SendMessage.
     assert granted[dump({"Fn::GetAtt": [queue_id(stage, "SendQueue"), "Arn"]})] == {"sqs:SendMessage"}
     ssm = {key: value for key, value in granted.items() if ":ssm:" in key}

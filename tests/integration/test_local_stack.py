@@ -12,7 +12,7 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.adapters.dynamodb.table import GSI1, GSI2
+from chalicelib.adapters.dynamodb.table import GSI1, GSI2, GSI3
 from tools.local_stack import HOST, DemoAccountError, Resources, create_demo_account, create_resources, start_aws
 from tools.local_worker import LocalWorker, failed_message_ids
 
@@ -77,7 +77,7 @@ def test_create_resources_makes_the_table_with_its_indexes(resources: Resources)
     table = dynamodb.describe_table(TableName=resources.table_name)["Table"]
     assert table["TableStatus"] == "ACTIVE"
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
-    assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == [GSI1, GSI2]
+    assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == [GSI1, GSI2, GSI3]
 
 
 def test_create_resources_makes_the_send_queue_with_a_redrive_to_its_dead_letter_queue(resources: Resources) -> None:
