@@ -32,7 +32,7 @@ from chalicelib.domain.ports import InboundFilter
 #: Messages one search call passes over at most (a filtered page may come back short, with a cursor).
 READ_BUDGET = 1000
 #: Messages read per request while a filter is passing over others.
-FILTERED_READ = 100
+FILTERED_READ = 250
 
 
 class DynamoDBInboundLog:
