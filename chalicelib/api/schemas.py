@@ -152,9 +152,12 @@ def _moment(raw: str | None) -> str | None:
     if not _MOMENT.match(raw):
         raise ValueError("must be a day (2026-11-22) or a time with its offset (2026-11-22T10:00:00Z)")
     try:
-        datetime.fromisoformat(raw)
+        # Both ends in UTC: a day or an offset at the calendar's edge has none.
+        _start_of(raw).astimezone(UTC), _end_of(raw).astimezone(UTC)
     except ValueError:
         raise ValueError("is not a date there is") from None
+    except OverflowError:
+        raise ValueError("is out of range") from None
     return raw
 
 

@@ -342,3 +342,12 @@ def test_a_number_with_no_activity_has_an_empty_timeline(client, token) -> None:
         "activity": [],
         "next_cursor": None,
     }
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["to=9999-12-31", "from=0001-01-01T00:00:00%2B01:00", "to=9999-12-31T23:59:59.999999Z", "from=2026-02-30"],
+)
+def test_a_date_at_the_calendars_edge_is_400_not_a_500(client, token, query) -> None:
+    response = admin(client, "get", f"/v1/accounts/acme/inbound?{query}", token)
+    assert response.status_code == 400 and error_code(response) == "invalid_request", response.body
