@@ -218,6 +218,7 @@ class SmsOptoutStack(cdk.Stack):
                 partition_key=attribute(index["KeySchema"], "HASH"),
                 sort_key=attribute(index["KeySchema"], "RANGE"),
                 projection_type=dynamodb.ProjectionType(index["Projection"]["ProjectionType"]),
+                non_key_attributes=index["Projection"].get("NonKeyAttributes"),
             )
         return table
 

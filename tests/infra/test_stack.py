@@ -97,7 +97,9 @@ def test_table_keys_and_indexes(stage: Synthesised) -> None:
                         {"AttributeName": f"{index}pk", "KeyType": "HASH"},
                         {"AttributeName": f"{index}sk", "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": "ALL"}
+                    if index != "gsi3"
+                    else {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["doc", "intent", "review"]},
                 }
                 for index in ("gsi1", "gsi2", "gsi3")
             ],

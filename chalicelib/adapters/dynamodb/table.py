@@ -35,7 +35,8 @@ Items (pk / sk), with the module that owns them:
   `gsi3sk = <at>#<kind>#<id>` on the number's outbound items (`sent`, at the record's `updated_at`, by request id),
   inbound items (`reply`, at `received_at`, by message id) and history events (`change`, at `received_at`, by event
   id): one Query gives a number's timeline a page at a time. It costs one index write per text (on the outbound
-  item's final write: no extra request), per inbound message and per history event.
+  item's final write: no extra request), per inbound message and per history event. It projects `doc`, `intent` and
+  `review` only (ACTIVITY_PROJECTION), so the outbox's update of an event item writes nothing to it.
 - `EMAIL#<account>#<job id>` / `TO#<recipient in lower case>` (emails): `status`, `updated_at` and
   `detail` of one alert email (once per job and recipient).
 - `PARTS#<account>#<carrier>#<sender>#<reference>` / `PART#<nnn>` (parts): `doc`, the InboundMessage of one
@@ -63,6 +64,9 @@ GSI1 = "gsi1"
 GSI2 = "gsi2"
 #: The activity index: a number's texts sent, replies received and changes, newest first.
 GSI3 = "gsi3"
+#: What the activity index holds besides the keys: an update that changes none of these nor a key (the outbox taking
+#: an event's job out, say) writes nothing to it.
+ACTIVITY_PROJECTION = ("doc", "intent", "review")
 #: The partitions the campaign index of one campaign is spread over (a campaign's texts, by request id).
 CAMPAIGN_SHARDS = 16
 #: The outbox index partition (on GSI2): email jobs stored with their event and not yet queued.
@@ -109,7 +113,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "gsi3pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(ACTIVITY_PROJECTION)},
             },
         ],
     }
