@@ -77,7 +77,13 @@ if spec["carrier"] == "aws":
 
         return AwsCarrier(sms_client=lambda: no_client("pinpoint-sms-voice-v2"), fetch=fetch)
 
-    every = carriers(client=no_client, sms_configuration_set=None, http_timeout=5)
+    settings = Settings()
+    every = carriers(
+        client=no_client,
+        api_urls={"twilio": settings.twilio_api_url},
+        sms_configuration_set=None,
+        http_timeout=settings.carrier_http_timeout,
+    )
     parts["carriers"] = CarrierRegistry({**every, "aws": aws})
 container = fake_container(Settings(operator_token="operator", public_base_url=spec["base_url"]), **parts)
 result = {"at_start": carrier_modules(), "names": sorted(container.carriers.provider_names())}
