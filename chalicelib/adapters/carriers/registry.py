@@ -1,4 +1,4 @@
-"""The carriers the service speaks to, by name: adding one is a module under this package and one line here.
+"""The carriers the service speaks to, by name: adding one is a module under this package and its builder here.
 
 The registry knows every carrier's name from the start but imports a carrier's module only when that carrier is
 first used (a webhook on its path, an account's credentials checked against its form, a text sent through it): a
