@@ -178,10 +178,12 @@ def _measure_webhooks(signer: CarrierSigner, count: int, warm_up: int) -> Webhoo
     for index in range(count):
         round_ = timed[index * kinds : (index + 1) * kinds]
         shift = index % kinds  # each kind goes first in turn
-        for kind, event, _expected, _ in round_[shift:] + round_[:shift]:
+        for kind, event, expected, _ in round_[shift:] + round_[:shift]:
             cpu_started, wall_started = time.process_time(), time.perf_counter()
             response = app(event, None)
             wall, cpu = time.perf_counter() - wall_started, time.process_time() - cpu_started
+            if response["statusCode"] not in expected:
+                raise RuntimeError(f"{kind}: answered {response['statusCode']}: {response['body']}")
             result.cpu[kind].append(cpu)
             result.wall[kind].append(wall)
             result.answers[kind][response["statusCode"]] += 1
@@ -453,7 +455,8 @@ def _render_webhooks(args: argparse.Namespace, webhooks: Webhooks) -> str:
             "",
             (
                 "Per webhook, in µs: CPU is `time.process_time()` around each `app(event, None)` (median, p95 and "
-                "mean over the timed webhooks), wall is `time.perf_counter()`. Calls per webhook (warm-up): store "
+                "mean over the timed webhooks; the mean also carries the garbage collector's passes, which fall on "
+                "whichever webhook is running), wall is `time.perf_counter()`. Calls per webhook (warm-up): store "
                 "round trips (the fakes' `calls` counters; each is one DynamoDB request) and SQS sends plus outbox "
                 "updates (`enqueue_job`, `job_queued`, `enqueue`): Twilio's confirmation goes back in its answer "
                 "(TwiML), the others' through the send queue. Applied: timed STOPs whose sender is then suppressed "
