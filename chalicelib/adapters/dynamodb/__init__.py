@@ -14,6 +14,7 @@ from chalicelib.adapters.dynamodb.numbers import DynamoDBNumberStore
 from chalicelib.adapters.dynamodb.outbound import DynamoDBOutboundLog
 from chalicelib.adapters.dynamodb.outbox import DynamoDBOutbox
 from chalicelib.adapters.dynamodb.parts import DynamoDBMessageParts
+from chalicelib.adapters.dynamodb.reports import DynamoDBReportCounters
 from chalicelib.domain.ports import Stores
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DynamoDBNumberStore",
     "DynamoDBOutboundLog",
     "DynamoDBOutbox",
+    "DynamoDBReportCounters",
     "dynamodb_stores",
 ]
 
@@ -43,4 +45,5 @@ def dynamodb_stores(client: Any, table_name: str) -> Stores:
         parts=DynamoDBMessageParts(client, table_name),
         imports=DynamoDBImportJobs(client, table_name),
         endpoints=DynamoDBEventEndpoints(client, table_name),
+        reports=DynamoDBReportCounters(client, table_name),
     )

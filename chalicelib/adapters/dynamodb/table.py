@@ -34,6 +34,11 @@ Items (pk / sk), with the module that owns them:
   ones kept), `version` (N), every write conditional on it. One item: the send path reads it by key.
 - `ENDPOINT#<account>#<endpoint id>` / `DELIVERY#<change event id>` (endpoints): `doc`, the Delivery of one change
   event to one endpoint (the delivery log; change event ids sort by when the change was recorded), `status`.
+- `REPORT#<account>` / `DAY#<yyyy-mm-dd>#<shard, 2 digits>` (reports; added to by numbers in an event's
+  transaction): one number attribute per counter of the opt-out report (`opt_outs`, `opt_ins#source#keyword`,
+  `opt_outs#campaign#spring`, ...), ADDed to; a day's counters spread over REPORT_SHARDS items by the phone.
+- The number's state item also gets `last_campaign_id` and `last_campaign_at` from the send path's claim of a
+  campaign's text (read with the state as `NumberState.last_campaign`).
 """
 
 from __future__ import annotations
@@ -213,3 +218,23 @@ def inbound_item(inbound: LoggedInbound) -> dict[str, Any]:
         item["gsi2pk"] = {"S": review_partition(message.account_id)}
         item["gsi2sk"] = when
     return item
+
+
+#: A day's report counters are spread over this many items (by the phone): concurrent events of one account rarely
+#: write the same item, so their transactions rarely conflict; a day is read as up to this many items.
+REPORT_SHARDS = 16
+
+
+def report_partition(account_id: str) -> str:
+    """The account's report counters: every day's items, in date order."""
+    return f"REPORT#{account_id}"
+
+
+def report_day_sort_key(day: str, shard: int | None = None) -> str:
+    """The sort key of one of a day's counter items (`day` as YYYY-MM-DD); without a shard, the prefix of them all."""
+    return f"DAY#{day}#" if shard is None else f"DAY#{day}#{shard:02d}"
+
+
+def report_day_key(account_id: str, day: str, shard: int) -> Key:
+    """One shard of an account's report counters of one day."""
+    return {"pk": {"S": report_partition(account_id)}, "sk": {"S": report_day_sort_key(day, shard)}}
