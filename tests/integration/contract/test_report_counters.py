@@ -24,8 +24,6 @@ from chalicelib.domain.models import (
     Action,
     CampaignText,
     DeliveryReport,
-    Event,
-    ExtraKeywords,
     InboundMessage,
     Source,
 )
@@ -167,10 +165,10 @@ def counted_one_by_one(stores: Stores, phones: list[str], texted: dict[str, tupl
             figures["source"][(record.changes[0].source.value, kind)] += 1
             figures["keyword"][(event.keyword, kind)] += 1
             figures["sender"][(event.sender, kind)] += 1
-            campaign = texted.get(phone)
-            if kind == "opt_outs" and event.source in CONTACT_SOURCES and campaign is not None:
-                if timedelta(0) <= event.occurred_at - campaign[1] <= timedelta(days=7):
-                    figures["campaign"][campaign[0]] += 1
+            campaign, sent_at = texted.get(phone, (None, event.occurred_at))
+            within = timedelta(0) <= event.occurred_at - sent_at <= timedelta(days=7)
+            if kind == "opt_outs" and event.source in CONTACT_SOURCES and campaign is not None and within:
+                figures["campaign"][campaign] += 1
     return figures
 
 
