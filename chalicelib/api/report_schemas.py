@@ -24,7 +24,11 @@ class ReportQuery(Query):
         description=f"the first day, YYYY-MM-DD (UTC); default: {DEFAULT_DAYS} days before `to`",
     )
     to: Day | None = Field(
-        default=None, description=f"the last day, YYYY-MM-DD (UTC), included; default: today; at most {MAX_DAYS} days"
+        default=None,
+        description=(
+            f"the last day, YYYY-MM-DD (UTC), included; default: today, or {DEFAULT_DAYS} days from `from` if sooner; "
+            f"at most {MAX_DAYS} days from `from`"
+        ),
     )
     by: By = Field(
         default="day",

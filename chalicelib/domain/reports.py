@@ -172,9 +172,9 @@ def report_range(first: date | None, last: date | None, today: date) -> tuple[da
     """The days a report covers: `first`..`last`, by default the DEFAULT_DAYS days up to today (or up to `last`, or
     from `first`); InvalidRequest when `first` is after `last` or the range is over MAX_DAYS days."""
     if last is None:
-        last = min(today, first + timedelta(days=DEFAULT_DAYS - 1)) if first is not None else today
+        last = min(today, _shift(first, DEFAULT_DAYS - 1)) if first is not None else today
     if first is None:
-        first = last - timedelta(days=DEFAULT_DAYS - 1)
+        first = _shift(last, 1 - DEFAULT_DAYS)
     if first > last:
         raise InvalidRequest(f"from ({first}) is after to ({last})", field="from")
     days = (last - first).days + 1
@@ -183,6 +183,14 @@ def report_range(first: date | None, last: date | None, today: date) -> tuple[da
             f"the range covers {days} days: at most {MAX_DAYS} (from and to included)", field="to", days=days
         )
     return first, last
+
+
+def _shift(day: date, days: int) -> date:
+    """`day` moved by `days`, held within the calendar (year 1 to 9999)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def parse_day(raw: object) -> object:
@@ -224,10 +232,9 @@ def _period(day: date, weekly: bool) -> str:
 def _period_rows(daily: Mapping[date, Mapping[str, int]], first: date, last: date, *, weekly: bool) -> list[PeriodRow]:
     """Every period of the range, in order, those with nothing included (a chart needs its zeros)."""
     periods: dict[str, Counter[str]] = {}
-    day = first
-    while day <= last:
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
         periods.setdefault(_period(day, weekly), Counter()).update(daily.get(day, {}))
-        day += timedelta(days=1)
     prefix = f"{OPT_OUTS}#source#"
     return [
         PeriodRow(

@@ -195,6 +195,18 @@ def test_366_days_is_the_longest_range(client, token) -> None:
     assert response.status_code == 400 and "367 days" in error(response)["message"]
 
 
+@pytest.mark.parametrize(
+    "query, first, last",
+    [("?to=0001-01-05", "0001-01-01", "0001-01-05"), ("?from=9999-12-30&to=9999-12-31", "9999-12-30", "9999-12-31")],
+)
+def test_ranges_at_the_ends_of_the_calendar_are_answered_not_a_500(client, token, query, first, last) -> None:
+    report = answer(client, query)
+    assert (report["from"], report["to"]) == (first, last)
+    # `to` left out is today, or 30 days from `from` if sooner: a `from` after today is a 400
+    response = get(client, "?from=9999-12-30")
+    assert response.status_code == 400 and "is after to" in error(response)["message"]
+
+
 def test_only_the_operator_and_the_accounts_own_token_read_it(client, token) -> None:
     other = put_account(client, "globex")
     assert get(client, token=other).status_code == 403
