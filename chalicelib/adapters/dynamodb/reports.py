@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from chalicelib.adapters.dynamodb.calls import query_all
+from chalicelib.adapters.dynamodb.calls import call
 from chalicelib.adapters.dynamodb.table import REPORT_SHARDS, report_day_key, report_day_sort_key, report_partition
 from chalicelib.domain.reports import Tally
 
@@ -49,22 +50,32 @@ class DynamoDBReportCounters:
     def daily_counts(self, account_id: str, first: date, last: date) -> dict[date, dict[str, int]]:
         """One Query over the account's counter items from `first` to `last` (paged; a day is up to REPORT_SHARDS
         items, only days with events have any), the shards of each day summed."""
-        items = query_all(
-            self._client,
-            self._table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
-            ExpressionAttributeValues={
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
                 ":pk": {"S": report_partition(account_id)},
                 ":first": {"S": report_day_sort_key(first.isoformat())},
                 # Every shard of the last day: shard numbers are digits, which sort before "~".
                 ":last": {"S": report_day_sort_key(last.isoformat()) + "~"},
             },
-        )
+        }
         days: dict[date, Counter[str]] = {}
-        for item in items:
+        for item in self._items(query):
             day = date.fromisoformat(item["sk"]["S"].split("#")[1])
             counts = days.setdefault(day, Counter())
             for name, value in item.items():
                 if name not in ("pk", "sk"):
                     counts[name] += int(value["N"])
         return {day: dict(counts) for day, counts in days.items()}
+
+    def _items(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of the query, page after page, eventually consistent: half the read units of a strongly
+        consistent read, and a report may miss a change of the last second."""
+        start: dict[str, Any] | None = None
+        while True:
+            page = call(self._client, "query", **query, **({"ExclusiveStartKey": start} if start else {}))
+            yield from page.get("Items", [])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
