@@ -322,7 +322,7 @@ def _body(
         f"{statistics.median(counter_sizes):,.0f}): one attribute per source, keyword, sender and campaign that "
         "occurred on the day in that shard, so an item outgrows 1 KB (4 units a write instead of 2) only with "
         "dozens of distinct keywords, senders and campaigns a day. An import's row adds the same item with two "
-        "attributes (`opt_outs` and `opt_outs#source#import`, or the `opt_ins` pair for a reset): 2 write units.",
+        "attributes (`o` and `o#s#import`, or the `i` pair for a reset): 2 write units.",
         "",
         f"A year's report ({reports.MAX_DAYS} days; every day seeded with the same {counter_items} counter items, "
         f"{seeded:,} items in all: the most a year can have is {reports.MAX_DAYS * REPORT_SHARDS:,}):",

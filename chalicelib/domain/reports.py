@@ -62,9 +62,17 @@ ATTRIBUTED_SOURCES = CONTACT_SOURCES
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def counter_name(kind: Kind, dimension: Dimension | None = None, key: str | None = None) -> str:
-    """A counter's name: `opt_outs`, or `opt_outs#keyword#STOP` (the key last: it may hold any character)."""
-    return kind if dimension is None else f"{kind}#{dimension}#{key}"
+#: Counter names are short (`o`, `o#k#STOP`, `i#s#keyword`, `o#n#+14155550100`, `o#c#spring`): a day's shard holds
+#: one attribute per source, keyword, sender and campaign it saw, and its size (names included) sets the write units of
+#: every opt-out written to it (2 per KB in a transaction).
+_KINDS: dict[Kind, str] = {"opt_outs": "o", "opt_ins": "i"}
+_DIMENSIONS: dict[Dimension, str] = {"source": "s", "keyword": "k", "sender": "n", "campaign": "c"}
+
+
+def counter_name(kind: Kind, dimension: Dimension | None = None, key: str = "") -> str:
+    """A counter's name: `o` (opt-outs), `i` (opt-ins), or `o#k#STOP` (opt-outs by keyword STOP; the key last: it
+    may hold any character); with a dimension and no key, the prefix of that dimension's counters."""
+    return _KINDS[kind] if dimension is None else f"{_KINDS[kind]}#{_DIMENSIONS[dimension]}#{key}"
 
 
 def reason_class(reason: str) -> str:
@@ -211,7 +219,7 @@ def opt_out_report(
     whole: Counter[str] = Counter()
     for counts in daily.values():
         whole.update(counts)
-    totals = Totals(opt_outs=whole[OPT_OUTS], opt_ins=whole[OPT_INS])
+    totals = Totals(opt_outs=whole[counter_name(OPT_OUTS)], opt_ins=whole[counter_name(OPT_INS)])
     rows: list[PeriodRow] | list[KeyRow] | list[CampaignRow]
     if by in ("day", "week"):
         rows = _period_rows(daily, first, last, weekly=by == "week")
@@ -235,12 +243,12 @@ def _period_rows(daily: Mapping[date, Mapping[str, int]], first: date, last: dat
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
         periods.setdefault(_period(day, weekly), Counter()).update(daily.get(day, {}))
-    prefix = f"{OPT_OUTS}#source#"
+    prefix = counter_name(OPT_OUTS, "source")
     return [
         PeriodRow(
             period=period,
-            opt_outs=counts[OPT_OUTS],
-            opt_ins=counts[OPT_INS],
+            opt_outs=counts[counter_name(OPT_OUTS)],
+            opt_ins=counts[counter_name(OPT_INS)],
             by_source={name.removeprefix(prefix): n for name, n in sorted(counts.items()) if name.startswith(prefix)},
         )
         for period, counts in periods.items()
@@ -248,7 +256,7 @@ def _period_rows(daily: Mapping[date, Mapping[str, int]], first: date, last: dat
 
 
 def _keyed(whole: Mapping[str, int], kind: Kind, dimension: Dimension) -> dict[str, int]:
-    prefix = f"{kind}#{dimension}#"
+    prefix = counter_name(kind, dimension)
     return {name.removeprefix(prefix): n for name, n in whole.items() if name.startswith(prefix) and n}
 
 
@@ -257,8 +265,8 @@ def _key_rows(whole: Mapping[str, int], dimension: Dimension) -> list[KeyRow]:
     outs, ins = _keyed(whole, OPT_OUTS, dimension), _keyed(whole, OPT_INS, dimension)
     rows = [KeyRow(key=key, opt_outs=outs.get(key, 0), opt_ins=ins.get(key, 0)) for key in outs.keys() | ins.keys()]
     rows.sort(key=lambda row: (-row.opt_outs, -row.opt_ins, row.key or ""))
-    rest_outs = whole.get(OPT_OUTS, 0) - sum(outs.values())
-    rest_ins = whole.get(OPT_INS, 0) - sum(ins.values())
+    rest_outs = whole.get(counter_name(OPT_OUTS), 0) - sum(outs.values())
+    rest_ins = whole.get(counter_name(OPT_INS), 0) - sum(ins.values())
     if rest_outs or rest_ins:
         rows.append(KeyRow(key=None, opt_outs=rest_outs, opt_ins=rest_ins))
     return rows

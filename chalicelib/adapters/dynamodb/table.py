@@ -35,8 +35,8 @@ Items (pk / sk), with the module that owns them:
 - `ENDPOINT#<account>#<endpoint id>` / `DELIVERY#<change event id>` (endpoints): `doc`, the Delivery of one change
   event to one endpoint (the delivery log; change event ids sort by when the change was recorded), `status`.
 - `REPORT#<account>` / `DAY#<yyyy-mm-dd>#<shard, 2 digits>` (reports; added to by numbers in an event's
-  transaction): one number attribute per counter of the opt-out report (`opt_outs`, `opt_ins#source#keyword`,
-  `opt_outs#campaign#spring`, ...), ADDed to; a day's counters spread over REPORT_SHARDS items by the phone.
+  transaction): one number attribute per counter of the opt-out report (`reports.counter_name`: `o`,
+  `i#s#keyword`, `o#c#spring`, ...), ADDed to; a day's counters spread over REPORT_SHARDS items by the phone.
 - The number's state item also gets `last_campaign_id` and `last_campaign_at` from the send path's claim of a
   campaign's text (read with the state as `NumberState.last_campaign`).
 """

@@ -54,16 +54,16 @@ def test_an_applied_opt_out_counts_once_by_source_keyword_and_sender(stores: Sto
     stores.numbers.commit(new_state, record)
     # Then it counts once under each of its dimensions
     assert counts(stores) == {
-        "opt_outs": 1,
-        "opt_outs#source#keyword": 1,
-        "opt_outs#keyword#STOP": 1,
-        f"opt_outs#sender#{SENDER}": 1,
+        "o": 1,
+        "o#s#keyword": 1,
+        "o#k#STOP": 1,
+        f"o#n#{SENDER}": 1,
     }
     # And the same event again (a redelivered webhook) is refused whole: it adds nothing
     newer, _ = stores.numbers.load(ACCOUNT, PHONE)
     with pytest.raises(DuplicateEvent):
         stores.numbers.commit(newer, record)
-    assert counts(stores)["opt_outs"] == 1
+    assert counts(stores)["o"] == 1
 
 
 def test_superseded_and_unchanged_events_count_nothing_and_an_opt_in_counts_as_one(stores: Stores) -> None:
@@ -77,12 +77,12 @@ def test_superseded_and_unchanged_events_count_nothing_and_an_opt_in_counts_as_o
     outcomes = {r.event.event_id: r.outcome for r in stores.history.history(ACCOUNT, PHONE)}
     assert outcomes == {"e-1": "applied", "e-2": "unchanged", "e-3": "applied", "e-4": "superseded"}
     assert counts(stores) == {
-        "opt_outs": 1,
-        "opt_outs#source#keyword": 1,
-        "opt_ins": 1,
+        "o": 1,
+        "o#s#keyword": 1,
+        "i": 1,
         # An opt-in's source is what it lifted
-        "opt_ins#source#keyword": 1,
-        "opt_ins#keyword#START": 1,
+        "i#s#keyword": 1,
+        "i#k#START": 1,
     }
 
 
@@ -95,9 +95,9 @@ def test_counters_are_read_by_utc_day_both_ends_of_the_range_included(stores: St
     # When the first two days are read
     daily = stores.reports.daily_counts(ACCOUNT, DAY, DAY + timedelta(days=1))
     # Then each day's shards are summed, and the third day is left out
-    assert {day: c["opt_outs"] for day, c in daily.items()} == {DAY: 14, DAY + timedelta(days=1): 13}
+    assert {day: c["o"] for day, c in daily.items()} == {DAY: 14, DAY + timedelta(days=1): 13}
     assert stores.reports.daily_counts(ACCOUNT, DAY + timedelta(days=2), DAY + timedelta(days=9)) == {
-        DAY + timedelta(days=2): {"opt_outs": 13, "opt_outs#source#keyword": 13}
+        DAY + timedelta(days=2): {"o": 13, "o#s#keyword": 13}
     }
     assert stores.reports.daily_counts("other", DAY, DAY + timedelta(days=2)) == {}
 
@@ -112,7 +112,7 @@ def test_the_last_campaign_is_kept_by_the_claim_and_survives_the_numbers_events(
     state, _ = stores.numbers.load(ACCOUNT, PHONE)
     assert state.version == 1 and state.last_campaign == CampaignText(campaign_id="spring", sent_at=T0)
     assert stores.numbers.load_many(ACCOUNT, [PHONE])[PHONE].last_campaign == state.last_campaign
-    assert counts(stores)["opt_outs#campaign#spring"] == 1
+    assert counts(stores)["o#c#spring"] == 1
 
 
 # --- the campaign ----------------------------------------------------------------------------------------------
@@ -317,4 +317,4 @@ def test_a_transaction_conflict_on_the_counters_is_retried_never_lost_nor_counte
     assert recorded.record is not None and recorded.state.suppressed
     assert conflicting.conflicts == 0
     assert [r.event.event_id for r in stores.history.history(ACCOUNT, PHONE)] == ["twilio:SM1"]
-    assert counts(stores) == {"opt_outs": 1, "opt_outs#source#keyword": 1, "opt_outs#keyword#STOP": 1}
+    assert counts(stores) == {"o": 1, "o#s#keyword": 1, "o#k#STOP": 1}
