@@ -383,9 +383,10 @@ def _render(args: argparse.Namespace, phases: list[Phase], again: Phase, setup_s
         f"- The same import id posted again: {again_calls} ({again.seconds * 1000:,.0f} ms), nothing written, no "
         "chunk queued.",
         "",
-        "A row that changes a number is one TransactWriteItems of two items (the number's state, conditional on its "
+        "A row that changes a number is one TransactWriteItems of three items (the number's state, conditional on its "
         "version; the history event, conditional on its id, carrying its change events and listed in the outbox "
-        "index), then one UpdateItem taking the event out of the outbox once its change events are queued (an SQS "
+        "index; the opt-out report's counters of the day, an ADD to one of its 32 shards), then one UpdateItem "
+        "taking the event out of the outbox once its change events are queued (an SQS "
         "SendMessage, not counted: a recording queue stands in; their fan-out to the bus and endpoints runs later in "
         "the send function and is not in these figures). A row that changes nothing (already suppressed, invalid, "
         "refused) writes nothing. Each chunk reads its numbers 100 per BatchGetItem, and writes the job "

@@ -13,8 +13,9 @@ import json
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from chalicelib.domain import reports
 from chalicelib.domain.change_events import (
     ChangeEvent,
     ChangeEventJob,
@@ -28,6 +29,7 @@ from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRe
 from chalicelib.domain.imports import ImportFileMissing, ImportJob, RejectedRow, UploadForm
 from chalicelib.domain.models import (
     Account,
+    CampaignText,
     Contact,
     EventRecord,
     InboundMessage,
@@ -145,16 +147,44 @@ class InMemoryOutbox:
             self.jobs.pop((job.account_id, job.phone, job.event_id), None)
 
 
+class InMemoryReportCounters:
+    """Counters by (account, day), added to by InMemoryNumberStore.commit with each applied change (unsharded: the
+    shards of a day are summed when read anyway). `calls` counts daily_counts, as round trips."""
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[str, date], Counter[str]] = {}
+        self.calls: Counter[str] = Counter()
+
+    def add(self, tally: reports.Tally) -> None:
+        self.days.setdefault((tally.account_id, tally.day), Counter()).update(tally.counters)
+
+    def daily_counts(self, account_id: str, first: date, last: date) -> dict[date, dict[str, int]]:
+        self.calls["daily_counts"] += 1
+        return {
+            day: dict(counts)
+            for (acct, day), counts in self.days.items()
+            if acct == account_id and first <= day <= last
+        }
+
+
 class InMemoryNumberStore:
-    """States and contacts by (account, phone); commit writes into the history, inbound log and outbox given.
+    """States and contacts by (account, phone); commit writes into the history, inbound log, outbox and report
+    counters given.
 
     `calls` counts load, load_many and commit, as round trips.
     """
 
-    def __init__(self, history: InMemoryHistory, inbound: InMemoryInboundLog, outbox: InMemoryOutbox) -> None:
+    def __init__(
+        self,
+        history: InMemoryHistory,
+        inbound: InMemoryInboundLog,
+        outbox: InMemoryOutbox,
+        reports: InMemoryReportCounters | None = None,
+    ) -> None:
         self.history = history
         self.inbound = inbound
         self.outbox = outbox
+        self.reports = reports
         self.states: dict[tuple[str, str], NumberState] = {}
         self.contacts: dict[tuple[str, str], Contact] = {}
         self.calls: Counter[str] = Counter()
@@ -182,8 +212,15 @@ class InMemoryNumberStore:
             raise ConcurrentUpdate(state.phone)
         if self.history.get_event(event.account_id, event.phone, event.event_id) is not None:
             raise DuplicateEvent(event.event_id)
-        self.states[(state.account_id, state.phone)] = state.model_copy(update={"version": state.version + 1})
+        # The send path's last campaign is not the event's to write: the one stored now stays.
+        last_campaign = self._state(state.account_id, state.phone).last_campaign
+        self.states[(state.account_id, state.phone)] = state.model_copy(
+            update={"version": state.version + 1, "last_campaign": last_campaign}
+        )
         self.history.events.setdefault((event.account_id, event.phone), {})[event.event_id] = record
+        counted = reports.tally(state, record)
+        if counted is not None and self.reports is not None:
+            self.reports.add(counted)
         if inbound is not None:
             self.inbound.messages[(inbound.message.account_id, inbound.message.message_id)] = inbound
         jobs: list[OutboxJob] = [queued for queued in (job, change_job) if queued is not None]
@@ -195,6 +232,10 @@ class InMemoryNumberStore:
         if self._state(request.account_id, request.to).version != expected_version:
             return False
         before = self.contact(request.account_id, request.to)
+        if request.campaign_id:
+            key = (request.account_id, request.to)
+            last_campaign = CampaignText(campaign_id=request.campaign_id, sent_at=now)
+            self.states[key] = self._state(*key).model_copy(update={"last_campaign": last_campaign})
         self.contacts[(request.account_id, request.to)] = Contact(
             last_user_email=request.user_email or before.last_user_email,
             contact_email=request.contact_email or before.contact_email,
@@ -415,9 +456,10 @@ def in_memory_stores() -> Stores:
     """Every store fake, the number store writing into the history, inbound log and outbox beside it."""
     history, inbound, outbox = InMemoryHistory(), InMemoryInboundLog(), InMemoryOutbox()
     outbound = InMemoryOutboundLog()
+    counters = InMemoryReportCounters()
     return Stores(
         accounts=InMemoryAccountStore(),
-        numbers=InMemoryNumberStore(history, inbound, outbox),
+        numbers=InMemoryNumberStore(history, inbound, outbox, counters),
         history=history,
         inbound=inbound,
         outbox=outbox,
@@ -428,6 +470,7 @@ def in_memory_stores() -> Stores:
         import_files=InMemoryImportFiles(),
         endpoints=InMemoryEventEndpoints(),
         activity=InMemoryActivityLog(history, inbound, outbound),
+        reports=counters,
     )
 
 

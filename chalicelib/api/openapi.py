@@ -153,6 +153,7 @@ def document(operations: Sequence[Operation], *, carriers: Sequence[str]) -> dic
             {"name": "suppressions", "description": "numbers, suppressions and their history"},
             {"name": "inbound", "description": "the inbound log and the review queue"},
             {"name": "sends", "description": "send requests and their outcomes"},
+            {"name": "reports", "description": "opt-outs and opt-ins counted per period, source, keyword and campaign"},
             {"name": "webhooks", "description": "what carriers call"},
             {"name": "meta", "description": "this document"},
         ],

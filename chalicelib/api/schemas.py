@@ -425,6 +425,10 @@ class HistoryEvent(Frozen):
     actor: str
     notes: str | None
     message: str | None
+    keyword: str | None = Field(
+        default=None, description="the keyword, or the detector's reason class, that made it an opt-out or opt-in"
+    )
+    sender: str | None = Field(default=None, description="the account's number the contact texted")
     outcome: Outcome
     changes: list[Change]
 

@@ -86,6 +86,14 @@ class Suppression(Frozen):
     notes: str | None = None
 
 
+class CampaignText(Frozen):
+    """The latest text of a campaign the number was sent (kept by the send path's claim): an opt-out within
+    `reports.ATTRIBUTION_WINDOW` of it counts for that campaign in the opt-out report."""
+
+    campaign_id: str
+    sent_at: datetime
+
+
 class NumberState(Frozen):
     """What the service knows now about one number in one account.
 
@@ -98,6 +106,8 @@ class NumberState(Frozen):
     suppressions: dict[str, Suppression] = Field(default_factory=dict)
     clock: dict[str, datetime] = Field(default_factory=dict)
     version: int = 0
+    #: Read with the state, written only by the send path (never part of an event's write): see CampaignText.
+    last_campaign: CampaignText | None = None
 
     def blocking(self, sender: str | None = None, groups: tuple[str, ...] | list[str] = ()) -> list[Suppression]:
         """The suppressions that block a message from `sender` in `groups` (DESIGN rule 3)."""
@@ -136,6 +146,13 @@ class Event(Frozen):
     message: str | None = None
     #: Only lift suppressions of these sources (YES lifts only a keyword opt-out).
     only_sources: tuple[Source, ...] | None = None
+    #: What the contact texted that made it an opt-out or opt-in: the canonical keyword (STOP, BAJA, START, an
+    #: account's own), else the detector's reason class ("asks to stop messaging"); None when no text did
+    #: (an admin, an import, a carrier's report). The opt-out report counts by it.
+    keyword: str | None = None
+    #: The account's number the contact texted (or the carrier's report was about a text from); None for an admin's
+    #: or an import's event. The opt-out report counts by it.
+    sender: str | None = None
 
 
 ChangeKind = Literal["suppressed", "lifted"]

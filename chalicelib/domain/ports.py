@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel
@@ -70,7 +70,8 @@ class NumberStore(Protocol):
         job: NotificationJob | None = None,
         change_job: ChangeEventJob | None = None,
     ) -> None:
-        """Write the new state and append `record` to the number's history atomically.
+        """Write the new state and append `record` to the number's history atomically, with what it adds to the
+        opt-out report's counters (`reports.tally`: an applied change counts once, with its event).
 
         Conditional on the state still being at `state.version` (else ConcurrentUpdate) and on the
         event not being recorded yet (else DuplicateEvent). `inbound`, when given, goes into the inbound
@@ -83,7 +84,8 @@ class NumberStore(Protocol):
         """The send gate's last step: True when the recipient is still at `expected_version`.
 
         The same conditional write remembers who texted the number last and the contact's email
-        (`contact`). False when an event changed the number since it was read.
+        (`contact`), and for a campaign's text the campaign and when (`NumberState.last_campaign`, read
+        with the state). False when an event changed the number since it was read.
         """
         ...
 
@@ -270,6 +272,18 @@ class Stores:
     import_files: ImportFiles | None = None
     #: Each number's timeline (None where nothing reads it).
     activity: ActivityLog | None = None
+    #: The opt-out report's counters (written by `NumberStore.commit`; see `chalicelib/domain/reports.py`).
+    reports: ReportCounters | None = None
+
+
+class ReportCounters(Protocol):
+    """The opt-out report's counters, per account and UTC day: `NumberStore.commit` adds an applied event's
+    `reports.tally` to them in the event's own write; this port reads them."""
+
+    def daily_counts(self, account_id: str, first: date, last: date) -> dict[date, dict[str, int]]:
+        """Every counter (`reports.counter_name`) of each day from `first` to `last`, both included, that has any;
+        one read of the range (a query, paged), however many days it covers."""
+        ...
 
 
 class SecretStore(Protocol):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.domain import alerts, change_events, detector, policy, replies
+from chalicelib.domain import alerts, change_events, detector, policy, replies, reports
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidPhone, MessageNotFound, StoreUnavailable
 from chalicelib.domain.models import (
     ALL,
@@ -200,11 +200,19 @@ def _inbound_event(account: Account, message: InboundMessage, intent: Intent, de
         received_at=message.received_at,
         actor=f"{message.carrier}:{message.message_id}",
         message=message.body,
+        sender=message.to_phone,
     )
     if intent is Intent.OPT_OUT:
         scope = ALL if detection.is_stop_all or account.opt_out_scope == "all" else sender_scope(message.to_phone)
         if detection.by_keyword:
-            return reply.model_copy(update={"action": Action.OPT_OUT, "scopes": (scope,), "source": Source.KEYWORD})
+            return reply.model_copy(
+                update={
+                    "action": Action.OPT_OUT,
+                    "scopes": (scope,),
+                    "source": Source.KEYWORD,
+                    "keyword": detection.keyword,
+                }
+            )
         # The detector's reason goes into history, so an admin can see why (rule 7).
         return reply.model_copy(
             update={
@@ -212,12 +220,15 @@ def _inbound_event(account: Account, message: InboundMessage, intent: Intent, de
                 "scopes": (scope,),
                 "source": Source.NATURAL_LANGUAGE,
                 "notes": detection.reason,
+                "keyword": detection.keyword or reports.reason_class(detection.reason),
             }
         )
     if intent is Intent.OPT_IN:
         only = (Source.KEYWORD,) if detection.keyword == "YES" else None
         scopes = policy.opt_in_scopes(message.to_phone)
-        return reply.model_copy(update={"action": Action.OPT_IN, "scopes": scopes, "only_sources": only})
+        return reply.model_copy(
+            update={"action": Action.OPT_IN, "scopes": scopes, "only_sources": only, "keyword": detection.keyword}
+        )
     return reply
 
 
@@ -278,6 +289,7 @@ def receive_delivery_report(
         received_at=report.received_at,
         actor=f"{report.carrier}:{report.message_id}",
         notes=f"{report.carrier} status {report.status}, error {report.error_code}",
+        sender=report.from_phone,
     )
     return record_event(stores, queue, event)
 
@@ -377,6 +389,8 @@ def unsubscribe_from_message(
         notes=notes
         or (f"flagged for review: {logged.reason}" if logged.needs_review else "unsubscribed from this message"),
         message=message.body,
+        keyword=reports.reason_class(logged.reason) if logged.needs_review and logged.reason else None,
+        sender=message.to_phone,
     )
     state = record_event(stores, queue, event).state
     _resolve_review(stores, logged, "unsubscribed", actor, notes, now)

@@ -15,6 +15,7 @@ from chalicelib.adapters.dynamodb.numbers import DynamoDBNumberStore
 from chalicelib.adapters.dynamodb.outbound import DynamoDBOutboundLog
 from chalicelib.adapters.dynamodb.outbox import DynamoDBOutbox
 from chalicelib.adapters.dynamodb.parts import DynamoDBMessageParts
+from chalicelib.adapters.dynamodb.reports import DynamoDBReportCounters
 from chalicelib.domain.ports import Stores
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "DynamoDBNumberStore",
     "DynamoDBOutboundLog",
     "DynamoDBOutbox",
+    "DynamoDBReportCounters",
     "dynamodb_stores",
 ]
 
@@ -46,4 +48,5 @@ def dynamodb_stores(client: Any, table_name: str) -> Stores:
         imports=DynamoDBImportJobs(client, table_name),
         endpoints=DynamoDBEventEndpoints(client, table_name),
         activity=DynamoDBActivityLog(client, table_name),
+        reports=DynamoDBReportCounters(client, table_name),
     )

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional
 from chalicelib.adapters.dynamodb.cursors import page
+from chalicelib.adapters.dynamodb.reports import counter_update
 from chalicelib.adapters.dynamodb.table import (
     OUTBOX,
     event_activity_keys,
@@ -23,9 +24,11 @@ from chalicelib.adapters.dynamodb.table import (
     state_key,
     suppressed_partition,
 )
+from chalicelib.domain import reports
 from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, StoreUnavailable
 from chalicelib.domain.models import (
+    CampaignText,
     Contact,
     EventRecord,
     LoggedInbound,
@@ -83,7 +86,8 @@ class DynamoDBNumberStore:
         (or another transaction on it was in flight), DuplicateEvent when the event is already recorded.
         """
         values: dict[str, Any] = {
-            ":doc": {"S": state.model_dump_json(exclude={"version"})},
+            # last_campaign is the send path's, kept in its own attributes (`_state_from`).
+            ":doc": {"S": state.model_dump_json(exclude={"version", "last_campaign"})},
             ":next": {"N": str(state.version + 1)},
         }
         if state.suppressed:
@@ -105,6 +109,10 @@ class DynamoDBNumberStore:
         ]
         if inbound is not None:
             items.append({"Put": {"TableName": self._table, "Item": inbound_item(inbound)}})
+        counted = reports.tally(state, record)
+        if counted is not None:
+            # The opt-out report's counters, last: the condition checks above keep their places (items 0 and 1).
+            items.append({"Update": counter_update(self._table, counted)})
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -113,7 +121,8 @@ class DynamoDBNumberStore:
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise DuplicateEvent(record.event.event_id) from None
-            # The version moved on, or another transaction on the number was in flight: reload and try again.
+            # The version moved on, or another transaction on the number or on its report counters was in flight
+            # (TransactionConflict): nothing was written; reload and try again.
             raise ConcurrentUpdate(state.phone) from None
         except BotoCoreError as error:
             raise StoreUnavailable(f"could not record the event: {error}") from error
@@ -122,7 +131,8 @@ class DynamoDBNumberStore:
         """Remember who texts the recipient, if it is still at `expected_version`; False when it is not.
 
         One conditional Update of the state item: `last_send_at`, `last_request_id`, and the request's
-        `user_email` and `contact_email` when it has them (a request without them keeps the ones before).
+        `user_email` and `contact_email` when it has them (a request without them keeps the ones before);
+        `last_campaign_id` and `last_campaign_at` for a campaign's text (other texts keep the ones before).
         The version is left as it is: a send changes nothing an event reads.
         """
         values: dict[str, Any] = {":at": {"S": now.isoformat()}, ":request": {"S": request.request_id}}
@@ -133,6 +143,10 @@ class DynamoDBNumberStore:
         if request.contact_email:
             assignments.append("contact_email = :contact")
             values[":contact"] = {"S": request.contact_email}
+        if request.campaign_id:
+            # The opt-out report attributes an opt-out to the latest campaign that texted the number.
+            assignments.append("last_campaign_id = :campaign, last_campaign_at = :at")
+            values[":campaign"] = {"S": request.campaign_id}
         update = self._state_update(
             request.account_id, request.to, expected_version, "SET " + ", ".join(assignments), values
         )
@@ -193,10 +207,17 @@ class DynamoDBNumberStore:
 
 
 def _state_from(item: dict[str, Any]) -> NumberState:
+    last_campaign = None
+    if "last_campaign_id" in item:
+        last_campaign = CampaignText(
+            campaign_id=item["last_campaign_id"]["S"], sent_at=datetime.fromisoformat(item["last_campaign_at"]["S"])
+        )
     if "version" not in item:  # only the send path has touched this number: nothing suppressed yet
         _, account_id, phone = item["pk"]["S"].split("#", 2)
-        return NumberState(account_id=account_id, phone=phone)
-    return NumberState.model_validate_json(item["doc"]["S"]).model_copy(update={"version": int(item["version"]["N"])})
+        return NumberState(account_id=account_id, phone=phone, last_campaign=last_campaign)
+    return NumberState.model_validate_json(item["doc"]["S"]).model_copy(
+        update={"version": int(item["version"]["N"]), "last_campaign": last_campaign}
+    )
 
 
 def _event_item(record: EventRecord, job: NotificationJob | None, change_job: ChangeEventJob | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.domain import policy
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest
-from chalicelib.domain.models import Action, Contact, Event, NumberState
+from chalicelib.domain.models import Action, CampaignText, Contact, Event, NumberState
 from chalicelib.domain.ports import Stores
 from tests.integration.contract.examples import (
     ACCOUNT,
@@ -129,11 +129,13 @@ def test_claim_recipient_at_the_read_version_records_the_contact_details(stores:
     # When a send claims it at that version
     request = send_request(user_email="sam@acme.example", contact_email="pat@example.com")
     assert stores.numbers.claim_recipient(request, state.version, T0)
-    # Then who texted it and the contact's email are remembered, and the number is unchanged
+    # Then who texted it and the contact's email are remembered, and the number is unchanged but for the campaign
+    # that texted it last (the opt-out report's attribution)
     assert stores.numbers.contact(ACCOUNT, PHONE) == Contact(
         last_user_email="sam@acme.example", contact_email="pat@example.com"
     )
-    assert stores.numbers.load(ACCOUNT, PHONE)[0] == state
+    spring = CampaignText(campaign_id="spring", sent_at=T0)
+    assert stores.numbers.load(ACCOUNT, PHONE)[0] == state.model_copy(update={"last_campaign": spring})
 
 
 def test_claim_recipient_fails_once_a_commit_changed_the_version(stores: Stores) -> None:
@@ -152,7 +154,11 @@ def test_a_number_never_seen_is_claimed_at_version_zero_and_a_later_commit_still
     # Given a number no event has touched, claimed by a send at version 0
     request = send_request(user_email="sam@acme.example", contact_email="pat@example.com")
     assert stores.numbers.claim_recipient(request, 0, T0)
-    assert stores.numbers.load(ACCOUNT, PHONE) == (NumberState(account_id=ACCOUNT, phone=PHONE), False)
+    spring = CampaignText(campaign_id="spring", sent_at=T0)
+    assert stores.numbers.load(ACCOUNT, PHONE) == (
+        NumberState(account_id=ACCOUNT, phone=PHONE, last_campaign=spring),
+        False,
+    )
     # When an opt-out is committed at version 0
     commit(stores, opt_out(PHONE, "e-1"))
     # Then it is stored, the contact details stay, and claims go by the new version
