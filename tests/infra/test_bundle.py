@@ -23,9 +23,7 @@ UNCHECKED_HASH = 0b01
 
 def deployed_zip(synthesised: Synthesised) -> Path:
     """The asset every function's CodeUri names, in the cloud assembly."""
-    keys = {
-        synthesised.template["Resources"][logical_id]["Properties"]["CodeUri"]["Key"] for logical_id in FUNCTIONS
-    }
+    keys = {synthesised.template["Resources"][logical_id]["Properties"]["CodeUri"]["Key"] for logical_id in FUNCTIONS}
     assert len(keys) == 1, f"the functions deploy different code: {keys}"
     return synthesised.path.parent / f"asset.{keys.pop()}"
 
