@@ -54,7 +54,19 @@ def build_plain(workdir: Path, project_dir: Path = ROOT) -> Path:
     from chalice.api import package_app
 
     package_app(project_dir=str(project_dir), output_dir=str(workdir), stage="dev", chalice_config=ROLES)
-    return workdir / "deployment.zip"
+    return _without_bytecode(workdir / "deployment.zip")
+
+
+def _without_bytecode(bundle: Path) -> Path:
+    """The zip without the .pyc `chalice package` copies from this checkout's `__pycache__` folders (a clean
+    checkout, as in CI, has none; they would not be valid in Lambda anyway: their timestamps are the checkout's)."""
+    temporary = bundle.with_suffix(".tmp")
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(temporary, "w") as target:
+        for info in source.infolist():
+            if not info.filename.endswith(".pyc"):
+                target.writestr(info, source.read(info))
+    temporary.replace(bundle)
+    return bundle
 
 
 def native_libraries(bundle: Path) -> dict[str, int]:

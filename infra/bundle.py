@@ -85,8 +85,14 @@ def _runtime(sam_template: Path) -> str:
 
 
 def kept(name: str) -> bool:
-    """Whether a zip entry goes into the bundle."""
-    return not name.startswith(DROPPED_PREFIXES) and not name.endswith(DROPPED_SUFFIXES)
+    """Whether an entry of `chalice package`'s zip goes into the bundle. Bytecode it copied from the project's
+    `__pycache__` folders (timestamp-checked, from whatever Python ran there) is replaced by the bundle's own."""
+    return not (name.endswith(".pyc") or "/__pycache__/" in f"/{name}" or dropped(name))
+
+
+def dropped(name: str) -> bool:
+    """Whether a path is one of those the bundle leaves out as never imported."""
+    return name.startswith(DROPPED_PREFIXES) or name.endswith(DROPPED_SUFFIXES)
 
 
 def finish(bundle: Path, runtime: str) -> None:
