@@ -32,6 +32,8 @@ TITLE = "Lambda bundle"
 MB = 1024 * 1024
 #: The target for the deployed bundle, unzipped.
 TARGET = 12 * MB
+#: cryptography and what it brings.
+CRYPTOGRAPHY = ("cryptography", "cffi", "_cffi_backend", "pycparser")
 #: Lambda's limits for a .zip deployment package: unzipped (with layers), and zipped when uploaded directly.
 UNZIPPED_LIMIT = 250 * MB
 ZIPPED_UPLOAD_LIMIT = 50 * MB
@@ -106,9 +108,11 @@ def phonenumberslite_wheel(workdir: Path) -> tuple[str, int, int] | None:
     return wheels[-1].name.split("-")[1], sum(info.file_size for info in package), len(package)
 
 
-def bytecode_bytes(bundle: Path) -> int:
+def bytecode_bytes(bundle: Path) -> dict[str, int]:
+    """The .pyc of a zip, unzipped bytes by top-level package."""
     with zipfile.ZipFile(bundle) as archive:
-        return sum(info.file_size for info in archive.infolist() if info.filename.endswith(".pyc"))
+        entries = [info for info in archive.infolist() if info.filename.endswith(".pyc")]
+    return {name: size for name, (size, _) in _group(entries, package_of).items()}
 
 
 def package_of(name: str) -> str:
@@ -164,7 +168,7 @@ def render(
     plain: tuple[int, int, int, Sizes, tuple[str, Sizes]],
     deployed: tuple[int, int, int, Sizes, tuple[str, Sizes]],
     natives: dict[str, int],
-    bytecode: int,
+    bytecode_by_package: dict[str, int],
     phone: tuple[tuple[int, int, int], tuple[str, int, int] | None],
     top: int,
 ) -> str:
@@ -173,6 +177,10 @@ def render(
     native = sum(natives.values())
     biggest = sorted(natives.items(), key=lambda item: item[1], reverse=True)
     phonenumbers = packages.get("phonenumbers", (0, 0))[0]
+    crypto = packages.get("cryptography", (0, 0))[0]
+    crypto_deps = sum(packages.get(name, (0, 0))[0] for name in CRYPTOGRAPHY[1:])
+    bytecode = sum(bytecode_by_package.values())
+    crypto_bytecode = sum(bytecode_by_package.get(name, 0) for name in CRYPTOGRAPHY)
     lines = [
         _report.machine(),
         "",
@@ -206,7 +214,10 @@ def render(
             + ", ".join(f"`{name}` {size / MB:.2f}" for name, size in biggest[:3])
             + f"), bytecode {bytecode / MB:.2f} MB, phonenumbers {phonenumbers / MB:.2f} MB (was "
             f"{plain[3].get('phonenumbers', (0, 0))[0] / MB:.2f}), the rest (sources, metadata) "
-            f"{(unzipped - native - bytecode) / MB:.2f} MB."
+            f"{(unzipped - native - bytecode) / MB:.2f} MB. `cryptography` (SNS and Telnyx signature checks) is "
+            f"{crypto / MB:.2f} MB of it, with `cffi`, `_cffi_backend` and `pycparser` {crypto_deps / MB:.2f} MB more: "
+            f"without them the bundle would be {(unzipped - crypto - crypto_deps) / MB:.2f} MB, and "
+            f"{(unzipped - crypto - crypto_deps - (bytecode - crypto_bytecode)) / MB:.2f} MB without bytecode as well."
         ),
         "",
         _phonenumbers_note(*phone),
