@@ -112,3 +112,15 @@ print(json.dumps({
     assert result["e164"] == "+14155550123"
     # Nothing comes from site-packages: what the runtime provides is found through the links, the rest in the bundle.
     assert result["outside"] == []
+
+
+def test_the_bundle_is_not_compiled_by_a_python_other_than_the_functions_runtime(tmp_path: Path) -> None:
+    """Bytecode only loads in the Python version that wrote it: a build by another Python stops, naming both."""
+    zipped = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("app.py", "x = 1\n")
+    other = "python3.99"
+    with pytest.raises(bundle.BundleError, match=other):
+        bundle.finish(zipped, runtime=other)
+    with zipfile.ZipFile(zipped) as archive:
+        assert archive.namelist() == ["app.py"]  # left as it was
