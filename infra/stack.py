@@ -35,6 +35,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.adapters.dynamodb.table import GSI1, GSI2, GSI3, table_definition
+from infra import bundle
 from infra.config import StageConfig, Throttle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +137,15 @@ IMPORT_FILE_DAYS = 7
 #: chalicelib/domain/imports.py: a request's body is kept under `imports/<account>/...`, an upload under `uploads/...`.
 IMPORT_BODY_PREFIX = "imports/"
 IMPORT_UPLOAD_PREFIX = "uploads/"
+
+
+class BundledChalice(Chalice):
+    """Chalice's construct, deploying the bundle infra/bundle.py builds (`chalice package`'s zip, trimmed and compiled)
+    rather than the zip as `chalice package` leaves it. The construct packages in `_package_app` and then uploads
+    `<package dir>/deployment.zip`: only the packaging is replaced (chalice is pinned in requirements-dev.txt)."""
+
+    def _package_app(self) -> None:
+        bundle.package(self.source_dir, self._sam_package_dir, self.stage_name, self.stage_config)
 
 
 class SmsOptoutStack(cdk.Stack):
@@ -619,7 +629,7 @@ class SmsOptoutStack(cdk.Stack):
         workdir.mkdir(parents=True, exist_ok=True)
         # The Chalice stage is this stack's construct id (the construct takes its scope's name).
         with contextlib.chdir(workdir):
-            return Chalice(self, "App", source_dir=str(PROJECT_ROOT), stage_config=stage_config)
+            return BundledChalice(self, "App", source_dir=str(PROJECT_ROOT), stage_config=stage_config)
 
     def _patch_chalice_resources(self) -> None:
         """Give each of app.py's functions what Chalice cannot: its name, timeout, role, log group and events."""

@@ -114,7 +114,7 @@ def _e164(raw: str, info: ValidationInfo) -> str:
 class Query(BaseModel):
     """A query string: a name the operation does not take is a 400 (a typo such as `limt` must not pass unnoticed)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class NumberQuery(Query):

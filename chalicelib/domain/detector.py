@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from chalicelib.domain.keywords import (
     NO_EXTRA_KEYWORDS,
@@ -255,7 +256,9 @@ _Check = Callable[[list[str], re.Match[str], _Context], float | None]
 @dataclass(frozen=True, slots=True)
 class _Rule:
     reason: str
-    pattern: re.Pattern[str]
+    #: The regular expression (re.M), compiled on first use (`pattern`): keywords and most replies run no rule, so a
+    #: cold start does not compile the ~150 of them.
+    source: str
     confidence: float
     #: Groups of words: the rule runs only when the message has a word of every group.
     triggers: tuple[frozenset[str], ...]
@@ -267,6 +270,15 @@ class _Rule:
     check: _Check | None = None
     #: The language of the words the rule matches (ISO 639-1): the reply's language.
     language: str | None = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self.source)
+
+
+@cache
+def _compiled(source: str) -> re.Pattern[str]:
+    return re.compile(source, re.M)
 
 
 def _rule(
@@ -280,7 +292,7 @@ def _rule(
     check: _Check | None = None,
 ) -> _Rule:
     groups = tuple(frozenset(group.split()) for group in triggers.split("|") if group.strip())
-    return _Rule(reason, re.compile(pattern, re.M), confidence, groups, tuple(stems.split()), guard, check)
+    return _Rule(reason, pattern, confidence, groups, tuple(stems.split()), guard, check)
 
 
 def _imperative(prefix: list[str], match: re.Match[str], context: _Context) -> float | None:

@@ -72,7 +72,10 @@ def group_scope(group: str) -> str:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """An immutable model that refuses unknown fields. Its validator is built on first use, not at import
+    (`defer_build`): a cold start builds only the models its first request uses."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Suppression(Frozen):

@@ -42,7 +42,7 @@ class _Frozen(BaseModel):
     """`models.Frozen`, repeated so that `models` may import this module (an Account holds its EmailTemplates)
     without an import cycle: nothing here imports `models` while the module loads."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # --- values ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from chalicelib.domain import change_events
 from chalicelib.domain.change_events import ChangeEventJob, DeliveryJob
@@ -28,7 +28,8 @@ BACKOFF_MAX_SECONDS = 900
 DEAD_LETTER_DELAY_SECONDS = 1
 
 ChangeJob = ChangeEventJob | DeliveryJob
-_JOB: TypeAdapter[ChangeJob] = TypeAdapter(ChangeJob)
+#: Built on first use, as the models are (`defer_build`): the API function never reads a change job.
+_JOB: TypeAdapter[ChangeJob] = TypeAdapter(ChangeJob, config=ConfigDict(defer_build=True))
 
 
 class RetryChangeEvents(Exception):

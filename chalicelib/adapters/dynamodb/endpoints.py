@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from chalicelib.adapters.dynamodb.calls import call, conditional
 from chalicelib.adapters.dynamodb.table import (
@@ -23,7 +23,7 @@ from chalicelib.adapters.dynamodb.table import (
 from chalicelib.domain.change_events import Delivery, EventEndpoint, change_event_id_floor
 from chalicelib.domain.errors import InvalidRequest
 
-_ENDPOINTS = TypeAdapter(list[EventEndpoint])
+_ENDPOINTS = TypeAdapter(list[EventEndpoint], config=ConfigDict(defer_build=True))  # built on first use
 #: Above every change event id (they are `evt_` and digits, `T`, `Z`, `_` and hex): the upper end of a range.
 _AFTER_EVERY_ID = "evt_~"
 _URLSAFE = re.compile(r"[A-Za-z0-9_-]{1,2000}")

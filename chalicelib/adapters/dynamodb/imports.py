@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from chalicelib.adapters.dynamodb.calls import call, conditional
 from chalicelib.adapters.dynamodb.table import REJECTED_PREFIX, import_job_key, import_partition, rejected_sort_key
@@ -21,7 +21,7 @@ from chalicelib.domain.imports import ImportJob, RejectedRow
 #: Rejected rows an item holds at most (a row is well under 2 KB: reasons are bounded), so an item stays far below
 #: DynamoDB's 400 KB and a chunk's rows fit one transaction.
 ROWS_PER_ITEM = 200
-_ROWS = TypeAdapter(list[RejectedRow])
+_ROWS = TypeAdapter(list[RejectedRow], config=ConfigDict(defer_build=True))  # built on first use
 
 
 class DynamoDBImportJobs:

@@ -1,0 +1,158 @@
+"""The Lambda bundle the stack deploys: `chalice package`'s deployment zip, trimmed and compiled.
+
+`chalice package` vendors requirements.txt into the zip as source only, and Lambda unzips it into /var/task, which is
+read-only: every cold start would compile our code, pydantic, Powertools and phonenumbers again, and Python could not
+write the bytecode anywhere. So the zip is rewritten once, here, at build time:
+
+- what the service never imports is left out: phonenumbers' geocoding, carrier and time zone data and the modules that
+  read it (the service parses, validates and formats numbers only: chalicelib/domain/phone.py), type stubs (`*.pyi`),
+  and the Swagger UI assets of Powertools' event handler (the app serves its own OpenAPI document, no UI);
+- every module is compiled to bytecode for the runtime's Python (`__pycache__/<name>.cpython-311.pyc`) with
+  unchecked-hash invalidation (PEP 552): Python loads the .pyc without looking at the source's mtime or hash, so the
+  zip's fixed timestamps do not matter and nothing is compiled at run time. The sources stay (tracebacks show them).
+
+`package()` is the one build: the stack's construct calls it (infra/stack.py) and so do the benchmarks
+(benchmarks/bench_bundle.py for the size, benchmarks/bench_cold_start.py runs the unzipped bundle).
+"""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import py_compile
+import sys
+import sysconfig
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+#: Zip entries (by path prefix) that nothing in the service imports.
+DROPPED_PREFIXES = (
+    "phonenumbers/geodata/",
+    "phonenumbers/carrierdata/",
+    "phonenumbers/tzdata/",
+    "phonenumbers/geocoder.py",
+    "phonenumbers/carrier.py",
+    "phonenumbers/timezone.py",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/",
+)
+#: Zip entries (by suffix) never read at run time: type stubs.
+DROPPED_SUFFIXES = (".pyi",)
+#: Where Lambda unzips the bundle: the path compiled code objects name (Python rewrites it to the real path on load).
+TASK_ROOT = "/var/task"
+#: What the Lambda Python runtime provides beside the bundle, precompiled (requirements.txt leaves boto3 and botocore to
+#: it): top-level names in site-packages.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six.py", "jmespath")
+#: The timestamp Chalice gives every entry, kept for the ones added, so the zip is the same for the same sources.
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+
+class BundleError(RuntimeError):
+    """The bundle cannot be built as the runtime needs it (e.g. a Python other than the functions' runtime)."""
+
+
+def package(
+    project_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    stage: str,
+    chalice_config: Mapping[str, Any] | None = None,
+) -> Path:
+    """`chalice package` into `output_dir` (deployment.zip and sam.json), then trim and compile the zip in place.
+    Returns the zip's path."""
+    from chalice.api import package_app
+
+    package_app(
+        project_dir=str(project_dir),
+        output_dir=str(output_dir),
+        stage=stage,
+        chalice_config=dict(chalice_config) if chalice_config is not None else None,
+    )
+    bundle = Path(output_dir) / "deployment.zip"
+    finish(bundle, runtime=_runtime(Path(output_dir) / "sam.json"))
+    return bundle
+
+
+def _runtime(sam_template: Path) -> str:
+    """The functions' runtime in the SAM template `chalice package` wrote (one for all of them)."""
+    resources = json.loads(sam_template.read_text())["Resources"].values()
+    runtimes = {r["Properties"]["Runtime"] for r in resources if r["Type"] == "AWS::Serverless::Function"}
+    if len(runtimes) != 1:
+        raise BundleError(f"expected one runtime for the functions, found {sorted(runtimes)}")
+    return runtimes.pop()
+
+
+def kept(name: str) -> bool:
+    """Whether an entry of `chalice package`'s zip goes into the bundle. Bytecode it copied from the project's
+    `__pycache__` folders (timestamp-checked, from whatever Python ran there) is replaced by the bundle's own."""
+    return not (name.endswith(".pyc") or "/__pycache__/" in f"/{name}" or dropped(name))
+
+
+def dropped(name: str) -> bool:
+    """Whether a path is one of those the bundle leaves out as never imported."""
+    return name.startswith(DROPPED_PREFIXES) or name.endswith(DROPPED_SUFFIXES)
+
+
+def finish(bundle: Path, runtime: str) -> None:
+    """Rewrite the zip `bundle`: drop what is never imported, add unchecked-hash .pyc for every module. The bytecode
+    is only valid for the Python that wrote it, so this Python must be the functions' runtime."""
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if runtime != here:
+        raise BundleError(f"the functions run {runtime}, this is {here}: build the bundle with {runtime}")
+    with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
+        root = Path(scratch)
+        with zipfile.ZipFile(bundle) as source:
+            entries = [info for info in source.infolist() if not info.is_dir() and kept(info.filename)]
+            contents = {info.filename: source.read(info) for info in entries}
+        for name, data in contents.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        if not compileall.compile_dir(
+            root,
+            ddir=TASK_ROOT,
+            quiet=1,
+            workers=1,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        ):
+            raise BundleError("a module of the bundle does not compile")
+        compiled = sorted(str(PurePosixPath(p.relative_to(root).as_posix())) for p in root.rglob("*.pyc"))
+        by_name = {info.filename: info for info in entries}
+        temporary = bundle.with_suffix(".tmp")
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as target:
+            for name in sorted(contents):
+                target.writestr(by_name[name], contents[name])
+            for name in compiled:
+                info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                target.writestr(info, (root / name).read_bytes())
+        temporary.replace(bundle)
+
+
+def unpack(bundle: Path, task_root: Path) -> Path:
+    """Unzip `bundle` into `task_root`, as Lambda does into /var/task; returns `task_root`."""
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(task_root)
+    return task_root
+
+
+def runtime_site(directory: Path) -> Path:
+    """`directory`, filled with links to this interpreter's copies of what the Lambda runtime provides (boto3,
+    botocore, ... with the .pyc pip wrote for them), for running an unpacked bundle as Lambda does: with `python -S`
+    (no site-packages), the task root first on `sys.path` and this directory after it (`PYTHONPATH`)."""
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        source = site_packages / name
+        if not source.exists():
+            raise BundleError(f"{name} is not installed in {site_packages}")
+        (directory / name).symlink_to(source)
+        if name.endswith(".py"):  # a single module: its .pyc lives in site-packages' own __pycache__
+            cache = directory / "__pycache__"
+            cache.mkdir(exist_ok=True)
+            for pyc in (site_packages / "__pycache__").glob(f"{name[:-3]}.*.pyc"):
+                (cache / pyc.name).symlink_to(pyc)
+    return directory

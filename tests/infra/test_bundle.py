@@ -1,0 +1,126 @@
+"""The code the stack deploys (infra/bundle.py): the functions' zip as the synthesised template names it, without the
+phonenumbers data the service never reads, with bytecode for every module, and a cold start from it that compiles
+nothing and serves what the functions import."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra import bundle
+from tests.infra.conftest import Synthesised
+
+FUNCTIONS = ("APIHandler", "HandleSendQueue", "FlushEmailOutbox", "HandleSmsTopic")
+#: Flags of an unchecked-hash .pyc (PEP 552): hash-based (bit 0), source not checked (bit 1 clear).
+UNCHECKED_HASH = 0b01
+
+
+def deployed_zip(synthesised: Synthesised) -> Path:
+    """The asset every function's CodeUri names, in the cloud assembly."""
+    keys = {synthesised.template["Resources"][logical_id]["Properties"]["CodeUri"]["Key"] for logical_id in FUNCTIONS}
+    assert len(keys) == 1, f"the functions deploy different code: {keys}"
+    return synthesised.path.parent / f"asset.{keys.pop()}"
+
+
+@pytest.fixture(scope="module")
+def deployed(dev: Synthesised) -> zipfile.ZipFile:
+    with zipfile.ZipFile(deployed_zip(dev)) as archive:
+        yield archive
+
+
+@pytest.fixture(scope="module")
+def task_root(dev: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bundle.unpack(deployed_zip(dev), tmp_path_factory.mktemp("task"))
+
+
+def test_the_deployed_zip_leaves_out_phonenumbers_data_the_service_never_reads(deployed: zipfile.ZipFile) -> None:
+    names = deployed.namelist()
+    assert "phonenumbers/phonenumberutil.py" in names
+    assert any(name.startswith("phonenumbers/data/region_US") for name in names)
+    assert not [name for name in names if bundle.dropped(name)]
+    assert len(names) == len(set(names))
+    assert not [name for name in names if name.startswith(("phonenumbers/geodata/", "phonenumbers/carrierdata/"))]
+
+
+def test_every_module_of_the_deployed_zip_has_unchecked_hash_bytecode_for_the_runtime(
+    deployed: zipfile.ZipFile, dev: Synthesised
+) -> None:
+    runtimes = {dev.template["Resources"][logical_id]["Properties"]["Runtime"] for logical_id in FUNCTIONS}
+    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
+    names = set(deployed.namelist())
+    tag = sys.implementation.cache_tag
+    modules = [name for name in names if name.endswith(".py")]
+    assert "app.py" in modules and "chalicelib/wiring.py" in modules
+    for module in modules:
+        folder, _, file = module.rpartition("/")
+        pyc = f"{folder}/__pycache__/{file[:-3]}.{tag}.pyc".lstrip("/")
+        assert pyc in names, f"{module} has no bytecode"
+    header = deployed.read(f"chalicelib/__pycache__/wiring.{tag}.pyc")[:8]
+    assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH
+
+
+def test_a_cold_start_from_the_deployed_zip_compiles_nothing_and_imports_every_module_of_the_app(
+    task_root: Path, tmp_path: Path
+) -> None:
+    """As Lambda runs it: the unzipped bundle first on sys.path, then what the runtime provides (boto3, ...), no
+    site-packages. Every module of the app is imported (lazily imported ones included), and phonenumbers parses and
+    formats, and not one module of the bundle is compiled from its source."""
+    code = """
+import importlib, importlib.machinery, json, os, pkgutil, sys
+compiled = []
+_source_to_code = importlib.machinery.SourceFileLoader.source_to_code
+def source_to_code(self, data, path, *args, **kwargs):
+    compiled.append(path)
+    return _source_to_code(self, data, path, *args, **kwargs)
+importlib.machinery.SourceFileLoader.source_to_code = source_to_code
+sys.path.insert(0, os.getcwd())
+import app, chalicelib
+modules = ["app"]
+for info in pkgutil.walk_packages(chalicelib.__path__, "chalicelib."):
+    importlib.import_module(info.name)
+    modules.append(info.name)
+from chalicelib.domain import phone
+import phonenumbers
+number = phonenumbers.parse("(415) 555-0123", "US")
+print(json.dumps({
+    "modules": modules,
+    "compiled": [p for p in compiled if p.startswith(os.getcwd())],
+    "e164": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+    "outside": sorted({m.__file__ for m in list(sys.modules.values())
+                       if getattr(m, "__file__", None) and "site-packages" in m.__file__}),
+}))
+"""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(
+        PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")),
+        PYTHONDONTWRITEBYTECODE="1",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=task_root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert "chalicelib.wiring" in result["modules"] and "chalicelib.workers.send" in result["modules"]
+    assert result["compiled"] == []
+    assert result["e164"] == "+14155550123"
+    # Nothing comes from site-packages: what the runtime provides is found through the links, the rest in the bundle.
+    assert result["outside"] == []
+
+
+def test_the_bundle_is_not_compiled_by_a_python_other_than_the_functions_runtime(tmp_path: Path) -> None:
+    """Bytecode only loads in the Python version that wrote it: a build by another Python stops, naming both."""
+    zipped = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("app.py", "x = 1\n")
+    other = "python3.99"
+    with pytest.raises(bundle.BundleError, match=other):
+        bundle.finish(zipped, runtime=other)
+    with zipfile.ZipFile(zipped) as archive:
+        assert archive.namelist() == ["app.py"]  # left as it was
