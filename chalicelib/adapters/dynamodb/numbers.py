@@ -16,9 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional
 from chalicelib.adapters.dynamodb.cursors import page
 from chalicelib.adapters.dynamodb.table import (
-    OUTBOX,
     event_key,
     inbound_item,
+    outbox_partition,
     state_key,
     suppressed_partition,
 )
@@ -209,6 +209,6 @@ def _event_item(record: EventRecord, job: NotificationJob | None, change_job: Ch
     if change_job is not None:
         item["change_job"] = {"S": change_job.model_dump_json()}
     if job is not None or change_job is not None:
-        item["gsi2pk"] = {"S": OUTBOX}
+        item["gsi2pk"] = {"S": outbox_partition(event.event_id)}
         item["gsi2sk"] = {"S": f"{event.received_at.isoformat()}#{event.event_id}"}
     return item

@@ -12,7 +12,8 @@ Items (pk / sk), with the module that owns them:
   path's last claim adds `last_send_at`, `last_request_id`, `last_user_email`, `contact_email`.
 - `NUMBER#<account>#<phone>` / `EVENT#<event id>` (written by numbers, read by history): `doc`, the
   EventRecord (the key makes each event idempotent). With an email job: `job`, the NotificationJob,
-  and while it is not yet queued `gsi2pk = OUTBOX`, `gsi2sk = <received at>#<event id>` (the outbox).
+  and while it is not yet queued `gsi2pk = OUTBOX#<shard>`, `gsi2sk = <received at>#<event id>` (the outbox,
+  spread over `OUTBOX_SHARDS` partitions by a hash of the event id: see `outbox_partition`).
 - `INBOUND#<account>#<message id>` / `INBOUND` (inbound, and numbers in the same transaction as an
   event): `doc`, the LoggedInbound; `gsi1pk = INBOUND#<account>`, `gsi1sk = <received at>#<message id>`
   for the log newest first; while it awaits an admin's review, `gsi2pk = REVIEW#<account>`, `gsi2sk`
@@ -38,14 +39,23 @@ Items (pk / sk), with the module that owns them:
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from chalicelib.domain.models import LoggedInbound
 
 GSI1 = "gsi1"
 GSI2 = "gsi2"
-#: The outbox index partition (on GSI2): email jobs stored with their event and not yet queued.
+#: The outbox index partition (on GSI2): email jobs stored with their event and not yet queued. Events stored before
+#: the outbox was sharded are listed here alone; the sweep still reads it (see `outbox_partitions`).
 OUTBOX = "OUTBOX"
+#: How many GSI2 partitions the outbox is spread over. Every opt-out and opt-in of every account is written to the
+#: outbox and removed from it once queued, two index writes of 1 to 2 KB each: one partition (1,000 WCU a second)
+#: would cap all accounts together at about 250 changes a second, below a 100,000-row import in 5 minutes
+#: (docs/capacity.md "Hot keys"). 16 shards take 16 times that; the sweep reads each shard (16 small queries
+#: every 5 minutes). Raising it is safe (the sweep reads every shard below it); lowering it would leave the events
+#: of the dropped shards unswept until they are moved.
+OUTBOX_SHARDS = 16
 #: The sort key prefix of a number's history events.
 EVENT_PREFIX = "EVENT#"
 
@@ -112,6 +122,17 @@ def event_key(account_id: str, phone: str, event_id: str) -> Key:
 def suppressed_partition(account_id: str) -> str:
     """The GSI1 partition listing the account's suppressed numbers."""
     return f"SUPPRESSED#{account_id}"
+
+
+def outbox_partition(event_id: str) -> str:
+    """The GSI2 partition of an event's pending jobs: `OUTBOX#<shard>`, the shard a stable hash of the event id."""
+    digest = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
+    return f"{OUTBOX}#{int.from_bytes(digest, 'big') % OUTBOX_SHARDS:02d}"
+
+
+def outbox_partitions() -> tuple[str, ...]:
+    """Every partition the outbox sweep reads: each shard, then the unsharded one of events stored before."""
+    return (*(f"{OUTBOX}#{shard:02d}" for shard in range(OUTBOX_SHARDS)), OUTBOX)
 
 
 def parts_partition(account_id: str, carrier: str, sender: str, reference: str) -> str:
