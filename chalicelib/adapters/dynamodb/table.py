@@ -7,8 +7,9 @@ Items (pk / sk), with the module that owns them:
 - `ACCOUNT#<account>` / `ACCOUNT` (accounts): `doc`, the Account: settings and token hashes.
 - `NUMBER#<account>#<phone>` / `STATE` (numbers, the only writer): `doc`, the NumberState without its
   version: active suppressions and per-scope clock; `version` (N), counting the events that changed it,
-  absent while only the send path has touched the number; `gsi1pk = SUPPRESSED#<account>`,
-  `gsi1sk = <phone>` while anything is suppressed (a sparse index: the suppression list). The send
+  absent while only the send path has touched the number; `gsi1pk = SUPPRESSED#<account>#<shard>`,
+  `gsi1sk = <phone>` while anything is suppressed (a sparse index: the suppression list, spread over
+  `SUPPRESSED_SHARDS` partitions by a hash of the phone: see `suppressed_shard`). The send
   path's last claim adds `last_send_at`, `last_request_id`, `last_user_email`, `contact_email`.
 - `NUMBER#<account>#<phone>` / `EVENT#<event id>` (written by numbers, read by history): `doc`, the
   EventRecord (the key makes each event idempotent). With an email job: `job`, the NotificationJob,
@@ -56,6 +57,12 @@ OUTBOX = "OUTBOX"
 #: every 5 minutes). Raising it is safe (the sweep reads every shard below it); lowering it would leave the events
 #: of the dropped shards unswept until they are moved.
 OUTBOX_SHARDS = 16
+#: How many GSI1 partitions an account's suppression list is spread over. Every change of an account's suppressions
+#: writes its number's entry (1 WCU): one partition (1,000 WCU a second) would cap an account at 1,000 changes a
+#: second, a 100,000-row import at 100 s, below 10 times the import target (docs/capacity.md "Hot keys"). 8 shards
+#: take 8,000 a second; a page of the list is a merge of the 8 (and the unsharded partition of before) in phone order.
+#: Raising it is safe; lowering it would hide the dropped shards' numbers from the list until they change again.
+SUPPRESSED_SHARDS = 8
 #: The sort key prefix of a number's history events.
 EVENT_PREFIX = "EVENT#"
 
@@ -120,14 +127,30 @@ def event_key(account_id: str, phone: str, event_id: str) -> Key:
 
 
 def suppressed_partition(account_id: str) -> str:
-    """The GSI1 partition listing the account's suppressed numbers."""
+    """The GSI1 partition that listed the account's suppressed numbers before the list was sharded (numbers not
+    changed since are still listed there)."""
     return f"SUPPRESSED#{account_id}"
+
+
+def suppressed_shard(account_id: str, phone: str) -> str:
+    """The GSI1 partition listing a suppressed number: `SUPPRESSED#<account>#<shard>`, the shard a stable hash of
+    the phone."""
+    return f"{suppressed_partition(account_id)}#{_shard(phone, SUPPRESSED_SHARDS):02d}"
+
+
+def suppressed_partitions(account_id: str) -> tuple[str, ...]:
+    """Every partition of the account's suppression list: each shard, then the unsharded one of before."""
+    partition = suppressed_partition(account_id)
+    return (*(f"{partition}#{shard:02d}" for shard in range(SUPPRESSED_SHARDS)), partition)
+
+
+def _shard(value: str, shards: int) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big") % shards
 
 
 def outbox_partition(event_id: str) -> str:
     """The GSI2 partition of an event's pending jobs: `OUTBOX#<shard>`, the shard a stable hash of the event id."""
-    digest = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
-    return f"{OUTBOX}#{int.from_bytes(digest, 'big') % OUTBOX_SHARDS:02d}"
+    return f"{OUTBOX}#{_shard(event_id, OUTBOX_SHARDS):02d}"
 
 
 def outbox_partitions() -> tuple[str, ...]:
