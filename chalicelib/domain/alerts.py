@@ -8,6 +8,7 @@ whose queueing failed stays pending until `flush_outbox` queues it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -76,10 +77,28 @@ def dispatch(outbox: Outbox, queue: SendQueue, *jobs: OutboxJob) -> bool:
 
 def flush_outbox(outbox: Outbox, queue: SendQueue, limit: int = 100) -> int:
     """Queue the jobs whose queueing failed after their event was stored; returns how many went."""
+    return _sweep(outbox, queue, limit)[0]
+
+
+def drain_outbox(outbox: Outbox, queue: SendQueue, more_time: Callable[[], bool], limit: int = 100) -> int:
+    """Sweep after sweep of up to `limit` events while each found a full page and queued all of it, and `more_time()`
+    says there is time for another: a backlog (the queue was down during a burst of opt-outs or an import) goes in
+    one run, not `limit` events a run. Returns how many jobs went."""
+    queued = 0
+    while True:
+        jobs, full = _sweep(outbox, queue, limit)
+        queued += jobs
+        if not full or not more_time():
+            return queued
+
+
+def _sweep(outbox: Outbox, queue: SendQueue, limit: int) -> tuple[int, bool]:
+    """Queue up to `limit` events' jobs: how many jobs went, and whether the page was full and all of it went."""
     by_event: dict[tuple[str, str, str | None], list[OutboxJob]] = defaultdict(list)
     for job in outbox.pending_jobs(limit):
         by_event[(job.account_id, job.phone, job.event_id)].append(job)
-    return sum(len(jobs) for jobs in by_event.values() if dispatch(outbox, queue, *jobs))
+    went = [jobs for jobs in by_event.values() if dispatch(outbox, queue, *jobs)]
+    return sum(map(len, went)), len(by_event) >= limit and len(went) == len(by_event)
 
 
 class UndeliverableJob(Exception):

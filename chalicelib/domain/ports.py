@@ -172,7 +172,10 @@ class Outbox(Protocol):
     change events, listed together until both are queued."""
 
     def pending_jobs(self, limit: int) -> list[OutboxJob]:
-        """The jobs of up to `limit` events not yet queued, oldest first (an event's email job before its changes)."""
+        """The jobs of up to `limit` events not yet queued, oldest first (an event's email job before its changes).
+
+        A store spread over partitions may share the limit out among them rather than take the oldest `limit` of all;
+        every pending job still comes in some sweep."""
         ...
 
     def job_queued(self, job: OutboxJob) -> None:

@@ -13,6 +13,7 @@ from chalicelib.domain import alerts, services
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.domain.errors import MailRejected, MailRetry
 from chalicelib.domain.models import InboundMessage, SendRequest, Source
+from chalicelib.workers import outbox as outbox_worker
 from chalicelib.workers import send as send_worker
 from tests.containers import fake_container
 from tests.fakes import FixedClock, InMemorySecretStore
@@ -33,12 +34,12 @@ def world():
     wiring.use(None)
 
 
-def texted(world, body: str, sid: str, at: datetime = T0) -> services.InboundResult:
+def texted(world, body: str, sid: str, at: datetime = T0, phone: str = CONTACT) -> services.InboundResult:
     message = InboundMessage(
         carrier="twilio",
         message_id=sid,
         account_id="acme",
-        from_phone=CONTACT,
+        from_phone=phone,
         to_phone=OUR_NUMBER,
         body=body,
         occurred_at=at,
@@ -212,3 +213,33 @@ def test_a_job_on_the_queue_is_plain_json(world) -> None:
     texted(world, "STOP", "SM1")
     body = json.loads(world.queue.jobs[0].model_dump_json())
     assert body["kind"] == "notification" and body["phone"] == CONTACT
+
+
+def test_a_backlog_larger_than_one_page_leaves_the_outbox_in_one_sweep(world) -> None:
+    # Given 250 STOPs stored while the queue was down: 250 events, each with its email job and its change events
+    world.queue.fail = True
+    for n in range(250):
+        texted(world, "STOP", f"SM{n}", phone=f"+1415555{n:04d}")
+    assert len(world.stores.outbox.pending_jobs(1000)) == 500
+    # When the queue is back and the scheduled sweep runs once
+    world.queue.fail = False
+    assert outbox_worker.flush() == 500
+    # Then nothing is left
+    assert world.stores.outbox.pending_jobs(1000) == []
+
+
+def test_a_sweep_stops_when_the_queue_fails_and_leaves_every_job_pending(world) -> None:
+    world.queue.fail = True
+    for n in range(150):
+        texted(world, "STOP", f"SM{n}", phone=f"+1415555{n:04d}")
+    assert alerts.drain_outbox(world.stores.outbox, world.queue, lambda: True) == 0
+    assert len(world.stores.outbox.pending_jobs(1000)) == 300
+
+
+def test_a_sweep_out_of_time_takes_one_page(world) -> None:
+    world.queue.fail = True
+    for n in range(150):
+        texted(world, "STOP", f"SM{n}", phone=f"+1415555{n:04d}")
+    world.queue.fail = False
+    assert alerts.drain_outbox(world.stores.outbox, world.queue, lambda: False, limit=100) == 200
+    assert len(world.stores.outbox.pending_jobs(1000)) == 100

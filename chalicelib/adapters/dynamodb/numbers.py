@@ -7,26 +7,32 @@ remembers who texted the number, so that an opt-out stored since the batch read 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import binascii
+import contextlib
+import heapq
+import re
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional
-from chalicelib.adapters.dynamodb.cursors import page
 from chalicelib.adapters.dynamodb.reports import counter_update
 from chalicelib.adapters.dynamodb.table import (
-    OUTBOX,
+    GSI1,
     event_activity_keys,
     event_key,
     inbound_item,
+    outbox_partition,
     state_key,
-    suppressed_partition,
+    suppressed_partitions,
+    suppressed_shard,
 )
 from chalicelib.domain import reports
 from chalicelib.domain.change_events import ChangeEventJob
-from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, StoreUnavailable
+from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
 from chalicelib.domain.models import (
     CampaignText,
     Contact,
@@ -36,6 +42,10 @@ from chalicelib.domain.models import (
     NumberState,
     SendRequest,
 )
+
+#: A suppression list cursor is the last phone of a page (E.164).
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class DynamoDBNumberStore:
@@ -93,7 +103,7 @@ class DynamoDBNumberStore:
         if state.suppressed:
             # Sparse index: only suppressed numbers are listed.
             expression = "SET #doc = :doc, #version = :next, gsi1pk = :listed, gsi1sk = :phone"
-            values |= {":listed": {"S": suppressed_partition(state.account_id)}, ":phone": {"S": state.phone}}
+            values |= {":listed": {"S": suppressed_shard(state.account_id, state.phone)}, ":phone": {"S": state.phone}}
         else:
             expression = "SET #doc = :doc, #version = :next REMOVE gsi1pk, gsi1sk"
         update = self._state_update(state.account_id, state.phone, state.version, expression, values, {"#doc": "doc"})
@@ -168,13 +178,43 @@ class DynamoDBNumberStore:
         )
 
     def list_suppressed(self, account_id: str, cursor: str | None, limit: int) -> tuple[list[NumberState], str | None]:
-        """Suppressed numbers in phone order, `limit` at a time, from the sparse index."""
-        items, next_cursor = page(
-            self._client, self._table, suppressed_partition(account_id), cursor, limit, forward=True
+        """Suppressed numbers in phone order, `limit` at a time, from the sparse index's shards merged by phone.
+
+        The cursor is the last phone of the page (each shard is read from there); every shard is read a few items at
+        a time, and only as far as the merge needs it.
+        """
+        after = _after_phone(cursor)
+        partitions = suppressed_partitions(account_id)
+        chunk = -(-limit // len(partitions)) + 2
+        merged = heapq.merge(
+            *(self._suppressed_from(partition, after, chunk) for partition in partitions),
+            key=lambda item: item["gsi1sk"]["S"],
         )
-        # The index is eventually consistent: skip a number lifted since it was indexed.
-        states = [state for state in map(_state_from, items) if state.suppressed]
-        return states, next_cursor
+        items: list[dict[str, Any]] = []
+        for item in merged:
+            if items and item["gsi1sk"]["S"] == items[-1]["gsi1sk"]["S"]:
+                continue  # listed in two partitions for a moment, while the index moves it
+            if len(items) == limit:
+                return _listed(items), _phone_cursor(items[-1]["gsi1sk"]["S"])
+            items.append(item)
+        return _listed(items), None
+
+    def _suppressed_from(self, partition: str, after: str | None, chunk: int) -> Iterator[dict[str, Any]]:
+        """One partition of the suppression list in phone order after `after`, `chunk` items a query, as needed."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "gsi1pk = :p" + (" AND gsi1sk > :after" if after else ""),
+            "ExpressionAttributeValues": {":p": {"S": partition}, **({":after": {"S": after}} if after else {})},
+            "ScanIndexForward": True,
+            "Limit": chunk,
+        }
+        while True:
+            response = call(self._client, "query", **request)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _state_update(
         self,
@@ -206,6 +246,28 @@ class DynamoDBNumberStore:
         }
 
 
+def _listed(items: list[dict[str, Any]]) -> list[NumberState]:
+    # The index is eventually consistent: skip a number lifted since it was indexed.
+    return [state for state in map(_state_from, items) if state.suppressed]
+
+
+def _phone_cursor(phone: str) -> str:
+    return base64.urlsafe_b64encode(phone.encode()).decode().rstrip("=")
+
+
+def _after_phone(cursor: str | None) -> str | None:
+    """The phone a suppression list cursor continues after; InvalidRequest for anything else."""
+    if cursor is None:
+        return None
+    phone = ""
+    if len(cursor) < 64 and _URLSAFE.fullmatch(cursor):
+        with contextlib.suppress(binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+            phone = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    if not _E164.fullmatch(phone):
+        raise InvalidRequest("the cursor is not one this service returned", cursor=cursor[:100])
+    return phone
+
+
 def _state_from(item: dict[str, Any]) -> NumberState:
     last_campaign = None
     if "last_campaign_id" in item:
@@ -232,6 +294,6 @@ def _event_item(record: EventRecord, job: NotificationJob | None, change_job: Ch
     if change_job is not None:
         item["change_job"] = {"S": change_job.model_dump_json()}
     if job is not None or change_job is not None:
-        item["gsi2pk"] = {"S": OUTBOX}
+        item["gsi2pk"] = {"S": outbox_partition(event.event_id)}
         item["gsi2sk"] = {"S": f"{event.received_at.isoformat()}#{event.event_id}"}
     return item

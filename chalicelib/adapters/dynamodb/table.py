@@ -7,12 +7,14 @@ Items (pk / sk), with the module that owns them:
 - `ACCOUNT#<account>` / `ACCOUNT` (accounts): `doc`, the Account: settings and token hashes.
 - `NUMBER#<account>#<phone>` / `STATE` (numbers, the only writer): `doc`, the NumberState without its
   version: active suppressions and per-scope clock; `version` (N), counting the events that changed it,
-  absent while only the send path has touched the number; `gsi1pk = SUPPRESSED#<account>`,
-  `gsi1sk = <phone>` while anything is suppressed (a sparse index: the suppression list). The send
+  absent while only the send path has touched the number; `gsi1pk = SUPPRESSED#<account>#<shard>`,
+  `gsi1sk = <phone>` while anything is suppressed (a sparse index: the suppression list, spread over
+  `SUPPRESSED_SHARDS` partitions by a hash of the phone: see `suppressed_shard`). The send
   path's last claim adds `last_send_at`, `last_request_id`, `last_user_email`, `contact_email`.
 - `NUMBER#<account>#<phone>` / `EVENT#<event id>` (written by numbers, read by history): `doc`, the
   EventRecord (the key makes each event idempotent). With an email job: `job`, the NotificationJob,
-  and while it is not yet queued `gsi2pk = OUTBOX`, `gsi2sk = <received at>#<event id>` (the outbox).
+  and while it is not yet queued `gsi2pk = OUTBOX#<shard>`, `gsi2sk = <received at>#<event id>` (the outbox,
+  spread over `OUTBOX_SHARDS` partitions by a hash of the event id: see `outbox_partition`).
 - `INBOUND#<account>#<message id>` / `INBOUND` (inbound, and numbers in the same transaction as an
   event): `doc`, the LoggedInbound; `gsi1pk = INBOUND#<account>`, `gsi1sk = <received at>#<message id>`
   for the log newest first; while it awaits an admin's review, `gsi2pk = REVIEW#<account>`, `gsi2sk`
@@ -59,6 +61,7 @@ Items (pk / sk), with the module that owns them:
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from datetime import datetime
 from typing import Any
@@ -74,8 +77,22 @@ GSI3 = "gsi3"
 ACTIVITY_PROJECTION = ("doc", "intent", "review")
 #: The partitions the campaign index of one campaign is spread over (a campaign's texts, by request id).
 CAMPAIGN_SHARDS = 16
-#: The outbox index partition (on GSI2): email jobs stored with their event and not yet queued.
+#: The outbox index partition (on GSI2): email jobs stored with their event and not yet queued. Events stored before
+#: the outbox was sharded are listed here alone; the sweep still reads it (see `outbox_partitions`).
 OUTBOX = "OUTBOX"
+#: How many GSI2 partitions the outbox is spread over. Every opt-out and opt-in of every account is written to the
+#: outbox and removed from it once queued, two index writes of 1 to 2 KB each: one partition (1,000 WCU a second)
+#: would cap all accounts together at about 250 changes a second, below a 100,000-row import in 5 minutes
+#: (docs/capacity.md "Hot keys"). 16 shards take 16 times that; the sweep reads each shard (16 small queries
+#: every 5 minutes). Raising it is safe (the sweep reads every shard below it); lowering it would leave the events
+#: of the dropped shards unswept until they are moved.
+OUTBOX_SHARDS = 16
+#: How many GSI1 partitions an account's suppression list is spread over. Every change of an account's suppressions
+#: writes its number's entry (1 WCU): one partition (1,000 WCU a second) would cap an account at 1,000 changes a
+#: second, a 100,000-row import at 100 s, below 10 times the import target (docs/capacity.md "Hot keys"). 8 shards
+#: take 8,000 a second; a page of the list is a merge of the 8 (and the unsharded partition of before) in phone order.
+#: Raising it is safe; lowering it would hide the dropped shards' numbers from the list until they change again.
+SUPPRESSED_SHARDS = 8
 #: The sort key prefix of a number's history events.
 EVENT_PREFIX = "EVENT#"
 
@@ -148,8 +165,35 @@ def event_key(account_id: str, phone: str, event_id: str) -> Key:
 
 
 def suppressed_partition(account_id: str) -> str:
-    """The GSI1 partition listing the account's suppressed numbers."""
+    """The GSI1 partition that listed the account's suppressed numbers before the list was sharded (numbers not
+    changed since are still listed there)."""
     return f"SUPPRESSED#{account_id}"
+
+
+def suppressed_shard(account_id: str, phone: str) -> str:
+    """The GSI1 partition listing a suppressed number: `SUPPRESSED#<account>#<shard>`, the shard a stable hash of
+    the phone."""
+    return f"{suppressed_partition(account_id)}#{_shard(phone, SUPPRESSED_SHARDS):02d}"
+
+
+def suppressed_partitions(account_id: str) -> tuple[str, ...]:
+    """Every partition of the account's suppression list: each shard, then the unsharded one of before."""
+    partition = suppressed_partition(account_id)
+    return (*(f"{partition}#{shard:02d}" for shard in range(SUPPRESSED_SHARDS)), partition)
+
+
+def _shard(value: str, shards: int) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big") % shards
+
+
+def outbox_partition(event_id: str) -> str:
+    """The GSI2 partition of an event's pending jobs: `OUTBOX#<shard>`, the shard a stable hash of the event id."""
+    return f"{OUTBOX}#{_shard(event_id, OUTBOX_SHARDS):02d}"
+
+
+def outbox_partitions() -> tuple[str, ...]:
+    """Every partition the outbox sweep reads: each shard, then the unsharded one of events stored before."""
+    return (*(f"{OUTBOX}#{shard:02d}" for shard in range(OUTBOX_SHARDS)), OUTBOX)
 
 
 def parts_partition(account_id: str, carrier: str, sender: str, reference: str) -> str:

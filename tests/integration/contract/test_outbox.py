@@ -51,3 +51,18 @@ def test_queueing_a_job_whose_event_is_not_stored_changes_nothing(stores: Stores
     # Then the number has no event, and the event is not taken for a recorded one
     assert stores.history.history(ACCOUNT, PHONE) == []
     assert stores.numbers.load(ACCOUNT, PHONE, "never-stored") == (state, False)
+
+
+def test_every_pending_job_is_swept_in_the_end_whichever_partition_holds_it(stores: Stores) -> None:
+    # Given 40 pending jobs, more than one sweep takes
+    for n in range(40):
+        commit(stores, opt_out(f"+141555501{n:02d}", f"e-{n}", at=T0 + timedelta(seconds=n)), with_job=True)
+    # When sweeps of 7 take what is pending and queue it, until nothing is
+    swept: list[str] = []
+    while pending := stores.outbox.pending_jobs(7):
+        assert len(pending) <= 7
+        for job in pending:
+            swept.append(job.event_id or "")
+            stores.outbox.job_queued(job)
+    # Then each job was swept, once
+    assert sorted(swept) == sorted(f"e-{n}" for n in range(40))
