@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.adapters.dynamodb.accounts import DynamoDBAccountStore
 from chalicelib.adapters.dynamodb.emails import DynamoDBEmailLog
 from chalicelib.adapters.dynamodb.endpoints import DynamoDBEventEndpoints
+from chalicelib.adapters.dynamodb.groups import DynamoDBGroups
 from chalicelib.adapters.dynamodb.history import DynamoDBHistory
 from chalicelib.adapters.dynamodb.imports import DynamoDBImportJobs
 from chalicelib.adapters.dynamodb.inbound import DynamoDBInboundLog
@@ -20,6 +21,7 @@ __all__ = [
     "DynamoDBAccountStore",
     "DynamoDBEmailLog",
     "DynamoDBEventEndpoints",
+    "DynamoDBGroups",
     "DynamoDBHistory",
     "DynamoDBInboundLog",
     "DynamoDBMessageParts",
@@ -43,4 +45,5 @@ def dynamodb_stores(client: Any, table_name: str) -> Stores:
         parts=DynamoDBMessageParts(client, table_name),
         imports=DynamoDBImportJobs(client, table_name),
         endpoints=DynamoDBEventEndpoints(client, table_name),
+        groups=DynamoDBGroups(client, table_name),
     )
