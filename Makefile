@@ -48,7 +48,7 @@ run: $(STAMP)
 	$(PY) -m tools.run_local
 
 test: $(STAMP) $(INFRA_STAMP) chromium
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadgroup
 
 chromium:
 	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \

@@ -543,7 +543,7 @@ async function importPage(main) {
   const file = h("input", { type: "file", name: "file", accept: ".csv,text/csv", required: true });
   const mode = h("select", { name: "mode" }, h("option", { value: "opt_out" }, "opt out every number"), h("option", { value: "reset" }, "reset: lift import, manual and bounce suppressions"));
   const dry = h("input", { type: "checkbox", name: "dry_run", checked: true, id: uid() });
-  const importId = h("input", { name: "import_id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value: `console-${new Date().toISOString().replace(/[^0-9]/g, "").slice(0, 14)}` });
+  const importId = h("input", { name: "import_id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}", value: `console-${new Date().toISOString().replace(/[^0-9]/g, "").slice(0, 14)}` });
   const area = statusArea();
   const progress = h("div", { id: "import-progress" });
   const start = h("button", { type: "submit", class: "primary" }, "Import");
@@ -674,7 +674,7 @@ async function reportsPage(main, params, { go }) {
 }
 
 async function campaignsPage(main, params, { go }) {
-  const campaign = h("input", { name: "campaign", required: true, value: params.get("campaign") || "", pattern: "[A-Za-z0-9._:@/+=-]{1,128}" });
+  const campaign = h("input", { name: "campaign", required: true, value: params.get("campaign") || "", pattern: "[A-Za-z0-9._:@/+=\\-]{1,128}" });
   main.append(
     h(
       "form",
@@ -742,7 +742,7 @@ async function campaignsPage(main, params, { go }) {
 
 async function groupsPage(main) {
   const kind = h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k }, k)));
-  const id = h("input", { name: "id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}", autocomplete: "off" });
+  const id = h("input", { name: "id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.:@/\\-]{0,127}", autocomplete: "off" });
   const name = h("input", { name: "name", required: true, maxlength: 200, autocomplete: "off" });
   const area = statusArea();
   const list = h("tbody");
