@@ -12,6 +12,8 @@ missing is a failure, not a skip: `make test` installs them (`make chromium`).
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,9 +69,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """`python -m tools.run_local` (what `make run` runs) on free ports with its own demo file; the demo file's
-    contents once it is ready. Stopped as Ctrl-C stops it."""
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
+    """`python -m tools.run_local` (what `make run` runs) on free ports with its own demo file, started (not yet
+    ready: the browser starts meanwhile). Killed afterwards with everything it started (its process group)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("OPTOUT_")}
     demo_file = tmp_path_factory.mktemp("console") / "demo.json"
     env |= {"PORT": str(free_port()), "AWS_PORT": str(free_port()), DEMO_FILE_VARIABLE: str(demo_file)}
@@ -82,28 +84,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,
+        start_new_session=True,  # its own process group: stopped as one below
     )
     run = MakeRun(process, int(env["PORT"]), int(env["AWS_PORT"]), demo_file)
     reader = threading.Thread(target=run.read_output, name="console-stack-output", daemon=True)
     reader.start()
     try:
-        if not run.ready.wait(READY_TIMEOUT) or process.poll() is not None:
-            pytest.fail(f"make run was not ready within {READY_TIMEOUT} s; its output ends:\n{run.tail()}")
-        yield read_demo_file(demo_file)
+        yield run
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        # Nothing of it is kept: its process group (chalice local included) goes at once, not after the long polls.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(STOP_TIMEOUT)
         reader.join(5)
 
 
+@pytest.fixture(scope="session")
+def stack(make_run: MakeRun) -> dict[str, Any]:
+    """The demo file of `make_run`, once it is ready: the API's URL, the demo account and its admin token."""
+    if not make_run.ready.wait(READY_TIMEOUT) or make_run.process.poll() is not None:
+        pytest.fail(f"make run was not ready within {READY_TIMEOUT} s; its output ends:\n{make_run.tail()}")
+    return read_demo_file(make_run.demo_file)
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
+def browser(make_run: MakeRun) -> Iterator[WebDriver]:
     """A fresh headless Chromium (its own profile), at desktop width."""
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     if missing:
@@ -179,14 +185,19 @@ class Console:
         return requests.request(method, url, headers=headers, timeout=10, **kwargs)
 
     def screenshot(self, name: str, size: tuple[int, int] = DESKTOP) -> None:
-        """docs/console/<name>.png, only when OPTOUT_SCREENSHOTS=1 (the whole page, at `size`'s width)."""
+        """docs/console/<name>.png, only when OPTOUT_SCREENSHOTS=1: the whole page (up to 2,400 pixels high) at
+        `size`'s width."""
         if os.environ.get("OPTOUT_SCREENSHOTS") != "1":
             return
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        height = self.driver.execute_script("return Math.max(document.body.scrollHeight, 600)")
-        self.driver.set_window_size(size[0], min(int(height) + 120, 2400))
-        time.sleep(0.2)
-        self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        self.driver.set_window_size(*size)
+        time.sleep(0.3)  # the layout at the new width
+        content = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size[0], "height": min(content["height"], 2400), "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
+        (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
         self.driver.set_window_size(*DESKTOP)
 
     def upload_file(self, name: str, content: str) -> Path:

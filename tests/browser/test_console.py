@@ -216,6 +216,8 @@ def test_an_sms_body_that_is_html_renders_as_text(console: Console) -> None:
 
 def test_every_page_opens_without_a_script_error(console: Console) -> None:
     # Suppressions, with the list and its filters
+    body = {"phone": "+14155550407", "scope": "group:vip", "notes": "asked by email"}
+    assert console.api("POST", "/suppressions", json=body).status_code == 201
     console.open("suppressions")
     console.wait("#suppressions td a", "+1415555")
     Select(console.driver.find_element(By.NAME, "source")).select_by_value("manual")
@@ -241,6 +243,23 @@ def test_every_page_opens_without_a_script_error(console: Console) -> None:
     report = console.driver.find_element(By.ID, "report").text
     assert "Opt-outs per day by source" in report or "not available on this server yet" in report
     console.screenshot("reports")
+    # The chart itself: inline SVG built with DOM calls, a stacked bar per day, a part per source (drawn here from
+    # rows in the contract's shape, whatever this server's reports answer)
+    bars = console.driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        import("./chart.js").then(({optOutChart}) => {
+          const rows = [{period: "2026-11-30", opt_outs: 3, by_source: {keyword: 2, manual: 1}},
+                        {period: "2026-12-01", opt_outs: 1, by_source: {"<b>x</b>": 5, carrier: 1}}];
+          const svg = optOutChart(rows, "test chart");
+          document.querySelector("main").append(svg);
+          done([...svg.querySelectorAll("rect")].map((r) => [r.getAttribute("class"), r.textContent]));
+        });"""
+    )
+    assert bars == [
+        ["bar keyword", "2026-11-30: 2 keyword"],
+        ["bar manual", "2026-11-30: 1 manual"],
+        ["bar carrier", "2026-12-01: 1 carrier"],
+    ]
     console.open("campaigns?campaign=demo")
     console.wait("#campaign-counts", "Campaign demo")
     console.screenshot("campaigns")
