@@ -21,6 +21,26 @@ EVENT_GUEST = "+14155550403"
 STRANGER = "+14155550404"
 
 
+#: Each page, and what it shows once its API answered.
+PAGES_AND_WHAT_THEY_SHOW = {
+    "inbound": "#inbound-list > *",
+    f"number?phone={quote(STOPPED)}": "#history",
+    "unsubscribe": "#unsubscribe-form",
+    "suppressions": "#suppressions tbody tr",
+    "import": "input[name=file]",
+    "reports": "#report > *",
+    "campaigns?campaign=demo": "#campaign-counts",
+    "groups": "table tbody tr",
+    "settings": "#settings-form",
+}
+#: The form controls of the page a person cannot tell apart without seeing it: no label, no aria-label.
+UNLABELLED_CONTROLS = """
+return [...document.querySelectorAll("main input, main select, main textarea")]
+  .filter((el) => el.type !== "hidden" && !(el.labels && el.labels.length) && !el.getAttribute("aria-label"))
+  .map((el) => el.name || el.outerHTML.slice(0, 80));
+"""
+
+
 def text(console: Console, phone: str, body: str) -> None:
     """`phone` texts the demo account through Twilio's webhook, signed as Twilio signs it."""
     answer = send_sms.send("twilio", origination=phone, text=body, demo=console.demo)
@@ -266,6 +286,20 @@ def test_every_page_opens_without_a_script_error(console: Console) -> None:
     console.open("groups")
     console.wait("table td", "Annual Charity Gala 2026")
     console.screenshot("groups")
+
+    # Every page at a phone's width: every control has a label, and nothing scrolls sideways
+    console.driver.set_window_size(*PHONE)
+    try:
+        for page, shown in PAGES_AND_WHAT_THEY_SHOW.items():
+            console.open(page)
+            console.wait(shown)
+            unlabelled = console.driver.execute_script(UNLABELLED_CONTROLS)
+            assert unlabelled == [], (page, unlabelled)
+            width = console.driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], (page, width)
+    finally:
+        console.driver.set_window_size(1280, 900)
+
     console.open("")
     console.driver.execute_script("window.sessionStorage.clear()")
     console.driver.refresh()
