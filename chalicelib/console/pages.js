@@ -511,10 +511,12 @@ async function suppressionsPage(main, params, { go }) {
             csv += csv ? page.text.split("\n").slice(1).join("\n") : page.text;
             cursor = page.nextCursor;
           } while (cursor);
-          const link = h("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })), download: "suppressions.csv" });
+          const href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+          const link = h("a", { href, download: "suppressions.csv" });
           document.body.append(link);
           link.click();
           link.remove();
+          setTimeout(() => URL.revokeObjectURL(href), 10000);
           fill(area, notice("ok", "Exported: suppressions.csv"));
         }),
     },

@@ -239,10 +239,20 @@ def test_every_page_opens_without_a_script_error(console: Console) -> None:
     body = {"phone": "+14155550407", "scope": "group:vip", "notes": "asked by email"}
     assert console.api("POST", "/suppressions", json=body).status_code == 201
     console.open("suppressions")
-    console.wait("#suppressions td a", "+1415555")
+    console.wait("#suppressions td a", "+14155550407")
+    console.screenshot("suppressions")
     Select(console.driver.find_element(By.NAME, "source")).select_by_value("manual")
     assert all("manual" in row.text for row in console.driver.find_elements(By.CSS_SELECTOR, "#suppressions tbody tr"))
-    console.screenshot("suppressions")
+    # and its CSV export (the file the browser would save, caught on its way)
+    console.driver.execute_script(
+        "URL.createObjectURL = (blob) => { window.__export = blob; return 'data:text/csv,'; };"
+        "URL.revokeObjectURL = () => {};"
+    )
+    console.driver.find_element(By.XPATH, "//button[text()='Export CSV']").click()
+    console.wait(".notice.ok", "Exported")
+    exported = console.driver.execute_async_script("window.__export.text().then(arguments[arguments.length - 1]);")
+    assert exported.startswith("phone,scope,source,since,actor,notes,event_id")
+    assert "+14155550407,group:vip,manual," in exported
 
     # Import: a dry run of a CSV, its progress and its rejected rows
     console.open("import")
