@@ -47,8 +47,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m tools.run_local
 
+# --dist loadfile: a module's tests run on one worker, so its module fixtures (the browser tests' stack and Chromium,
+# the infra stack's synthesis) are built once, not once per worker.
 test: $(STAMP) $(INFRA_STAMP) chromium
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto --dist loadfile
 
 chromium:
 	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \

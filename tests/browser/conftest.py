@@ -2,8 +2,8 @@
 `make run`'s stack (`tools.run_local`: the embedded AWS endpoint, `chalice local`, the worker, the demo account and
 its named groups), signed in with the demo admin token from the demo file the stack writes.
 
-One stack per run and one browser per module; every test of this folder runs on the same xdist worker
-(`xdist_group`, `make test` runs with `--dist loadgroup`), so the suite starts them once. Chromium or its driver
+One stack and one browser per module: `make test` runs with `--dist loadfile`, so every test of a module runs on
+the same xdist worker and the stack starts once. Chromium or its driver
 missing is a failure, not a skip: `make test` installs them (`make chromium`).
 
 `OPTOUT_SCREENSHOTS=1` makes the tests write each page's screenshot to docs/console/ (otherwise they write none, so
@@ -57,15 +57,6 @@ DESKTOP = (1280, 900)
 PHONE = (390, 844)
 SCREENSHOTS = PROJECT_ROOT / "docs" / "console"
 WAIT = 15  # seconds an element may take to appear (the worker and the SNS bridge poll every 2 s)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if here in item.path.resolve().parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session")
