@@ -59,6 +59,14 @@ SCREENSHOTS = PROJECT_ROOT / "docs" / "console"
 WAIT = 15  # seconds an element may take to appear (the worker and the SNS bridge poll every 2 s)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # They drive the local stack, as tests/integration do: `-m "not integration"` (the unit suite alone) leaves them.
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
     """`python -m tools.run_local` (what `make run` runs) on free ports with its own demo file, started (not yet
