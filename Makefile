@@ -16,11 +16,16 @@ CONTEXT ?=
 # The npm CDK CLI for deploy, pinned: its cloud-assembly schema must read aws-cdk-lib's (infra/requirements.txt).
 CDK ?= npx --yes aws-cdk@2.1148.1
 
-.PHONY: help venv run test lint fmt bench eval mail synth deploy
+# The browser tests (tests/browser/) drive Debian's Chromium through its own driver: `make test` installs both when
+# missing (apt-get, as root or through sudo) and stops with an error when it cannot.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+
+.PHONY: help venv run test lint fmt bench eval mail synth deploy chromium
 
 help:
 	@echo "make run     the service on this machine: embedded AWS, resources, demo account, API, queue worker"
-	@echo "make test    every test suite (unit, and integration against the embedded AWS endpoint)"
+	@echo "make test    every test suite (unit, integration against the embedded AWS endpoint, the console in Chromium)"
 	@echo "make lint    ruff check, ruff format --check, mypy chalicelib"
 	@echo "make fmt     ruff format and ruff check --fix"
 	@echo "make bench   benchmarks/bench_*.py, figures into BENCHMARKS.md"
@@ -42,8 +47,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m tools.run_local
 
-test: $(STAMP) $(INFRA_STAMP)
-	$(PY) -m pytest -n auto
+# --dist loadfile: a module's tests run on one worker, so its module fixtures (the browser tests' stack and Chromium,
+# the infra stack's synthesis) are built once, not once per worker.
+test: $(STAMP) $(INFRA_STAMP) chromium
+	$(PY) -m pytest -n auto --dist loadfile
+
+chromium:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	echo "installing chromium and chromium-driver (Debian's) for the browser tests"; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	{ $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium chromium-driver; } \
+		|| { echo "FAILED to install chromium and chromium-driver: the browser tests cannot run" >&2; exit 1; }; \
+	[ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ] \
+		|| { echo "FAILED: $(CHROMIUM) or $(CHROMEDRIVER) is still missing after apt-get" >&2; exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

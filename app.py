@@ -3,7 +3,9 @@
 from chalice import Chalice
 
 from chalicelib.api.admin import admin
+from chalicelib.api.console import console
 from chalicelib.api.event_endpoints import event_endpoints
+from chalicelib.api.groups import groups_blueprint
 from chalicelib.api.imports import import_blueprint
 from chalicelib.api.reports import report_blueprint
 from chalicelib.api.webhooks import webhooks
@@ -17,6 +19,8 @@ app.register_blueprint(admin)
 app.register_blueprint(event_endpoints)
 app.register_blueprint(import_blueprint)
 app.register_blueprint(report_blueprint)
+app.register_blueprint(groups_blueprint)
+app.register_blueprint(console)
 
 
 @app.on_sqs_message(queue="optout-send", batch_size=100, maximum_batching_window_in_seconds=1)

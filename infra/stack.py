@@ -427,6 +427,14 @@ class SmsOptoutStack(cdk.Stack):
                 resources=[table_arn],
             ),
             iam.PolicyStatement(
+                sid="DeleteNamedGroups",
+                # The named groups (chalicelib/adapters/dynamodb/groups.py: a group and its name's word index) are the
+                # only items the API deletes; the keys say so, so a number's history can never be deleted.
+                actions=["dynamodb:DeleteItem"],
+                resources=[table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["GROUPS#*", "GROUPWORDS#*"]}},
+            ),
+            iam.PolicyStatement(
                 sid="SuppressionTableIndexes",
                 # gsi1: suppressed numbers, the inbound log, the outbound log by campaign; gsi2: the review queue
                 # (list_inbound(needs_review=True)); gsi3: a number's activity (and its inbound messages).

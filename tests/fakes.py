@@ -26,6 +26,7 @@ from chalicelib.domain.change_events import (
     change_event_id_floor,
 )
 from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
+from chalicelib.domain.groups import Group, GroupKind, indexed_by, matches, search_word
 from chalicelib.domain.imports import ImportFileMissing, ImportJob, RejectedRow, UploadForm
 from chalicelib.domain.models import (
     Account,
@@ -471,6 +472,7 @@ def in_memory_stores() -> Stores:
         endpoints=InMemoryEventEndpoints(),
         activity=InMemoryActivityLog(history, inbound, outbound),
         reports=counters,
+        groups=InMemoryGroups(),
     )
 
 
@@ -648,3 +650,57 @@ class ScriptedWebhookSender:
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> ReceiverAnswer:
         self.posts.append((url, body, dict(headers)))
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+# --- named groups (chalicelib/domain/groups.py) ----------------------------------------------------------------------
+
+
+class InMemoryGroups:
+    """Groups by (account, id). A search reads the name words' index as DynamoDB does (by word, then id; a group
+    under the first word of its name with the query's longest word as prefix). `calls` counts every method."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], Group] = {}
+        self.calls: Counter[str] = Counter()
+
+    def save_group(self, group: Group, previous: Group | None) -> bool:
+        self.calls["save_group"] += 1
+        stored = self.groups.get((group.account_id, group.id))
+        if (stored is None) != (previous is None) or (stored and previous and stored.version != previous.version):
+            return False
+        version = 1 if previous is None else previous.version + 1
+        self.groups[(group.account_id, group.id)] = group.model_copy(update={"version": version})
+        return True
+
+    def get_group(self, account_id: str, group_id: str) -> Group | None:
+        self.calls["get_group"] += 1
+        return self.groups.get((account_id, group_id))
+
+    def delete_group(self, group: Group) -> None:
+        self.calls["delete_group"] += 1
+        self.groups.pop((group.account_id, group.id), None)
+
+    def list_groups(
+        self, account_id: str, kind: GroupKind | None, cursor: str | None, limit: int
+    ) -> tuple[list[Group], str | None]:
+        self.calls["list_groups"] += 1
+        groups = sorted(
+            (g for (acct, _), g in self.groups.items() if acct == account_id and (kind is None or g.kind == kind)),
+            key=lambda g: g.id,
+        )
+        found, more = _page(("groups", account_id), groups, cursor, limit, key=lambda g: g.id)
+        return [g.model_copy(update={"version": 0}) for g in found], more
+
+    def search_groups(
+        self, account_id: str, words: Sequence[str], kind: GroupKind | None, cursor: str | None, limit: int
+    ) -> tuple[list[Group], str | None]:
+        self.calls["search_groups"] += 1
+        prefix = search_word(words)
+        hits = []
+        for (acct, _), group in self.groups.items():
+            word = indexed_by(group, prefix)
+            if acct == account_id and word is not None and matches(group, words, kind):
+                hits.append((f"{word}#{group.id}", group.model_copy(update={"version": 0})))
+        hits.sort(key=lambda hit: hit[0])
+        found, more = _page(("group-search", f"{account_id}#{prefix}"), hits, cursor, limit, key=lambda hit: hit[0])
+        return [group for _, group in found], more

@@ -54,6 +54,15 @@ DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566  # where AWS tools usually look for a local endpoint
 DEMO_ACCOUNT_ID = "demo"
 CONTACT = "+14155550123"
+#: The demo account's named groups (kind, id, name): what the console's New unsubscribe finds by name.
+DEMO_GROUPS = (
+    ("event", "gala-2026", "Annual Charity Gala 2026"),
+    ("event", "spring-fair", "Spring Fair"),
+    ("organisation", "acme-corp", "ACME Corporation"),
+    ("employee", "emp-ana", "Ana García (sales)"),
+    ("topic", "newsletter", "Weekly newsletter"),
+    ("group", "vip", "VIP customers"),
+)
 
 log = logging.getLogger("run_local")
 
@@ -138,6 +147,28 @@ def _aws_cli_publish_command(aws_url: str, topic_arn: str, number: str) -> str:
     )
 
 
+def create_demo_groups(api_url: str, account_id: str, admin_token: str) -> list[str]:
+    """The demo account's named groups, created through the API (an id it has already is left as it is)."""
+    import urllib.error
+    import urllib.request
+
+    created = []
+    for kind, group_id, name in DEMO_GROUPS:
+        request = urllib.request.Request(  # noqa: S310 (the local API)
+            f"{api_url}/v1/accounts/{account_id}/groups",
+            data=json.dumps({"kind": kind, "id": group_id, "name": name}).encode(),
+            headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+                created.append(group_id)
+        except urllib.error.HTTPError as error:
+            if error.code != 409:
+                raise DemoAccountError(f"POST .../groups answered {error.code}: {error.read()[:300]!r}") from None
+    return created
+
+
 def _banner(demo: DemoAccount, document: dict[str, Any], generated: bool, demo_file: Path) -> None:
     api_url, aws_url = document["api"], document["aws_endpoint"]
     number_url = f"{api_url}/v1/accounts/{demo.account_id}/numbers/{quote(CONTACT, safe='')}"
@@ -192,6 +223,7 @@ def _banner(demo: DemoAccount, document: dict[str, Any], generated: bool, demo_f
         say(_aws_cli_publish_command(aws_url, carriers["aws"]["topic_arn"], carriers["aws"]["number"]))
     say("# 3. the number's state, and the emails Ana and the contact got (make mail):")
     say(f"curl {number_url} -H {auth}")
+    say(f"# 4. the admin console: {api_url}/console/ (sign in with account {demo.account_id} and the admin token)")
     say()
 
 
@@ -246,9 +278,11 @@ def _run() -> int:
 
             try:
                 demo = create_demo_account(api.url, operator_token, account_id=DEMO_ACCOUNT_ID, topic_arn=topic_arn)
+                groups = create_demo_groups(api.url, demo.account_id, demo.admin_token)
             except DemoAccountError as error:
                 say(f"FAILED to create the demo account: {error}")
                 return 1
+            say(f"demo account's named groups: {', '.join(groups)}")
             document = demo_document(
                 demo,
                 api_url=api.url,

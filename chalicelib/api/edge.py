@@ -21,6 +21,8 @@ from chalicelib.api.http import INTERNAL_MESSAGE, RouteNotFound, error_response,
 from chalicelib.api.openapi import CATCH_ALL_PATHS, OPERATIONS, Answer, document, operation
 from chalicelib.wiring import container
 
+#: The blueprint the catch-all is routed on (its `current_request` is the request being answered).
+_root: Blueprint
 #: Every method API Gateway may send to the catch-all.
 CATCH_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -38,6 +40,8 @@ def install(blueprint: Blueprint) -> None:
         errors=(),
         secured=False,
     )(openapi_json)
+    global _root
+    _root = blueprint
     root, proxy = CATCH_ALL_PATHS
     blueprint.route(root, methods=CATCH_ALL_METHODS, content_types=["*/*"])(json_errors(no_route_at_root))
     blueprint.route(proxy, methods=CATCH_ALL_METHODS, content_types=["*/*"])(json_errors(no_route))
@@ -61,8 +65,32 @@ def no_route() -> Response:
     raise RouteNotFound("there is no such path; the API's paths are in /openapi.json")
 
 
+#: What `GET /` says, beside its redirect to the console (for a client that does not follow redirects).
+ROOT_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>SMS opt-out service</title></head><body>'
+    '<p>The admin console is at <a href="{console}">{console}</a>; the API\'s contract at '
+    '<a href="{openapi}">{openapi}</a>.</p></body></html>'
+)
+
+
 def no_route_at_root() -> Response:
-    raise RouteNotFound("there is no such path; the API's paths are in /openapi.json")
+    """`GET /` (and HEAD): a redirect to the console, with a page pointing to it and to the contract; any other
+    method has no route here."""
+    request = _root.current_request
+    if request.method not in ("GET", "HEAD"):
+        raise RouteNotFound("there is no such path; the API's paths are in /openapi.json")
+    # The path the caller asked for (with a stage's prefix in API Gateway, e.g. /api/): links stay under it.
+    base = str((request.context or {}).get("path") or "/")
+    base = base if base.endswith("/") else base + "/"
+    console, openapi = base + "console/", base + "openapi.json"
+    headers: dict[str, str | list[str]] = {
+        "Location": console,
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    return Response(body=ROOT_PAGE.format(console=console, openapi=openapi), status_code=302, headers=headers)
 
 
 def contract_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:

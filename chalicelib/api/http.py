@@ -48,6 +48,7 @@ STATUS = {
     errors.RequestNotFound: 404,
     RouteNotFound: 404,
     errors.LiftRefused: 409,
+    errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.StoreUnavailable: 503,

@@ -32,7 +32,8 @@ ERRORS: dict[int, str] = {
     403: "the credentials may not do this (`forbidden`), or the carrier did not sign it (`invalid_signature`)",
     404: "no such account, number, message, request or carrier",
     405: "the path does not take this method (`method_not_allowed`)",
-    409: "the lift is refused: the suppression is the contact's own (`lift_refused`)",
+    409: "the lift is refused: the suppression is the contact's own (`lift_refused`); or the id is taken "
+    "(`group_exists`)",
     413: "the body is too large (`payload_too_large`)",
     415: "the body is not of a type this operation takes (`unsupported_media_type`)",
     503: "the store could not record or read it now (`store_unavailable`): retry after `Retry-After` seconds",
@@ -155,6 +156,8 @@ def document(operations: Sequence[Operation], *, carriers: Sequence[str]) -> dic
             {"name": "sends", "description": "send requests and their outcomes"},
             {"name": "reports", "description": "opt-outs and opt-ins counted per period, source, keyword and campaign"},
             {"name": "webhooks", "description": "what carriers call"},
+            {"name": "groups", "description": "named groups, events, organisations, employees and topics"},
+            {"name": "console", "description": "the admin console: static pages for a browser"},
             {"name": "meta", "description": "this document"},
         ],
         "paths": paths,

@@ -74,6 +74,12 @@ class LiftRefused(DomainError):
     code = "lift_refused"
 
 
+class Conflict(DomainError):
+    """The request conflicts with what is stored (an id taken): 409."""
+
+    code = "conflict"
+
+
 class UnknownCarrier(DomainError):
     code = "unknown_carrier"
 

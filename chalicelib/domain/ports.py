@@ -40,6 +40,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.webhooks import WebhookAnswer, WebhookRequest
 
 if TYPE_CHECKING:  # imports.py (a use case) uses these ports at run time
+    from chalicelib.domain.groups import Group, GroupKind
     from chalicelib.domain.imports import ImportJob, ImportTask, RejectedRow, UploadForm
 
 
@@ -277,6 +278,8 @@ class Stores:
     activity: ActivityLog | None = None
     #: The opt-out report's counters (written by `NumberStore.commit`; see `chalicelib/domain/reports.py`).
     reports: ReportCounters | None = None
+    #: Named groups (None where nothing reads them: see `chalicelib/domain/groups.py`).
+    groups: Groups | None = None
 
 
 class ReportCounters(Protocol):
@@ -536,4 +539,36 @@ class ImportFiles(Protocol):
 
     def upload_form(self, key: str, max_bytes: int, expires_in: int) -> UploadForm:
         """A presigned POST that uploads one file of 1 to `max_bytes` bytes as `key`, valid `expires_in` seconds."""
+        ...
+
+
+class Groups(Protocol):
+    """An account's named groups (group, event, organisation, employee, topic) by id, and an index of their names'
+    words to search them by (`chalicelib/domain/groups.py`)."""
+
+    def save_group(self, group: Group, previous: Group | None) -> bool:
+        """Store `group` and its name's index in one write: new when `previous` is None (False when the id is taken),
+        else replacing `previous` (False, nothing written, when the group is no longer at `previous.version`)."""
+        ...
+
+    def get_group(self, account_id: str, group_id: str) -> Group | None:
+        """One group, strongly consistent, with its version."""
+        ...
+
+    def delete_group(self, group: Group) -> None:
+        """Remove the group and its name's index."""
+        ...
+
+    def list_groups(
+        self, account_id: str, kind: GroupKind | None, cursor: str | None, limit: int
+    ) -> tuple[list[Group], str | None]:
+        """The account's groups (of `kind`, when given) by id, a page at a time (InvalidRequest for a foreign
+        cursor). A page may be short of `limit` with a cursor still to follow."""
+        ...
+
+    def search_groups(
+        self, account_id: str, words: Sequence[str], kind: GroupKind | None, cursor: str | None, limit: int
+    ) -> tuple[list[Group], str | None]:
+        """The groups whose name has, for every query word, a word it begins (`groups.matches`), by index word then
+        id, each once, a page at a time; read from the index of the longest query word, never from every group."""
         ...

@@ -582,6 +582,20 @@ def all_actions(synthesised: Synthesised, role_id: str) -> set[str]:
     return {a for s in role_statements(synthesised, role_id) for a in as_list(s["Action"])}
 
 
+def test_the_api_deletes_named_groups_only(stage: Synthesised) -> None:
+    # A group and its name's word index are the only items the API deletes: the grant is limited to their keys, so
+    # nothing of a number (its state, its history) can be deleted with the API's role.
+    deleting = [
+        s for s in role_statements(stage, role_of(stage, API_FUNCTION)) if "dynamodb:DeleteItem" in as_list(s["Action"])
+    ]
+    assert [(s["Resource"], s["Condition"]) for s in deleting] == [
+        (table_arn(stage), {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["GROUPS#*", "GROUPWORDS#*"]}})
+    ]
+    for function_id in FUNCTIONS:
+        if function_id != API_FUNCTION:
+            assert "dynamodb:DeleteItem" not in all_actions(stage, role_of(stage, function_id))
+
+
 def test_api_role_has_only_what_the_api_calls(stage: Synthesised) -> None:
     role = role_of(stage, API_FUNCTION)
     assert all_actions(stage, role) == {
@@ -592,6 +606,8 @@ def test_api_role_has_only_what_the_api_calls(stage: Synthesised) -> None:
         "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        # Named groups only (test_the_api_deletes_named_groups_only).
+        "dynamodb:DeleteItem",
         "ssm:GetParameter",
         "ssm:PutParameter",
         "sqs:SendMessage",
@@ -608,6 +624,7 @@ def test_api_role_has_only_what_the_api_calls(stage: Synthesised) -> None:
         "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",  # on named groups' keys only
     }
     # gsi1: suppressed numbers, the inbound log, the outbound log by campaign; gsi2: the review queue; gsi3: activity.
     assert index_grants(stage, role) == {

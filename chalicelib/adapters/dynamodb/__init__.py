@@ -8,6 +8,7 @@ from chalicelib.adapters.dynamodb.accounts import DynamoDBAccountStore
 from chalicelib.adapters.dynamodb.activity import DynamoDBActivityLog
 from chalicelib.adapters.dynamodb.emails import DynamoDBEmailLog
 from chalicelib.adapters.dynamodb.endpoints import DynamoDBEventEndpoints
+from chalicelib.adapters.dynamodb.groups import DynamoDBGroups
 from chalicelib.adapters.dynamodb.history import DynamoDBHistory
 from chalicelib.adapters.dynamodb.imports import DynamoDBImportJobs
 from chalicelib.adapters.dynamodb.inbound import DynamoDBInboundLog
@@ -23,6 +24,7 @@ __all__ = [
     "DynamoDBActivityLog",
     "DynamoDBEmailLog",
     "DynamoDBEventEndpoints",
+    "DynamoDBGroups",
     "DynamoDBHistory",
     "DynamoDBInboundLog",
     "DynamoDBMessageParts",
@@ -49,4 +51,5 @@ def dynamodb_stores(client: Any, table_name: str) -> Stores:
         endpoints=DynamoDBEventEndpoints(client, table_name),
         activity=DynamoDBActivityLog(client, table_name),
         reports=DynamoDBReportCounters(client, table_name),
+        groups=DynamoDBGroups(client, table_name),
     )

@@ -332,6 +332,26 @@ def rejected_sort_key(last_line: int) -> str:
     return f"{REJECTED_PREFIX}{last_line:09d}"
 
 
+def groups_partition(account_id: str) -> str:
+    """The account's named groups, by id."""
+    return f"GROUPS#{account_id}"
+
+
+def group_key(account_id: str, group_id: str) -> Key:
+    """One named group."""
+    return {"pk": {"S": groups_partition(account_id)}, "sk": {"S": group_id}}
+
+
+def group_word_partition(account_id: str) -> str:
+    """The index of the account's group names: one item per word of a name."""
+    return f"GROUPWORDS#{account_id}"
+
+
+def group_word_key(account_id: str, word: str, group_id: str) -> Key:
+    """A word of a group's name, in the name index (words have no `#`: they are letters, digits and `_`)."""
+    return {"pk": {"S": group_word_partition(account_id)}, "sk": {"S": f"{word}#{group_id}"}}
+
+
 # --- items written by more than one module ---------------------------------------------------------
 
 

@@ -1,0 +1,173 @@
+"""Groups on the single table: each group an item in its account's groups partition, and one small index item per
+word of its name in the account's name-word partition, so a search is a Query with `begins_with`, never a Scan
+(layout in `table`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters.dynamodb.calls import call
+from chalicelib.adapters.dynamodb.table import group_key, group_word_key, group_word_partition, groups_partition
+from chalicelib.domain.errors import InvalidRequest, StoreUnavailable
+from chalicelib.domain.groups import Group, GroupKind, indexed_by, matches, search_word
+
+#: Queries one page may take before it answers short, with a cursor to go on from.
+MAX_QUERIES_PER_PAGE = 10
+MAX_SORT_KEY_BYTES = 1024
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]{1,2000}")
+
+
+class DynamoDBGroups:
+    """The production Groups. `client` is a boto3 DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def save_group(self, group: Group, previous: Group | None) -> bool:
+        """The group item (conditional on its version) and its name's word items, old words deleted, in one
+        transaction."""
+        version = 1 if previous is None else previous.version + 1
+        doc = group.model_dump_json(exclude={"version"})
+        main: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {**group_key(group.account_id, group.id), "doc": {"S": doc}, "version": {"N": str(version)}},
+        }
+        if previous is None:
+            main["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            main["ConditionExpression"] = "#version = :expected"
+            main["ExpressionAttributeNames"] = {"#version": "version"}
+            main["ExpressionAttributeValues"] = {":expected": {"N": str(previous.version)}}
+        items: list[dict[str, Any]] = [{"Put": main}]
+        for word in group.words:
+            item = {**group_word_key(group.account_id, word, group.id), "doc": {"S": doc}}
+            items.append({"Put": {"TableName": self._table, "Item": item}})
+        stale = set(previous.words if previous is not None else ()) - set(group.words)
+        for word in sorted(stale):
+            key = group_word_key(group.account_id, word, group.id)
+            items.append({"Delete": {"TableName": self._table, "Key": key}})
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise StoreUnavailable(f"could not save the group: {error}") from error
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise StoreUnavailable(f"could not save the group: {reasons}") from None
+        except BotoCoreError as error:
+            raise StoreUnavailable(f"could not save the group: {error}") from error
+        return True
+
+    def get_group(self, account_id: str, group_id: str) -> Group | None:
+        item = call(
+            self._client, "get_item", TableName=self._table, Key=group_key(account_id, group_id), ConsistentRead=True
+        ).get("Item")
+        return _group(item, with_version=True) if item else None
+
+    def delete_group(self, group: Group) -> None:
+        keys = [group_key(group.account_id, group.id)]
+        keys += [group_word_key(group.account_id, word, group.id) for word in group.words]
+        items = [{"Delete": {"TableName": self._table, "Key": key}} for key in keys]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"could not delete the group: {error}") from error
+
+    def list_groups(
+        self, account_id: str, kind: GroupKind | None, cursor: str | None, limit: int
+    ) -> tuple[list[Group], str | None]:
+        partition = groups_partition(account_id)
+        start = _start(cursor, "")
+        return self._page(partition, None, start, limit, lambda group, _: kind is None or group.kind == kind)
+
+    def search_groups(
+        self, account_id: str, words: Sequence[str], kind: GroupKind | None, cursor: str | None, limit: int
+    ) -> tuple[list[Group], str | None]:
+        prefix = search_word(words)
+        start = _start(cursor, prefix)
+
+        def wanted(group: Group, sort_key: str) -> bool:
+            # Only under the first word of its name with the prefix: a group is answered once.
+            word = indexed_by(group, prefix)
+            return word is not None and sort_key == f"{word}#{group.id}" and matches(group, words, kind)
+
+        return self._page(group_word_partition(account_id), prefix, start, limit, wanted)
+
+    def _page(
+        self,
+        partition: str,
+        prefix: str | None,
+        start: str | None,
+        limit: int,
+        wanted: Callable[[Group, str], bool],
+    ) -> tuple[list[Group], str | None]:
+        """Up to `limit` wanted groups of `partition` (sort keys beginning with `prefix`) after sort key `start`, and
+        the cursor of the rest (None: no more). Reads one item past a full page, so an unfiltered listing knows."""
+        condition = "pk = :p" + (" AND begins_with(sk, :prefix)" if prefix else "")
+        values: dict[str, Any] = {":p": {"S": partition}}
+        if prefix:
+            values[":prefix"] = {"S": prefix}
+        found: list[Group] = []
+        for _ in range(MAX_QUERIES_PER_PAGE):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ConsistentRead": True,
+                "Limit": min(1000, limit - len(found) + 1),
+            }
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = {"pk": {"S": partition}, "sk": {"S": start}}
+            response = call(self._client, "query", **kwargs)
+            items = response.get("Items", [])
+            for item in items:
+                sort_key = item["sk"]["S"]
+                group = _group(item, with_version=False)
+                if wanted(group, sort_key):
+                    if len(found) == limit:
+                        # One more wanted than the page holds: the page ends at the item before.
+                        return found, _encode(start) if start is not None else None
+                    found.append(group)
+                start = sort_key
+            if not response.get("LastEvaluatedKey"):
+                return found, None
+        return found, _encode(start) if start is not None else None
+
+
+def _group(item: dict[str, Any], *, with_version: bool) -> Group:
+    group = Group.model_validate_json(item["doc"]["S"])
+    if with_version:
+        group = group.model_copy(update={"version": int(item["version"]["N"])})
+    return group
+
+
+def _encode(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(sort_key).encode()).decode().rstrip("=")
+
+
+def _start(cursor: str | None, prefix: str) -> str | None:
+    """The sort key `cursor` encodes, when it is one of this listing's; InvalidRequest otherwise (never a
+    ValidationException from DynamoDB, which would be a 503)."""
+    if cursor is None:
+        return None
+    refused = InvalidRequest("the cursor is not one this service returned", cursor=cursor[:100])
+    if not _URLSAFE.fullmatch(cursor):
+        raise refused
+    try:
+        sort_key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, RecursionError):
+        raise refused from None
+    if not isinstance(sort_key, str) or not sort_key or not sort_key.startswith(prefix):
+        raise refused
+    if len(sort_key.encode("utf-8", "surrogatepass")) > MAX_SORT_KEY_BYTES:
+        raise refused
+    return sort_key

@@ -1,0 +1,945 @@
+// The console's pages. Each `render(main, params, {go})` appends to <main> and calls the JSON API; every value from
+// the API goes into the page as text (dom.js), and every error as a sentence (api.js `describe`).
+
+import { accountPath, call, describe } from "./api.js";
+import { legend, optOutChart } from "./chart.js";
+import { field, fill, h, notice, uid, when } from "./dom.js";
+
+const CONTACT_SOURCES = ["keyword", "natural_language", "carrier"];
+const SOURCE_TEXT = {
+  keyword: "keyword (the contact texted STOP or the like)",
+  natural_language: "the contact's own words",
+  carrier: "the carrier (the contact opted out there)",
+  manual: "an admin, by hand",
+  import: "an import",
+  bounce: "bounce (a text could not be delivered)",
+};
+const KINDS = ["group", "event", "organisation", "employee", "topic"];
+
+function phonePath(phone, rest = "") {
+  return accountPath(`/numbers/${encodeURIComponent(phone)}${rest}`);
+}
+
+function statusArea() {
+  return h("div", { class: "status-area", "aria-live": "polite" });
+}
+
+/** Run `work` with `button` disabled; its error, as a sentence, goes to `area`. */
+async function busy(button, area, work, feature) {
+  button.disabled = true;
+  if (area) fill(area);
+  try {
+    return await work();
+  } catch (error) {
+    if (area) fill(area, notice("error", describe(error, feature)));
+    return undefined;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+const groupNames = new Map();
+
+/** "group:<id>" as people read it: the group's name when the account's catalogue has it. */
+async function scopeLabel(scope) {
+  if (scope === "all") return "All messages (all for business)";
+  const [kind, ...rest] = scope.split(":");
+  const value = rest.join(":");
+  if (kind === "sender") return `Sender number ${value}`;
+  if (kind === "group") {
+    if (!groupNames.has(value)) {
+      groupNames.set(
+        value,
+        call("GET", accountPath(`/groups/${encodeURIComponent(value)}`)).then(
+          (group) => `${group.kind[0].toUpperCase()}${group.kind.slice(1)} ${group.name} (${value})`,
+          () => `Group ${value}`,
+        ),
+      );
+    }
+    return groupNames.get(value);
+  }
+  return scope;
+}
+
+// --- Number ----------------------------------------------------------------------------------------------------------
+
+async function numberPage(main, params, { go }) {
+  const input = h("input", { type: "tel", name: "phone", value: params.get("phone") || "", required: true, autocomplete: "off" });
+  main.append(
+    h(
+      "form",
+      {
+        class: "card row",
+        role: "search",
+        onsubmit: (event) => {
+          event.preventDefault();
+          go("number", { phone: input.value.trim() });
+        },
+      },
+      field("Phone number, in any format", input, "E.164 (+14155550123) or as people write it: (415) 555-0123"),
+      h("button", { type: "submit", class: "primary" }, "Look up"),
+    ),
+  );
+  const phone = params.get("phone");
+  if (!phone) return;
+  const [number, history] = await Promise.all([call("GET", phonePath(phone)), call("GET", phonePath(phone, "/history"))]);
+  const out = h("div", { id: "number-view" });
+  main.append(out);
+  const headline = {
+    sendable: ["ok", "Sendable: nothing blocks texts to this number."],
+    blocked: ["blocked", "Blocked for all messages."],
+    partly_blocked: ["partly", "Blocked for some senders or groups (other messages may go)."],
+  }[number.status];
+  const bounced = number.suppressions.some((s) => s.source === "bounce");
+  out.append(
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "number-heading" },
+      h("h3", { id: "number-heading" }, number.phone),
+      h("p", { class: `verdict ${headline[0]}`, id: "number-status" }, headline[1]),
+      bounced ? h("p", { class: "verdict bounce" }, "Bounce: a text to this number could not be delivered (any reply from it lifts this).") : null,
+      number.suppressions.length ? await suppressionTable(number, go) : h("p", {}, "No suppression is active."),
+    ),
+  );
+  out.append(
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "history-heading" },
+      h("h3", { id: "history-heading" }, "History"),
+      history.events.length ? timeline(history.events) : h("p", {}, "Nothing has happened to this number yet."),
+    ),
+  );
+  const activity = h("section", { class: "card", "aria-labelledby": "activity-heading" }, h("h3", { id: "activity-heading" }, "Activity: texts sent, replies, changes"));
+  out.append(activity);
+  try {
+    const answer = await call("GET", phonePath(phone, "/activity"), { query: { limit: 50 } });
+    activity.append(
+      answer.activity.length
+        ? h(
+            "ol",
+            { class: "timeline" },
+            answer.activity.map((item) => {
+              const { at, kind, ...rest } = item;
+              return h(
+                "li",
+                {},
+                h("time", { datetime: at }, when(at)),
+                " ",
+                h("strong", {}, kind),
+                h("dl", { class: "details" }, Object.entries(rest).filter(([, v]) => v !== null && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "object" ? JSON.stringify(v) : String(v))])),
+              );
+            }),
+          )
+        : h("p", {}, "No activity yet."),
+    );
+  } catch (error) {
+    activity.append(notice("info", describe(error, "The activity log (texts sent and replies)")));
+  }
+}
+
+async function suppressionTable(number, go) {
+  const rows = [];
+  for (const s of number.suppressions) {
+    const own = CONTACT_SOURCES.includes(s.source);
+    const area = statusArea();
+    const notes = h("textarea", { name: "notes", rows: 2, maxlength: 2000 });
+    const form = h(
+      "form",
+      {
+        class: "lift",
+        hidden: true,
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const button = form.querySelector("button[type=submit]");
+          const done = await busy(button, area, () =>
+            call("DELETE", accountPath(`/suppressions/${encodeURIComponent(number.phone)}`), { query: { scope: s.scope, notes: notes.value.trim() } }),
+          );
+          if (done) go("number", { phone: number.phone, lifted: s.scope });
+        },
+      },
+      field("Why (kept in the history)", notes),
+      h("button", { type: "submit", class: "danger" }, `Lift ${s.scope}`),
+    );
+    const opener = h(
+      "button",
+      {
+        type: "button",
+        "aria-expanded": "false",
+        onclick: () => {
+          form.hidden = !form.hidden;
+          opener.setAttribute("aria-expanded", String(!form.hidden));
+          if (!form.hidden) notes.focus();
+        },
+      },
+      "Lift…",
+    );
+    rows.push(
+      h(
+        "tr",
+        { "data-scope": s.scope },
+        h("td", {}, await scopeLabel(s.scope)),
+        h("td", {}, SOURCE_TEXT[s.source] || s.source),
+        h("td", {}, when(s.since)),
+        h("td", {}, s.actor || ""),
+        h("td", { class: "notes" }, s.notes || ""),
+        h(
+          "td",
+          {},
+          own ? h("p", { class: "rule" }, "The contact's own opt-out: the rules let only the contact lift it, by texting START.") : null,
+          opener,
+          form,
+          area,
+        ),
+      ),
+    );
+  }
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { id: "suppressions-of-number" },
+      h("caption", {}, "Active suppressions: who and why"),
+      h("thead", {}, h("tr", {}, ["Blocked for", "Source", "Since", "Who", "Why", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+function timeline(events) {
+  return h(
+    "ol",
+    { class: "timeline", id: "history" },
+    events.map((e) =>
+      h(
+        "li",
+        { class: `event ${e.action}` },
+        h("time", { datetime: e.occurred_at }, when(e.occurred_at)),
+        " ",
+        h("strong", {}, e.action.replace("_", " ")),
+        e.scopes.length ? ` · ${e.scopes.join(", ")}` : "",
+        e.source ? ` · ${e.source.replace("_", " ")}` : "",
+        e.outcome && e.outcome !== "applied" ? ` · ${e.outcome}` : "",
+        h("div", { class: "who" }, `by ${e.actor}`),
+        e.notes ? h("div", { class: "notes" }, e.notes) : null,
+        e.message ? h("blockquote", { class: "sms-body" }, e.message) : null,
+      ),
+    ),
+  );
+}
+
+// --- SMS received ------------------------------------------------------------------------------------------------------
+
+async function inboundPage(main, params, { go }) {
+  const review = h("input", { type: "checkbox", name: "needs_review", checked: params.get("needs_review") === "true" });
+  const intent = h(
+    "select",
+    { name: "intent" },
+    ["", "opt_out", "opt_in", "help", "none"].map((value) => h("option", { value, selected: params.get("intent") === value }, value ? value.replace("_", " ") : "any")),
+  );
+  const phone = h("input", { type: "tel", name: "phone", value: params.get("phone") || "" });
+  const from = h("input", { type: "date", name: "from", value: params.get("from") || "" });
+  const to = h("input", { type: "date", name: "to", value: params.get("to") || "" });
+  main.append(
+    h(
+      "form",
+      {
+        class: "card filters",
+        onsubmit: (event) => {
+          event.preventDefault();
+          const query = { needs_review: review.checked ? "true" : "", intent: intent.value, phone: phone.value.trim(), from: from.value, to: to.value };
+          go("inbound", Object.fromEntries(Object.entries(query).filter(([, v]) => v)));
+        },
+      },
+      h("div", { class: "field check" }, review, h("label", { for: (review.id = uid()) }, "Needs review only")),
+      field("Intent", intent),
+      field("Number", phone),
+      field("From", from),
+      field("To", to),
+      h("button", { type: "submit" }, "Filter"),
+    ),
+  );
+  const list = h("div", { id: "inbound-list" });
+  const more = h("div");
+  main.append(list, more);
+  const query = { limit: 25 };
+  for (const name of ["needs_review", "intent", "phone", "from", "to"]) if (params.get(name)) query[name] = params.get(name);
+  const load = async (cursor) => {
+    const page = await call("GET", accountPath("/inbound"), { query: { ...query, cursor } });
+    if (!cursor && !page.messages.length) list.append(h("p", {}, "No message matches."));
+    for (const message of page.messages) list.append(inboundCard(message, go));
+    fill(more);
+    if (page.next_cursor) {
+      const button = h("button", { type: "button", onclick: () => busy(button, more, () => load(page.next_cursor)) }, "Older messages");
+      more.append(button);
+    }
+  };
+  try {
+    await load(undefined);
+  } catch (error) {
+    list.append(notice("error", describe(error, "SMS received")));
+  }
+}
+
+function inboundCard(m, go) {
+  const area = statusArea();
+  const note = h("input", { name: "note", maxlength: 2000, autocomplete: "off" });
+  const act = (what) => async (event) => {
+    const button = event.currentTarget;
+    const answer = await busy(button, area, () => call("POST", accountPath(`/inbound/${encodeURIComponent(m.message_id)}/${what}`), { body: { notes: note.value.trim() || null } }));
+    if (!answer) return;
+    if (what === "unsubscribe") {
+      fill(area, notice("ok", `Unsubscribed: ${answer.phone} is ${answer.status === "blocked" ? "blocked for all messages" : "blocked (" + answer.status.replace("_", " ") + ")"}. `, h("a", { href: `#/number?phone=${encodeURIComponent(answer.phone)}` }, "See the number")));
+    } else {
+      fill(area, notice("ok", "Dismissed: not an opt-out. The note is in the number's history."));
+    }
+    card.classList.add("resolved");
+  };
+  const verdict = [
+    h("strong", {}, m.intent.replace("_", " ")),
+    m.confidence !== null && m.confidence !== undefined ? ` (${Math.round(m.confidence * 100)}% sure)` : "",
+    m.reason ? ` — ${m.reason}` : "",
+  ];
+  const reviewText = m.review
+    ? `Reviewed: ${m.review.resolution} by ${m.review.actor}${m.review.notes ? ` (${m.review.notes})` : ""}`
+    : m.needs_review
+      ? "Awaiting review"
+      : null;
+  const card = h(
+    "article",
+    { class: `card sms ${m.needs_review && !m.review ? "review" : ""}`, "data-message-id": m.message_id },
+    h(
+      "header",
+      {},
+      h("a", { href: `#/number?phone=${encodeURIComponent(m.from_phone)}`, class: "from" }, m.from_phone),
+      ` → ${m.to_phone} · ${m.carrier} · `,
+      h("time", { datetime: m.received_at }, when(m.received_at)),
+    ),
+    h("p", { class: "sms-body" }, m.body),
+    h("p", { class: "detector" }, "Detector: ", verdict),
+    reviewText ? h("p", { class: "review-state" }, reviewText) : null,
+    h(
+      "div",
+      { class: "actions" },
+      field("Note", note),
+      h("button", { type: "button", class: "danger", onclick: act("unsubscribe") }, "Unsubscribe"),
+      h("button", { type: "button", onclick: act("dismiss") }, "Dismiss"),
+    ),
+    area,
+  );
+  return card;
+}
+
+// --- New unsubscribe -------------------------------------------------------------------------------------------------
+
+async function unsubscribePage(main, params, { go }) {
+  const phone = h("input", { type: "tel", name: "phone", required: true, autocomplete: "off", value: params.get("phone") || "" });
+  const notes = h("textarea", { name: "notes", rows: 3, maxlength: 2000 });
+  const sender = h("input", { type: "tel", name: "sender", list: "sender-numbers", autocomplete: "off" });
+  const senders = h("datalist", { id: "sender-numbers" });
+  const search = h("input", { type: "search", name: "group-search", autocomplete: "off" });
+  const kind = h("select", { name: "group-kind" }, h("option", { value: "" }, "any kind"), KINDS.map((k) => h("option", { value: k }, k)));
+  const results = h("fieldset", { class: "choices", id: "group-results" }, h("legend", {}, "Matching groups"));
+  const chosen = { scope: "all" };
+  const radios = ["all", "sender", "group"].map((value) => h("input", { type: "radio", name: "restriction", value, checked: value === "all", id: uid("r") }));
+  const senderBox = h("div", { class: "sub", hidden: true }, field("Sender number of the account", sender, "the number the texts come from, E.164"), senders);
+  const groupBox = h(
+    "div",
+    { class: "sub", hidden: true },
+    h("div", { class: "row" }, field("Find by name", search, "the beginnings of words: 'ann gal' finds 'Annual Gala'"), field("Kind", kind)),
+    results,
+  );
+  const pickArea = statusArea();
+  for (const radio of radios) {
+    radio.addEventListener("change", () => {
+      senderBox.hidden = !radios[1].checked;
+      groupBox.hidden = !radios[2].checked;
+      if (radios[2].checked) search.focus();
+    });
+  }
+  let searchRun = 0;
+  const runSearch = async () => {
+    const run = ++searchRun;
+    const q = search.value.trim();
+    fill(results, h("legend", {}, "Matching groups"));
+    fill(pickArea);
+    if (!q) return;
+    try {
+      const page = await call("GET", accountPath("/groups"), { query: { q, kind: kind.value, limit: 20 } });
+      if (run !== searchRun) return;
+      if (!page.groups.length) results.append(h("p", {}, "No group, event, organisation or employee by that name."));
+      for (const g of page.groups) {
+        const id = uid("g");
+        const radio = h("input", { type: "radio", name: "group", value: g.id, id, onchange: () => (chosen.group = g) });
+        results.append(h("div", { class: "choice" }, radio, h("label", { for: id }, h("strong", {}, g.name), ` · ${g.kind} · ${g.id}`)));
+      }
+    } catch (error) {
+      if (run === searchRun) fill(pickArea, notice("error", describe(error, "Named groups")));
+    }
+  };
+  let timer;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(runSearch, 200);
+  });
+  kind.addEventListener("change", runSearch);
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      clearTimeout(timer);
+      runSearch();
+    }
+  });
+  const result = statusArea();
+  result.id = "unsubscribe-result";
+  const save = h("button", { type: "submit", class: "primary" }, "Save");
+  const form = h(
+    "form",
+    {
+      class: "card",
+      id: "unsubscribe-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        let scope = "all";
+        let label = "all messages";
+        if (radios[1].checked) {
+          scope = `sender:${sender.value.trim()}`;
+          label = `texts from ${sender.value.trim()}`;
+        } else if (radios[2].checked) {
+          if (!chosen.group || !results.querySelector("input:checked")) {
+            fill(result, notice("error", "Choose a group, event, organisation or employee from the search first."));
+            return;
+          }
+          scope = `group:${chosen.group.id}`;
+          label = `${chosen.group.kind} ${chosen.group.name}`;
+        }
+        const answer = await busy(save, result, () =>
+          call("POST", accountPath("/suppressions"), { body: { phone: phone.value.trim(), scope, notes: notes.value.trim() || null } }),
+        );
+        if (!answer) return;
+        fill(
+          result,
+          notice(
+            "ok",
+            `Saved: ${answer.phone} is blocked for ${label} (scope ${answer.suppression.scope}, source ${answer.suppression.source}). `,
+            h("a", { href: `#/number?phone=${encodeURIComponent(answer.phone)}` }, "See the number"),
+          ),
+        );
+      },
+    },
+    field("Phone number", phone, "any format; national numbers use the account's region"),
+    h(
+      "fieldset",
+      { class: "choices" },
+      h("legend", {}, "Restriction"),
+      h("div", { class: "choice" }, radios[0], h("label", { for: radios[0].id }, "All for business (every message)")),
+      h("div", { class: "choice" }, radios[1], h("label", { for: radios[1].id }, "One sender number of the account")),
+      senderBox,
+      h("div", { class: "choice" }, radios[2], h("label", { for: radios[2].id }, "A group, event, organisation or employee")),
+      groupBox,
+      pickArea,
+    ),
+    field("Notes", notes, "why: kept in the number's history"),
+    save,
+    result,
+  );
+  main.append(form);
+  // The account's numbers that texts came in on: suggestions for the sender.
+  try {
+    const page = await call("GET", accountPath("/inbound"), { query: { limit: 100 } });
+    for (const to of new Set(page.messages.map((m) => m.to_phone))) senders.append(h("option", { value: to }));
+  } catch {
+    // Only suggestions: the field takes any number.
+  }
+}
+
+// --- Suppressions and import -------------------------------------------------------------------------------------------
+
+async function suppressionsPage(main, params, { go }) {
+  const source = h("select", { name: "source" }, h("option", { value: "" }, "any source"), Object.keys(SOURCE_TEXT).map((s) => h("option", { value: s }, s.replace("_", " "))));
+  const scope = h("select", { name: "scope" }, ["", "all", "sender", "group"].map((s) => h("option", { value: s }, s || "any scope")));
+  const phone = h("input", { type: "search", name: "phone" });
+  const body = h("tbody");
+  const area = statusArea();
+  const more = h("div");
+  let numbers = [];
+  const draw = () => {
+    fill(body);
+    for (const n of numbers) {
+      if (phone.value && !n.phone.includes(phone.value.replace(/[^0-9+]/g, ""))) continue;
+      for (const s of n.suppressions) {
+        if (source.value && s.source !== source.value) continue;
+        if (scope.value && !(s.scope === scope.value || s.scope.startsWith(`${scope.value}:`))) continue;
+        body.append(
+          h(
+            "tr",
+            {},
+            h("td", {}, h("a", { href: `#/number?phone=${encodeURIComponent(n.phone)}` }, n.phone)),
+            h("td", {}, s.scope),
+            h("td", {}, s.source.replace("_", " ")),
+            h("td", {}, when(s.since)),
+            h("td", {}, s.actor || ""),
+            h("td", { class: "notes" }, s.notes || ""),
+          ),
+        );
+      }
+    }
+    if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No suppression matches.")));
+  };
+  for (const control of [source, scope]) control.addEventListener("change", draw);
+  phone.addEventListener("input", draw);
+  const load = async (cursor) => {
+    const page = await call("GET", accountPath("/suppressions"), { query: { limit: 200, cursor } });
+    numbers = numbers.concat(page.numbers);
+    draw();
+    fill(more);
+    if (page.next_cursor) {
+      const button = h("button", { type: "button", onclick: () => busy(button, area, () => load(page.next_cursor)) }, "More");
+      more.append(button);
+    }
+  };
+  const exportButton = h(
+    "button",
+    {
+      type: "button",
+      onclick: () =>
+        busy(exportButton, area, async () => {
+          let cursor;
+          let csv = "";
+          do {
+            const page = await call("GET", accountPath("/suppressions"), { query: { limit: 1000, cursor }, accept: "text/csv" });
+            csv += csv ? page.text.split("\n").slice(1).join("\n") : page.text;
+            cursor = page.nextCursor;
+          } while (cursor);
+          const href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+          const link = h("a", { href, download: "suppressions.csv" });
+          document.body.append(link);
+          link.click();
+          link.remove();
+          setTimeout(() => URL.revokeObjectURL(href), 10000);
+          fill(area, notice("ok", "Exported: suppressions.csv"));
+        }),
+    },
+    "Export CSV",
+  );
+  main.append(
+    h("div", { class: "card filters" }, field("Source", source), field("Scope", scope), field("Number contains", phone), exportButton, h("a", { href: "#/import", class: "button" }, "Import…")),
+    area,
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { id: "suppressions" },
+        h("caption", {}, "Suppressed numbers"),
+        h("thead", {}, h("tr", {}, ["Number", "Scope", "Source", "Since", "Who", "Why"].map((t) => h("th", { scope: "col" }, t)))),
+        body,
+      ),
+    ),
+    more,
+  );
+  await load(undefined);
+}
+
+async function importPage(main) {
+  const file = h("input", { type: "file", name: "file", accept: ".csv,text/csv", required: true });
+  const mode = h("select", { name: "mode" }, h("option", { value: "opt_out" }, "opt out every number"), h("option", { value: "reset" }, "reset: lift import, manual and bounce suppressions"));
+  const dry = h("input", { type: "checkbox", name: "dry_run", checked: true, id: uid() });
+  const importId = h("input", { name: "import_id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}", value: `console-${new Date().toISOString().replace(/[^0-9]/g, "").slice(0, 14)}` });
+  const area = statusArea();
+  const progress = h("div", { id: "import-progress" });
+  const start = h("button", { type: "submit", class: "primary" }, "Import");
+  main.append(
+    h(
+      "form",
+      {
+        class: "card",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          if (!file.files.length) return;
+          const text = await file.files[0].text();
+          const job = await busy(start, area, () =>
+            call("POST", accountPath("/suppressions/import"), { query: { import_id: importId.value.trim(), mode: mode.value, dry_run: dry.checked ? "true" : "false" }, text, contentType: "text/csv" }),
+          );
+          if (job) follow(job.import_id, progress, area);
+        },
+      },
+      h("p", {}, "A CSV with a header line naming ", h("code", {}, "phone"), " (and optionally ", h("code", {}, "scope"), " and ", h("code", {}, "notes"), "); up to 100,000 rows."),
+      field("File", file),
+      field("Mode", mode),
+      h("div", { class: "field check" }, dry, h("label", { for: dry.id }, "Dry run: show what it would do, change nothing")),
+      field("Import id", importId, "the same id again shows that import and changes nothing"),
+      start,
+    ),
+    area,
+    progress,
+  );
+}
+
+async function follow(importId, out, area) {
+  for (;;) {
+    let job;
+    try {
+      job = await call("GET", accountPath(`/suppressions/import/${encodeURIComponent(importId)}`), { query: { limit: 100 } });
+    } catch (error) {
+      fill(area, notice("error", describe(error)));
+      return;
+    }
+    const counts = Object.entries(job.counts).map(([k, v]) => h("li", {}, `${k.replace("_", " ")}: ${v}`));
+    fill(
+      out,
+      h(
+        "section",
+        { class: "card" },
+        h("h3", {}, `Import ${job.import_id}${job.dry_run ? " (dry run: nothing changed)" : ""}`),
+        h("p", {}, `Status: ${job.status}. ${job.processed} of ${job.rows ?? "?"} rows.`),
+        h("progress", { max: job.rows || 1, value: job.processed, "aria-label": "rows processed" }),
+        h("ul", { class: "counts" }, counts),
+        job.error ? notice("error", job.error) : null,
+        job.rejected && job.rejected.length
+          ? h(
+              "div",
+              { class: "table-wrap" },
+              h(
+                "table",
+                {},
+                h("caption", {}, "Rejected rows"),
+                h("thead", {}, h("tr", {}, ["Line", "Kind", "Reason", "Input"].map((t) => h("th", { scope: "col" }, t)))),
+                h("tbody", {}, job.rejected.map((r) => h("tr", {}, h("td", {}, String(r.line)), h("td", {}, r.kind), h("td", {}, r.reason), h("td", { class: "notes" }, r.input || "")))),
+              ),
+            )
+          : null,
+      ),
+    );
+    if (job.status === "done" || job.status === "failed") return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+// --- Reports and campaigns ---------------------------------------------------------------------------------------------
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+async function reportsPage(main, params, { go }) {
+  const today = new Date();
+  const from = h("input", { type: "date", name: "from", value: params.get("from") || isoDay(new Date(today.getTime() - 29 * 86400000)) });
+  const to = h("input", { type: "date", name: "to", value: params.get("to") || isoDay(today) });
+  main.append(
+    h(
+      "form",
+      {
+        class: "card filters",
+        onsubmit: (event) => {
+          event.preventDefault();
+          go("reports", { from: from.value, to: to.value });
+        },
+      },
+      field("From", from),
+      field("To", to),
+      h("button", { type: "submit" }, "Show"),
+    ),
+  );
+  const out = h("section", { class: "card", id: "report" });
+  main.append(out);
+  let report;
+  try {
+    report = await call("GET", accountPath("/reports/opt-outs"), { query: { from: from.value, to: to.value, by: "day" } });
+  } catch (error) {
+    out.append(notice("info", describe(error, "Reports")));
+    return;
+  }
+  out.append(
+    h("h3", {}, `Opt-outs per day by source, ${report.from} to ${report.to}`),
+    h("p", {}, `${report.totals.opt_outs} opt-outs, ${report.totals.opt_ins} opt-ins.`),
+    optOutChart(report.rows, `Opt-outs per day by source from ${report.from} to ${report.to}`),
+    legend(),
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        {},
+        h("caption", {}, "Per day"),
+        h("thead", {}, h("tr", {}, ["Day", "Opt-outs", "Opt-ins", "By source"].map((t) => h("th", { scope: "col" }, t)))),
+        h(
+          "tbody",
+          {},
+          report.rows.map((row) =>
+            h("tr", {}, h("td", {}, row.period), h("td", {}, String(row.opt_outs)), h("td", {}, String(row.opt_ins)), h("td", {}, Object.entries(row.by_source || {}).map(([k, v]) => `${k.replace("_", " ")} ${v}`).join(", "))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+async function campaignsPage(main, params, { go }) {
+  const campaign = h("input", { name: "campaign", required: true, value: params.get("campaign") || "", pattern: "[A-Za-z0-9._:@/+=\\-]{1,128}" });
+  main.append(
+    h(
+      "form",
+      {
+        class: "card row",
+        onsubmit: (event) => {
+          event.preventDefault();
+          go("campaigns", { campaign: campaign.value.trim() });
+        },
+      },
+      field("Campaign id", campaign),
+      h("button", { type: "submit", class: "primary" }, "Show"),
+    ),
+  );
+  const id = params.get("campaign");
+  if (!id) return;
+  const counts = await call("GET", accountPath("/sends"), { query: { campaign: id } });
+  const reasons = (map) => Object.entries(map).map(([k, v]) => h("li", {}, `${k.replace("_", " ")}: ${v}`));
+  main.append(
+    h(
+      "section",
+      { class: "card", id: "campaign-counts" },
+      h("h3", {}, `Campaign ${counts.campaign_id}`),
+      h("p", {}, `${counts.total} requests: ${counts.sent} sent.`),
+      h("div", { class: "row" }, h("div", {}, h("h4", {}, "Skipped"), h("ul", {}, reasons(counts.skipped))), h("div", {}, h("h4", {}, "Failed"), h("ul", {}, reasons(counts.failed)))),
+    ),
+  );
+  const skipped = h("section", { class: "card" }, h("h3", {}, "Skipped numbers"));
+  main.append(skipped);
+  try {
+    const page = await call("GET", accountPath("/sends"), { query: { campaign: id, outcome: "skipped", limit: 100 } });
+    skipped.append(
+      page.sends.length
+        ? h(
+            "div",
+            { class: "table-wrap" },
+            h(
+              "table",
+              {},
+              h("thead", {}, h("tr", {}, ["Number", "Reason", "Blocked by", "When"].map((t) => h("th", { scope: "col" }, t)))),
+              h(
+                "tbody",
+                {},
+                page.sends.map((s) =>
+                  h(
+                    "tr",
+                    {},
+                    h("td", {}, h("a", { href: `#/number?phone=${encodeURIComponent(s.to)}` }, s.to)),
+                    h("td", {}, s.reason || ""),
+                    h("td", {}, (s.blocked_by || []).map((b) => (typeof b === "string" ? b : `${b.scope} (${b.source})`)).join(", ")),
+                    h("td", {}, when(s.updated_at)),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h("p", {}, "No number was skipped."),
+    );
+  } catch (error) {
+    skipped.append(notice("info", describe(error, "The list of skipped numbers")));
+  }
+}
+
+// --- Named groups ------------------------------------------------------------------------------------------------------
+
+async function groupsPage(main) {
+  const kind = h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k }, k)));
+  const id = h("input", { name: "id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.:@/\\-]{0,127}", autocomplete: "off" });
+  const name = h("input", { name: "name", required: true, maxlength: 200, autocomplete: "off" });
+  const area = statusArea();
+  const list = h("tbody");
+  const q = h("input", { type: "search", name: "q" });
+  const draw = async () => {
+    const page = await call("GET", accountPath("/groups"), { query: { q: q.value.trim(), limit: 200 } });
+    fill(list);
+    for (const g of page.groups) {
+      const remove = h(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          "aria-label": `Remove ${g.name}`,
+          onclick: async () => {
+            if (await busy(remove, area, () => call("DELETE", accountPath(`/groups/${encodeURIComponent(g.id)}`)))) draw();
+          },
+        },
+        "Remove",
+      );
+      list.append(h("tr", {}, h("td", {}, g.name), h("td", {}, g.kind), h("td", {}, h("code", {}, g.id)), h("td", {}, remove)));
+    }
+    if (!page.groups.length) list.append(h("tr", {}, h("td", { colspan: 4 }, "None.")));
+  };
+  const add = h("button", { type: "submit", class: "primary" }, "Add");
+  main.append(
+    h(
+      "form",
+      {
+        class: "card row",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const made = await busy(add, area, () => call("POST", accountPath("/groups"), { body: { kind: kind.value, id: id.value.trim(), name: name.value.trim() } }));
+          if (made) {
+            fill(area, notice("ok", `Added ${made.kind} ${made.name} (${made.id}).`));
+            id.value = "";
+            name.value = "";
+            draw();
+          }
+        },
+      },
+      field("Kind", kind),
+      field("Id (what suppressions name)", id),
+      field("Name", name),
+      add,
+    ),
+    area,
+    h("div", { class: "card row" }, field("Find by name", q)),
+    h("div", { class: "table-wrap" }, h("table", {}, h("caption", {}, "The account's named groups"), h("thead", {}, h("tr", {}, ["Name", "Kind", "Id", ""].map((t) => h("th", { scope: "col" }, t)))), list)),
+  );
+  let timer;
+  q.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => draw().catch((error) => fill(area, notice("error", describe(error)))), 200);
+  });
+  await draw();
+}
+
+// --- Settings ----------------------------------------------------------------------------------------------------------
+
+async function settingsPage(main) {
+  const { account } = await call("GET", accountPath(""));
+  const area = statusArea();
+  const replyFields = {};
+  const replyKinds = ["opt_out", "opt_in", "opt_in_blocked", "help"];
+  const languages = ["en", ...Object.keys(account.replies.languages || {})];
+  const replySections = languages.map((lang) => {
+    const texts = lang === "en" ? account.replies : account.replies.languages[lang] || {};
+    return h(
+      "fieldset",
+      {},
+      h("legend", {}, lang === "en" ? "Replies in English" : `Replies in ${lang}`),
+      replyKinds.map((kind) => {
+        const input = h("textarea", { name: `${lang}-${kind}`, rows: 2, maxlength: 1600, value: texts[kind] || "" });
+        replyFields[`${lang}:${kind}`] = input;
+        return field(kind.replaceAll("_", " "), input);
+      }),
+    );
+  });
+  const keywordFields = {};
+  const keywordInputs = ["opt_out", "opt_in", "help"].map((intent) => {
+    const input = h("input", { name: `keywords-${intent}`, value: (account.keywords[intent] || []).join(", ") });
+    keywordFields[intent] = input;
+    return field(`${intent.replace("_", " ")} keywords (comma-separated)`, input);
+  });
+  const optOut = h("input", { type: "number", name: "opt_out_threshold", min: 0.5, max: 1, step: 0.01, value: account.detector.opt_out_threshold });
+  const review = h("input", { type: "number", name: "review_threshold", min: 0.5, max: 1, step: 0.01, value: account.detector.review_threshold });
+  const templateFields = {};
+  const templates = Object.keys(account.email_templates).map((kind) => {
+    const subject = h("input", { name: `${kind}-subject`, value: account.email_templates[kind].subject || "" });
+    const text = h("textarea", { name: `${kind}-text`, rows: 3, value: account.email_templates[kind].text || "" });
+    templateFields[kind] = { subject, text };
+    return h("fieldset", {}, h("legend", {}, `Email: ${kind.replaceAll("_", " ")}`), field("Subject (empty: the default)", subject), field("Text (empty: the default)", text));
+  });
+  const save = h("button", { type: "submit", class: "primary" }, "Save settings");
+  main.append(
+    h(
+      "form",
+      {
+        class: "card",
+        id: "settings-form",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const replies = { languages: {} };
+          for (const [key, input] of Object.entries(replyFields)) {
+            const [lang, kind] = key.split(":");
+            const value = input.value.trim() || null;
+            if (lang === "en") {
+              if (value) replies[kind] = value;
+            } else {
+              replies.languages[lang] = { ...(replies.languages[lang] || {}), [kind]: value };
+            }
+          }
+          const split = (input) => input.value.split(",").map((w) => w.trim()).filter(Boolean);
+          const body = {
+            replies,
+            keywords: { opt_out: split(keywordFields.opt_out), opt_in: split(keywordFields.opt_in), help: split(keywordFields.help) },
+            detector: { opt_out_threshold: Number(optOut.value), review_threshold: Number(review.value) },
+            email_templates: Object.fromEntries(Object.entries(templateFields).map(([kind, f]) => [kind, { subject: f.subject.value.trim() || null, text: f.text.value.trim() || null }])),
+          };
+          if (await busy(save, area, () => call("PUT", accountPath(""), { body }))) fill(area, notice("ok", "Saved."));
+        },
+      },
+      h("h3", {}, account.name),
+      replySections,
+      h("fieldset", {}, h("legend", {}, "Keywords (besides the built-in ones)"), keywordInputs),
+      h("fieldset", {}, h("legend", {}, "Opt-out detector"), field("Opt out at or above (confidence)", optOut), field("Review from (confidence)", review)),
+      templates,
+      save,
+      area,
+    ),
+  );
+  await endpointsSection(main);
+}
+
+async function endpointsSection(main) {
+  const area = statusArea();
+  const list = h("ul", { class: "endpoints" });
+  const url = h("input", { type: "url", name: "url", required: true, placeholder: "https://crm.example.com/hooks" });
+  const description = h("input", { name: "description", maxlength: 200 });
+  const draw = async () => {
+    const answer = await call("GET", accountPath("/event-endpoints"));
+    fill(list);
+    for (const e of answer.endpoints) {
+      const remove = h(
+        "button",
+        { type: "button", class: "danger", onclick: async () => (await busy(remove, area, () => call("DELETE", accountPath(`/event-endpoints/${e.endpoint_id}`)))) && draw() },
+        "Delete",
+      );
+      list.append(h("li", {}, h("code", {}, e.url), e.description ? ` · ${e.description}` : "", e.active ? " · active" : ` · disabled (${e.disabled_reason || ""})`, " ", remove));
+    }
+    if (!answer.endpoints.length) list.append(h("li", {}, "None."));
+  };
+  const add = h("button", { type: "submit" }, "Add endpoint");
+  main.append(
+    h(
+      "section",
+      { class: "card" },
+      h("h3", {}, "Webhook endpoints (change events)"),
+      list,
+      h(
+        "form",
+        {
+          class: "row",
+          onsubmit: async (event) => {
+            event.preventDefault();
+            const made = await busy(add, area, () => call("POST", accountPath("/event-endpoints"), { body: { url: url.value.trim(), description: description.value.trim() || null } }));
+            if (made) {
+              fill(area, notice("ok", "Added. Its signing secret, shown this once: ", h("code", {}, made.secret)));
+              draw();
+            }
+          },
+        },
+        field("URL", url),
+        field("Description", description),
+        add,
+      ),
+      area,
+    ),
+  );
+  try {
+    await draw();
+  } catch (error) {
+    fill(area, notice("error", describe(error, "Webhook endpoints")));
+  }
+}
+
+export const PAGES = {
+  inbound: { title: "SMS received", render: inboundPage },
+  number: { title: "Number", render: numberPage },
+  unsubscribe: { title: "New unsubscribe", render: unsubscribePage },
+  suppressions: { title: "Suppressions", render: suppressionsPage },
+  import: { title: "Import", render: importPage },
+  reports: { title: "Reports", render: reportsPage },
+  campaigns: { title: "Campaigns", render: campaignsPage },
+  groups: { title: "Groups", render: groupsPage },
+  settings: { title: "Settings", render: settingsPage },
+};
