@@ -98,6 +98,10 @@ class NumberState(Frozen):
     suppressions: dict[str, Suppression] = Field(default_factory=dict)
     clock: dict[str, datetime] = Field(default_factory=dict)
     version: int = 0
+    #: The send requests claimed for this number lately (request id -> when, in seconds since the epoch): a request
+    #: in here is being sent or was sent, so another delivery of it does not reach the provider. Kept beside the
+    #: state, not in it: no event reads or changes it, and it is left out of every dump.
+    recent_sends: dict[str, int] = Field(default_factory=dict, exclude=True)
 
     def blocking(self, sender: str | None = None, groups: tuple[str, ...] | list[str] = ()) -> list[Suppression]:
         """The suppressions that block a message from `sender` in `groups` (DESIGN rule 3)."""

@@ -1,7 +1,8 @@
 """The send queue's handler: Powertools batch processing with partial batch failure reporting.
 
 Before any record is handled, the whole batch's recipients are read at once (one BatchGetItem
-per 100 distinct numbers of an account); each record is then sent or skipped by the send path.
+per 100 distinct numbers of an account), and so are the outbound log's records of its send requests
+(one more per 100 requests); each record is then sent or skipped by the send path.
 Failed records go back to the queue: a retryable one after a backoff, a request that can never
 succeed (bad JSON, bad fields, unknown account) until SQS moves it to the dead-letter queue.
 """
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from chalicelib.domain import alerts, sending
 from chalicelib.domain.errors import InvalidRequest, MailRetry
 from chalicelib.domain.imports import ImportTask, run_chunk
-from chalicelib.domain.models import Account, NotificationJob, NumberState, SendRequest
+from chalicelib.domain.models import Account, NotificationJob, NumberState, OutboundRecord, SendRequest
 from chalicelib.observability import logger
 from chalicelib.wiring import Container, container
 from chalicelib.workers import change_events
@@ -49,6 +50,8 @@ class BatchPlan:
     problems: dict[str, str] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     states: dict[tuple[str, str], NumberState] = field(default_factory=dict)
+    #: The outbound log's record of each send request that has one, by (account, request id).
+    recorded: dict[tuple[str, str], OutboundRecord] = field(default_factory=dict)
 
 
 def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
@@ -88,11 +91,15 @@ def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
         except InvalidRequest as error:  # an invalid phone number, from the `to` validator
             plan.problems[message_id] = f"{error.code}: {error.message}"
     recipients: dict[str, list[str]] = defaultdict(list)
+    request_ids: dict[str, list[str]] = defaultdict(list)
     for request in plan.requests.values():
         recipients[request.account_id].append(request.to)
+        request_ids[request.account_id].append(request.request_id)
     for account_id, phones in recipients.items():
         for phone, state in parts.stores.numbers.load_many(account_id, phones).items():
             plan.states[(account_id, phone)] = state
+        for request_id, recorded in parts.stores.outbound.get_many(account_id, request_ids[account_id]).items():
+            plan.recorded[(account_id, request_id)] = recorded
     return plan
 
 
@@ -168,6 +175,7 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
                 request,
                 plan.states[(request.account_id, request.to)],
                 last_attempt=receives >= parts.settings.send_max_receives,
+                recorded=plan.recorded.get((request.account_id, request.request_id)),
             )
         except sending.RetryLater:
             to_delay.append((record.receipt_handle, receives))

@@ -79,8 +79,8 @@ def test_a_send_outcome_is_counted_only_when_recorded(capfd) -> None:
     outbound = MeteredOutboundLog(in_memory_stores().outbound)
     request = SendRequest(request_id="r-1", account_id="acme", to="+14155550123", sender="+14155550100", body="Hi")
     record = OutboundRecord(request=request, status="skipped", reason="suppressed", updated_at=T0)
-    assert outbound.finish(record, fresh=True)
-    assert not outbound.finish(record, fresh=True)  # already recorded: not counted again
+    assert outbound.finish(record)
+    assert not outbound.finish(record)  # already recorded: not counted again
     (metric,) = lines(capfd)
     assert metric["outcome"] == "skipped:suppressed"
 

@@ -1,30 +1,25 @@
 """OutboundLog on the single table: one item per send request, and per-campaign counters (layout in `table`).
 
-Single-item writes only (no transactions): a send costs one conditional write on its outbound item to
-claim it, one to finish it, and its share of one counter update per batch.
+Single-item writes only (no transactions): a send request's item is written once, with its outcome (a request
+handed back for a retry is written `retrying`, then again with its outcome); the counters take one update per
+campaign per batch. Making a request go to the provider once is the recipient's claim (`NumberStore`), not this
+log's.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.adapters.dynamodb.calls import call, conditional, get_document
+from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional, get_document
 from chalicelib.adapters.dynamodb.table import campaign_counts_key, campaign_partition, outbound_key
-from chalicelib.domain.models import OutboundRecord, SendRequest
-from chalicelib.domain.ports import Claim
+from chalicelib.domain.models import OutboundRecord
 
-#: The condition of a first write: the request is new, or was handed back for a retry.
+#: The condition of every write of a request's item: the request is new, or was handed back for a retry.
 _NEW_OR_RETRYING: dict[str, Any] = {
     "ConditionExpression": "attribute_not_exists(pk) OR #status = :retrying",
     "ExpressionAttributeNames": {"#status": "status"},
     "ExpressionAttributeValues": {":retrying": {"S": "retrying"}},
-}
-#: The condition of a claimed request's next write: it is still being sent.
-_SENDING: dict[str, Any] = {
-    "ConditionExpression": "#status = :sending",
-    "ExpressionAttributeNames": {"#status": "status"},
-    "ExpressionAttributeValues": {":sending": {"S": "sending"}},
 }
 
 
@@ -50,26 +45,13 @@ class DynamoDBOutboundLog:
         self._client = client
         self._table = table_name
 
-    def claim(self, request: SendRequest, now: datetime) -> Claim:
-        """Mark the request `sending`, if it is new or was handed back for a retry; else `duplicate`.
-
-        The recipient's own check comes next, in `NumberStore.claim_recipient`; when that fails, the
-        caller `release`s the request.
-        """
-        sending = OutboundRecord(request=request, status="sending", updated_at=now)
-        return "claimed" if self._put(outbound_item(sending), _NEW_OR_RETRYING) else "duplicate"
-
-    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        """Record the outcome once; False when it was recorded before.
-
-        `fresh` (a request skipped without a claim): the request must be new or retrying; otherwise it
-        must be the one being sent.
-        """
-        return self._put(outbound_item(record), _NEW_OR_RETRYING if fresh else _SENDING)
+    def finish(self, record: OutboundRecord) -> bool:
+        """Record the outcome once: False (and nothing changes) when an outcome was recorded before."""
+        return self._put(outbound_item(record))
 
     def release(self, record: OutboundRecord) -> None:
-        """Hand a claimed request back (`retrying`, with why) so a redelivery may claim it; else nothing changes."""
-        self._put(outbound_item(record), _SENDING)
+        """Record a request handed back for a retry (`retrying`, with why), unless it has an outcome already."""
+        self._put(outbound_item(record))
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
         """Add a batch's outcomes to the campaign's counters, in one write."""
@@ -91,6 +73,17 @@ class DynamoDBOutboundLog:
         """The request's record, strongly consistent; None when the request was never claimed nor finished."""
         return get_document(self._client, self._table, outbound_key(account_id, request_id), OutboundRecord)
 
+    def get_many(self, account_id: str, request_ids: Sequence[str]) -> dict[str, OutboundRecord]:
+        """The records of those requests that have one, strongly consistent, one BatchGetItem per 100 requests."""
+        distinct = list(dict.fromkeys(request_ids))
+        records: dict[str, OutboundRecord] = {}
+        for start in range(0, len(distinct), BATCH_GET_LIMIT):
+            keys = [outbound_key(account_id, request_id) for request_id in distinct[start : start + BATCH_GET_LIMIT]]
+            for item in batch_get(self._client, self._table, keys):
+                record = OutboundRecord.model_validate_json(item["doc"]["S"])
+                records[record.request.request_id] = record
+        return records
+
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         """The campaign's counters: `sent`, `skipped:<reason>`, `failed:<reason>` (strongly consistent)."""
         item = call(
@@ -102,5 +95,5 @@ class DynamoDBOutboundLog:
         ).get("Item", {})
         return {name: int(value["N"]) for name, value in item.items() if "N" in value}
 
-    def _put(self, item: dict[str, Any], condition: dict[str, Any]) -> bool:
-        return conditional(self._client, "put_item", TableName=self._table, Item=item, **condition)
+    def _put(self, item: dict[str, Any]) -> bool:
+        return conditional(self._client, "put_item", TableName=self._table, Item=item, **_NEW_OR_RETRYING)

@@ -9,7 +9,9 @@ Items (pk / sk), with the module that owns them:
   version: active suppressions and per-scope clock; `version` (N), counting the events that changed it,
   absent while only the send path has touched the number; `gsi1pk = SUPPRESSED#<account>`,
   `gsi1sk = <phone>` while anything is suppressed (a sparse index: the suppression list). The send
-  path's last claim adds `last_send_at`, `last_request_id`, `last_user_email`, `contact_email`.
+  path's last claim adds `last_send_at`, `last_request_id`, `last_user_email`, `contact_email`; each claim of a send
+  request adds `send#<request id>` (N, epoch seconds), removed when the request is handed back for a retry or, by a
+  later claim, once it is a day old.
 - `NUMBER#<account>#<phone>` / `EVENT#<event id>` (written by numbers, read by history): `doc`, the
   EventRecord (the key makes each event idempotent). With an email job: `job`, the NotificationJob,
   and while it is not yet queued `gsi2pk = OUTBOX`, `gsi2sk = <received at>#<event id>` (the outbox).
@@ -48,6 +50,8 @@ GSI2 = "gsi2"
 OUTBOX = "OUTBOX"
 #: The sort key prefix of a number's history events.
 EVENT_PREFIX = "EVENT#"
+#: The attribute name prefix, on a number's state item, of each send request claimed for it lately.
+SEND_PREFIX = "send#"
 
 Key = dict[str, Any]
 
