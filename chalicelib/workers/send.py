@@ -21,7 +21,7 @@ from chalicelib.domain import alerts, sending
 from chalicelib.domain.errors import InvalidRequest, MailRetry
 from chalicelib.domain.imports import ImportTask, run_chunk
 from chalicelib.domain.models import Account, NotificationJob, NumberState, OutboundRecord, SendRequest
-from chalicelib.observability import logger
+from chalicelib.observability import counts_added_up, logger
 from chalicelib.wiring import Container, container
 from chalicelib.workers import change_events
 
@@ -207,7 +207,8 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
         return "emailed"
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(event=event, record_handler=send_record, processor=processor)
+    with counts_added_up():  # the batch's metrics, one line per outcome
+        response = process_partial_response(event=event, record_handler=send_record, processor=processor)
     for (account_id, campaign_id), campaign_counts in counts.items():
         parts.stores.outbound.count(account_id, campaign_id, dict(campaign_counts))
     logger.info(
