@@ -28,6 +28,7 @@ the cost of waking up between requests; a cProfile pass over part of that replay
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import hashlib
@@ -42,7 +43,7 @@ import sysconfig
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.pa
 from chalicelib import wiring  # noqa: E402
 from chalicelib.adapters.dynamodb import dynamodb_stores  # noqa: E402
 from chalicelib.adapters.dynamodb.outbound import outbound_item  # noqa: E402
+from chalicelib.adapters.metered import MeteredNumberStore, MeteredOutboundLog  # noqa: E402
 from chalicelib.domain import services  # noqa: E402
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account  # noqa: E402
 from chalicelib.domain.models import OutboundRecord, SendRequest  # noqa: E402
@@ -350,7 +352,7 @@ def _wire(endpoint_url: str) -> World:
         meter=meter,
         tape=tape,
         settings=settings,
-        stores=dynamodb_stores(client, resources.table_name),
+        stores=_metered(dynamodb_stores(client, resources.table_name)),
         secrets=InMemorySecretStore(),
         provider=RecordingSmsProvider(),
         queue=RecordingQueue(),
@@ -364,6 +366,11 @@ def _wire(endpoint_url: str) -> World:
     # The handler logs one INFO line per record (as in Lambda); keep the formatting, drop the output.
     logger.registered_handler.setStream(open(os.devnull, "w"))  # noqa: SIM115  (open for the life of the process)
     return world
+
+
+def _metered(stores: Stores) -> Stores:
+    """The stores wrapped as the composition root wraps them: what was stored is counted (CloudWatch metrics)."""
+    return replace(stores, numbers=MeteredNumberStore(stores.numbers), outbound=MeteredOutboundLog(stores.outbound))
 
 
 def _install_container(world: World) -> wiring.Container:
@@ -455,8 +462,13 @@ def _events(requests: list[SendRequest]) -> list[dict[str, Any]]:
 
 
 def _handle(event: dict[str, Any]) -> int:
-    """Hand one event to the send function; the number of records it reports as failed."""
-    return len(send.handle(event)["batchItemFailures"])
+    """Hand one event to the send function; the number of records it reports as failed. Its metrics (EMF lines on
+    standard output, as in Lambda) are written to /dev/null."""
+    with contextlib.redirect_stdout(_DEVNULL):
+        return len(send.handle(event)["batchItemFailures"])
+
+
+_DEVNULL = open(os.devnull, "w")  # noqa: SIM115  (open for the life of the process)
 
 
 def _scan(world: World) -> dict[tuple[str, str], dict[str, Any]]:
@@ -564,7 +576,8 @@ def _run(args: argparse.Namespace, endpoint: Endpoint) -> str:
     world = _wire(endpoint.url)
     phones = [_phone(n) for n in range(args.requests)]
     setup_started = time.perf_counter()
-    world.kind_of = _suppress(world, phones, args.seed)
+    with contextlib.redirect_stdout(_DEVNULL):  # the opt-outs' metrics
+        world.kind_of = _suppress(world, phones, args.seed)
     setup_seconds = time.perf_counter() - setup_started
 
     # Warm-up: other numbers, another campaign; the first calls of each operation load botocore's models.

@@ -441,7 +441,12 @@ class SendRequest(Frozen):
     @field_validator("to")
     @classmethod
     def _recipient(cls, raw: str, info: ValidationInfo) -> str:
-        return to_e164(raw, (info.context or {}).get("region", "US"))
+        context = info.context or {}
+        if context.get("queued") and E164_PATTERN.match(raw):
+            # Taken off the send queue, whose requests were normalised when they were accepted (the API's
+            # `POST .../sends`, the service's own replies): an E.164 `to` is as it was checked then.
+            return raw
+        return to_e164(raw, context.get("region", "US"))
 
     @field_validator("sender")
     @classmethod

@@ -472,3 +472,11 @@ def test_a_duplicate_that_read_the_number_suppressed_before_an_opt_in_is_sent_at
     assert [(h.record.status, h.first_time) for h in skipped] == [("skipped", True)]
     assert world.outbound.get("acme", "r-660").status == "skipped"
     assert world.outbound.campaign_counts("acme", "dinner") == {}  # the worker counts only what it recorded
+
+
+def test_a_queued_request_is_normalised_unless_its_number_is_already_e164(world) -> None:
+    # An E.164 number off the queue was checked when the request was accepted; anything else is read again
+    event = sqs_event(request("(415) 555-0380"), request("+14155550381"), request("415 555"))
+    plan = send_worker.plan_batch(event["Records"], world.parts)
+    assert [r.to for r in plan.requests.values()] == ["+14155550380", "+14155550381"]
+    assert plan.problems[event["Records"][2]["messageId"]].startswith("invalid_phone")
