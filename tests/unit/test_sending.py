@@ -109,6 +109,8 @@ def test_rule10_the_batch_reads_suppressions_once_not_per_message(world) -> None
     send_worker.handle(sqs_event(*(request(f"+1415555{n:04d}") for n in range(300, 400))))
     assert world.stores.numbers.calls.get("load_many") == 1
     assert world.stores.numbers.calls.get("load", 0) == 0
+    # and the outbound log's records of the batch's requests once, too
+    assert world.outbound.calls["get_many"] == 1
     assert len(world.provider.sent) == 100
 
 
