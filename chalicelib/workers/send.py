@@ -9,6 +9,7 @@ succeed (bad JSON, bad fields, unknown account) until SQS moves it to the dead-l
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -224,4 +225,18 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
             parts.queue.delay(receipt_handle, OUT_OF_TIME_DELAY_SECONDS)
         else:
             parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+    _freeze_once()
     return dict(response)
+
+
+_frozen = False
+
+
+def _freeze_once() -> None:
+    """After the first batch, what the function imported and built to handle it (botocore's models, pydantic's
+    validators, the clients: some 200,000 objects) lives as long as the function does: it is moved out of the garbage
+    collector's way, so that a full collection looks only at what later batches allocate."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
