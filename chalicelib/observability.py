@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -33,14 +36,41 @@ def _masked_json(record: dict[str, Any], default: Callable[[Any], Any] | None = 
 logger = Logger(service=SERVICE, json_serializer=_masked_json)
 
 
+#: Counts added up within `counts_added_up` (per thread and task), by metric name and dimensions.
+_pending: ContextVar[Counter[tuple[str, tuple[tuple[str, str], ...]]] | None] = ContextVar("pending", default=None)
+
+
 def count(name: str, **dimensions: str) -> None:
-    """Add 1 to the CloudWatch metric `name` with these dimensions, written at once as an EMF log line."""
+    """Add 1 to the CloudWatch metric `name` with these dimensions, written at once as an EMF log line (or, within
+    `counts_added_up`, when it ends)."""
+    pending = _pending.get()
+    if pending is not None:
+        pending[(name, tuple(dimensions.items()))] += 1
+        return
+    _emit(name, 1, dimensions)
+
+
+@contextmanager
+def counts_added_up() -> Iterator[None]:
+    """Within it, `count` adds up: each metric is written once per set of dimensions at the end, with the sum (one
+    EMF line per outcome for a batch of texts, rather than one per text)."""
+    pending: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+        for (name, dimensions), value in pending.items():
+            _emit(name, value, dict(dimensions))
+
+
+def _emit(name: str, value: int, dimensions: dict[str, str]) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
         metric.add_dimension("service", SERVICE)
-        for dimension, value in dimensions.items():
-            metric.add_dimension(dimension, value)
+        for dimension, dimension_value in dimensions.items():
+            metric.add_dimension(dimension, dimension_value)
 
 
 def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:

@@ -12,7 +12,7 @@ import binascii
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.domain import reports
@@ -42,7 +42,7 @@ from chalicelib.domain.models import (
     SendRequest,
     SmsResult,
 )
-from chalicelib.domain.ports import Claim, InboundFilter, OutboxJob, Stores
+from chalicelib.domain.ports import InboundFilter, OutboxJob, Stores
 
 
 class InMemoryAccountStore:
@@ -213,10 +213,14 @@ class InMemoryNumberStore:
             raise ConcurrentUpdate(state.phone)
         if self.history.get_event(event.account_id, event.phone, event.event_id) is not None:
             raise DuplicateEvent(event.event_id)
-        # The send path's last campaign is not the event's to write: the one stored now stays.
-        last_campaign = self._state(state.account_id, state.phone).last_campaign
+        # The send path's last campaign and claims are not the event's to write: the ones stored now stay.
+        stored = self._state(state.account_id, state.phone)
         self.states[(state.account_id, state.phone)] = state.model_copy(
-            update={"version": state.version + 1, "last_campaign": last_campaign}
+            update={
+                "version": state.version + 1,
+                "last_campaign": stored.last_campaign,
+                "recent_sends": stored.recent_sends,
+            }
         )
         self.history.events.setdefault((event.account_id, event.phone), {})[event.event_id] = record
         counted = reports.tally(state, record)
@@ -229,19 +233,29 @@ class InMemoryNumberStore:
             order = f"{event.received_at.isoformat()}#{event.event_id}"
             self.outbox.jobs[(event.account_id, event.phone, event.event_id)] = (order, jobs)
 
-    def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
-        if self._state(request.account_id, request.to).version != expected_version:
+    def claim_recipient(
+        self, request: SendRequest, expected_version: int, now: datetime, *, forget: Iterable[str] = ()
+    ) -> bool:
+        state = self._state(request.account_id, request.to)
+        if state.version != expected_version or request.request_id in state.recent_sends:
             return False
         before = self.contact(request.account_id, request.to)
-        if request.campaign_id:
-            key = (request.account_id, request.to)
-            last_campaign = CampaignText(campaign_id=request.campaign_id, sent_at=now)
-            self.states[key] = self._state(*key).model_copy(update={"last_campaign": last_campaign})
         self.contacts[(request.account_id, request.to)] = Contact(
             last_user_email=request.user_email or before.last_user_email,
             contact_email=request.contact_email or before.contact_email,
         )
+        recent = {r: at for r, at in state.recent_sends.items() if r not in forget}
+        recent[request.request_id] = int(now.timestamp())
+        update: dict[str, object] = {"recent_sends": recent}
+        if request.campaign_id:
+            update["last_campaign"] = CampaignText(campaign_id=request.campaign_id, sent_at=now)
+        self.states[(request.account_id, request.to)] = state.model_copy(update=update)
         return True
+
+    def release_recipient(self, request: SendRequest) -> None:
+        state = self._state(request.account_id, request.to)
+        recent = {r: at for r, at in state.recent_sends.items() if r != request.request_id}
+        self.states[(request.account_id, request.to)] = state.model_copy(update={"recent_sends": recent})
 
     def contact(self, account_id: str, phone: str) -> Contact:
         return self.contacts.get((account_id, phone), Contact())
@@ -262,30 +276,26 @@ class InMemoryOutboundLog:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], OutboundRecord] = {}
         self.counts: dict[tuple[str, str], Counter[str]] = {}
+        self.calls: Counter[str] = Counter()
 
-    def claim(self, request: SendRequest, now: datetime) -> Claim:
-        if self._status(request) not in (None, "retrying"):
-            return "duplicate"
-        self.records[(request.account_id, request.request_id)] = OutboundRecord(
-            request=request, status="sending", updated_at=now
-        )
-        return "claimed"
-
-    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        if self._status(record.request) not in ((None, "retrying") if fresh else ("sending",)):
+    def finish(self, record: OutboundRecord) -> bool:
+        if self._status(record.request) not in (None, "retrying"):
             return False
         self.records[(record.request.account_id, record.request.request_id)] = record
         return True
 
     def release(self, record: OutboundRecord) -> None:
-        if self._status(record.request) == "sending":
-            self.records[(record.request.account_id, record.request.request_id)] = record
+        self.finish(record)
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
         self.counts.setdefault((account_id, campaign_id), Counter()).update(counts)
 
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
         return self.records.get((account_id, request_id))
+
+    def get_many(self, account_id: str, request_ids: Sequence[str]) -> dict[str, OutboundRecord]:
+        self.calls["get_many"] += 1
+        return {r: self.records[(account_id, r)] for r in request_ids if (account_id, r) in self.records}
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         return dict(self.counts.get((account_id, campaign_id), {}))

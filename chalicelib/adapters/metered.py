@@ -3,7 +3,7 @@ has succeeded. Decorators around the real stores, so the domain stays free of me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from chalicelib.domain.change_events import ChangeEventJob
@@ -16,7 +16,7 @@ from chalicelib.domain.models import (
     OutboundRecord,
     SendRequest,
 )
-from chalicelib.domain.ports import Claim, NumberStore, OutboundLog, SendOutcome
+from chalicelib.domain.ports import NumberStore, OutboundLog, SendOutcome
 from chalicelib.observability import count
 
 
@@ -44,8 +44,13 @@ class MeteredNumberStore:
     def load_many(self, account_id: str, phones: Sequence[str]) -> dict[str, NumberState]:
         return self._inner.load_many(account_id, phones)
 
-    def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
-        return self._inner.claim_recipient(request, expected_version, now)
+    def claim_recipient(
+        self, request: SendRequest, expected_version: int, now: datetime, *, forget: Iterable[str] = ()
+    ) -> bool:
+        return self._inner.claim_recipient(request, expected_version, now, forget=forget)
+
+    def release_recipient(self, request: SendRequest) -> None:
+        self._inner.release_recipient(request)
 
     def contact(self, account_id: str, phone: str) -> Contact:
         return self._inner.contact(account_id, phone)
@@ -60,14 +65,11 @@ class MeteredOutboundLog:
     def __init__(self, inner: OutboundLog) -> None:
         self._inner = inner
 
-    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        recorded = self._inner.finish(record, fresh=fresh)
+    def finish(self, record: OutboundRecord) -> bool:
+        recorded = self._inner.finish(record)
         if recorded:
             count("Sends", outcome=record.counter)
         return recorded
-
-    def claim(self, request: SendRequest, now: datetime) -> Claim:
-        return self._inner.claim(request, now)
 
     def release(self, record: OutboundRecord) -> None:
         self._inner.release(record)
@@ -77,6 +79,9 @@ class MeteredOutboundLog:
 
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
         return self._inner.get(account_id, request_id)
+
+    def get_many(self, account_id: str, request_ids: Sequence[str]) -> dict[str, OutboundRecord]:
+        return self._inner.get_many(account_id, request_ids)
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         return self._inner.campaign_counts(account_id, campaign_id)

@@ -111,6 +111,10 @@ class NumberState(Frozen):
     version: int = 0
     #: Read with the state, written only by the send path (never part of an event's write): see CampaignText.
     last_campaign: CampaignText | None = None
+    #: The send requests claimed for this number lately (request id -> when, in seconds since the epoch): a request
+    #: in here is being sent or was sent, so another delivery of it does not reach the provider. Kept beside the
+    #: state, not in it: no event reads or changes it, and it is left out of every dump.
+    recent_sends: dict[str, int] = Field(default_factory=dict, exclude=True)
 
     def blocking(self, sender: str | None = None, groups: tuple[str, ...] | list[str] = ()) -> list[Suppression]:
         """The suppressions that block a message from `sender` in `groups` (DESIGN rule 3)."""
@@ -457,7 +461,12 @@ class SendRequest(Frozen):
     @field_validator("to")
     @classmethod
     def _recipient(cls, raw: str, info: ValidationInfo) -> str:
-        return to_e164(raw, (info.context or {}).get("region", "US"))
+        context = info.context or {}
+        if context.get("queued") and E164_PATTERN.match(raw):
+            # Taken off the send queue, whose requests were normalised when they were accepted (the API's
+            # `POST .../sends`, the service's own replies): an E.164 `to` is as it was checked then.
+            return raw
+        return to_e164(raw, context.get("region", "US"))
 
     @field_validator("sender")
     @classmethod

@@ -5,7 +5,7 @@ The stores follow the data: each port owns one kind of item, and `Stores` hands 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -81,13 +81,21 @@ class NumberStore(Protocol):
         """
         ...
 
-    def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
-        """The send gate's last step: True when the recipient is still at `expected_version`.
+    def claim_recipient(
+        self, request: SendRequest, expected_version: int, now: datetime, *, forget: Iterable[str] = ()
+    ) -> bool:
+        """The send gate's last step: True when the recipient is still at `expected_version` and the request was
+        not claimed before (it is not in the number's `recent_sends`, as loaded from now on).
 
         The same conditional write remembers who texted the number last and the contact's email
         (`contact`), and for a campaign's text the campaign and when (`NumberState.last_campaign`, read
-        with the state). False when an event changed the number since it was read.
+        with the state). Forgets the claims of the requests in
+        `forget`. False when an event changed the number since it was read, or the request is claimed already.
         """
+        ...
+
+    def release_recipient(self, request: SendRequest) -> None:
+        """Forget the request's claim: it goes back to the queue unsent, and a redelivery may claim it."""
         ...
 
     def contact(self, account_id: str, phone: str) -> Contact:
@@ -184,27 +192,19 @@ class Outbox(Protocol):
         ...
 
 
-Claim = Literal["claimed", "duplicate"]
 #: The outcomes the outbound log is searched by (`sending`, in flight, is listed under none of them).
 SendOutcome = Literal["sent", "skipped", "failed", "retrying"]
 
 
 class OutboundLog(Protocol):
-    """Every send request's outcome, idempotent per request id, with per-campaign counts."""
+    """Every send request's outcome, recorded once per request id, with per-campaign counts."""
 
-    def claim(self, request: SendRequest, now: datetime) -> Claim:
-        """Mark the request as being sent: `duplicate` when it was handled before (or is being handled)."""
-        ...
-
-    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        """Record the final outcome, once.
-
-        `fresh`: the request was never claimed (a skip); False when it was already recorded.
-        """
+    def finish(self, record: OutboundRecord) -> bool:
+        """Record the outcome, once: False when an outcome was already recorded (a `retrying` record is replaced)."""
         ...
 
     def release(self, record: OutboundRecord) -> None:
-        """Give a claimed request back for a later retry: `record` is `retrying`, with why (reason, code, detail)."""
+        """Record a request given back for a later retry: `record` is `retrying`, with why (reason, code, detail)."""
         ...
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
@@ -212,6 +212,10 @@ class OutboundLog(Protocol):
         ...
 
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None: ...
+
+    def get_many(self, account_id: str, request_ids: Sequence[str]) -> dict[str, OutboundRecord]:
+        """The records of those requests that have one, by request id; one round trip per 100 requests."""
+        ...
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         """`sent`, `skipped:<reason>`, `failed:<reason>` counts of the campaign."""

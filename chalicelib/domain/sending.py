@@ -1,8 +1,15 @@
 """The send path (DESIGN rules 3 and 10): every text is checked against suppressions at send time.
 
-The worker reads the state of a whole batch's recipients at once; each text is then claimed in a
-write that is conditional on its recipient's state being unchanged since that read, so an opt-out
-stored in between is seen before the provider is called.
+The worker reads the state of a whole batch's recipients at once, and the outbound log's records of
+the batch's requests; each text is then claimed in one conditional write on its recipient's state
+item: the recipient must be unchanged since that read (so an opt-out stored in between is seen
+before the provider is called) and the request not claimed before (so a request delivered twice
+reaches the provider once). The outcome is then written to the outbound log, once: two writes a text.
+
+A claim stays on the number (`NumberState.recent_sends`) for a day, and a later claim forgets it
+after that: longer than any delivery of one queue message can outlive another (a message is received
+at most `send_max_receives` times, minutes apart). A request delivered later than that, by a producer
+sending it again, is found by its record in the outbound log, read with the batch.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from chalicelib.domain import services
 from chalicelib.domain.models import (
@@ -27,6 +35,8 @@ from chalicelib.domain.models import (
 from chalicelib.domain.ports import SendQueue, SmsProvider, Stores
 
 MAX_CLAIM_ATTEMPTS = 5
+#: Seconds a claim is remembered on its number; an older one is forgotten by the next claim of that number.
+CLAIM_MEMORY_SECONDS = 24 * 3600
 
 
 class RetryLater(Exception):
@@ -53,20 +63,42 @@ class Handled:
     first_time: bool
 
 
+class _Unread:
+    """`send` was not given the request's record: it reads it."""
+
+
+UNREAD: Final = _Unread()
+
+
 def send(
-    deps: SendDeps, account: Account, request: SendRequest, state: NumberState, *, last_attempt: bool = False
+    deps: SendDeps,
+    account: Account,
+    request: SendRequest,
+    state: NumberState,
+    *,
+    last_attempt: bool = False,
+    recorded: OutboundRecord | None | _Unread = UNREAD,
 ) -> Handled:
     """Send one text unless its recipient is suppressed; record the outcome in the outbound log.
 
-    `state` is the recipient's state as read for the batch. Raises RetryLater when the provider
-    asks to try again, with the request `retrying` in the log and why; on the `last_attempt` the queue
-    allows, the text is `failed` instead (`provider_unavailable`), so it is counted, not dropped.
+    `state` is the recipient's state as read for the batch, and `recorded` the request's record in the
+    outbound log as read for the batch (None: it had none). Raises RetryLater when the provider asks to
+    try again, with the request `retrying` in the log and why; on the `last_attempt` the queue allows,
+    the text is `failed` instead (`provider_unavailable`), so it is counted, not dropped. Raises
+    RetryLater too for a request another delivery has claimed and not yet recorded: it comes back once
+    that one is done.
     """
+    if isinstance(recorded, _Unread):
+        recorded = deps.stores.outbound.get(request.account_id, request.request_id)
+    if recorded is not None and recorded.status != "retrying":
+        return Handled(recorded, first_time=False)  # handled before: that is what counts
     confirmation = request.confirms_event is not None
     if confirmation and not _confirms_an_opt_out(deps, request):
         record = OutboundRecord(request=request, status="skipped", reason="not_a_confirmation", updated_at=deps.now())
-        return Handled(record, True) if deps.stores.outbound.finish(record, fresh=True) else _existing(deps, request)
+        return Handled(record, True) if deps.stores.outbound.finish(record) else _existing(deps, request)
     for _ in range(MAX_CLAIM_ATTEMPTS):
+        if request.request_id in state.recent_sends:
+            return _existing(deps, request)  # another delivery claimed it
         blocking = [] if confirmation else state.blocking(request.sender, request.groups)
         if blocking:
             record = OutboundRecord(
@@ -76,17 +108,20 @@ def send(
                 blocked_by=tuple(blocking),
                 updated_at=deps.now(),
             )
-            if deps.stores.outbound.finish(record, fresh=True):
+            if deps.stores.outbound.finish(record):
                 return Handled(record, first_time=True)
             return _existing(deps, request)
-        if deps.stores.outbound.claim(request, deps.now()) == "duplicate":
-            return _existing(deps, request)
-        # The gate's last step, just before the provider: the recipient must still be as the batch read it.
-        if deps.stores.numbers.claim_recipient(request, state.version, deps.now()):
-            return Handled(_send_claimed(deps, account, request, last_attempt), first_time=True)
-        # An event changed the recipient since the batch read: hand the claim back, read again, decide again.
-        deps.stores.outbound.release(_retrying(deps, request, "recipient_changed"))
+        # The gate's last step, just before the provider: the recipient must still be as the batch read it,
+        # and the request not claimed by another delivery.
+        now = deps.now()
+        oldest = now.timestamp() - CLAIM_MEMORY_SECONDS
+        forget = [request_id for request_id, at in state.recent_sends.items() if at < oldest]
+        if deps.stores.numbers.claim_recipient(request, state.version, now, forget=forget):
+            return _send_claimed(deps, account, request, last_attempt)
+        # An event changed the recipient since the batch read, or another delivery claimed the request: read
+        # again, decide again.
         state, _ = deps.stores.numbers.load(request.account_id, request.to)
+    deps.stores.outbound.release(_retrying(deps, request, "recipient_changed"))
     raise RetryLater(f"{request.to} kept changing while {request.request_id} was being sent")
 
 
@@ -98,10 +133,14 @@ def _confirms_an_opt_out(deps: SendDeps, request: SendRequest) -> bool:
 
 
 def _existing(deps: SendDeps, request: SendRequest) -> Handled:
-    """SQS delivered this request again: it was handled once, and that is what counts."""
+    """This request was delivered again: it was handled once, and that is what counts.
+
+    RetryLater while its outcome is not recorded yet (another delivery is sending it, or was stopped
+    before it recorded it): this delivery comes back later and finds the outcome then.
+    """
     existing = deps.stores.outbound.get(request.account_id, request.request_id)
-    if existing is None:  # released for a retry between our claim and this read
-        raise RetryLater(f"{request.request_id} is being retried")
+    if existing is None or existing.status == "retrying":
+        raise RetryLater(f"{request.request_id} is being sent by another delivery")
     return Handled(existing, first_time=False)
 
 
@@ -120,12 +159,14 @@ def _retrying(
     )
 
 
-def _send_claimed(deps: SendDeps, account: Account, request: SendRequest, last_attempt: bool) -> OutboundRecord:
+def _send_claimed(deps: SendDeps, account: Account, request: SendRequest, last_attempt: bool) -> Handled:
     provider = deps.provider_for(account, request.provider)
     result = provider.send(
         OutboundSms(request_id=request.request_id, to=request.to, sender=request.sender, body=request.body)
     )
     if result.status == "retry" and not last_attempt:
+        # Unsent: the claim is forgotten first, so that a redelivery may claim the request again.
+        deps.stores.numbers.release_recipient(request)
         deps.stores.outbound.release(_retrying(deps, request, "provider_retry", provider.name, result))
         raise RetryLater(f"{provider.name} asked to retry {request.request_id}: {result.detail}")
     status: SendStatus
@@ -163,5 +204,8 @@ def _send_claimed(deps: SendDeps, account: Account, request: SendRequest, last_a
         detail=result.detail,
         updated_at=deps.now(),
     )
-    deps.stores.outbound.finish(record, fresh=False)
-    return record
+    if not deps.stores.outbound.finish(record):
+        # Only a delivery of this request that read the recipient before an opt-in and recorded it `skipped`
+        # after this one's read gets here: that outcome was recorded and counted first, and stays.
+        return _existing(deps, request)
+    return Handled(record, first_time=True)

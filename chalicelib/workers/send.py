@@ -1,13 +1,15 @@
 """The send queue's handler: Powertools batch processing with partial batch failure reporting.
 
 Before any record is handled, the whole batch's recipients are read at once (one BatchGetItem
-per 100 distinct numbers of an account); each record is then sent or skipped by the send path.
+per 100 distinct numbers of an account), and so are the outbound log's records of its send requests
+(one more per 100 requests); each record is then sent or skipped by the send path.
 Failed records go back to the queue: a retryable one after a backoff, a request that can never
 succeed (bad JSON, bad fields, unknown account) until SQS moves it to the dead-letter queue.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -19,8 +21,8 @@ from pydantic import ValidationError
 from chalicelib.domain import alerts, sending
 from chalicelib.domain.errors import InvalidRequest, MailRetry
 from chalicelib.domain.imports import ImportTask, run_chunk
-from chalicelib.domain.models import Account, NotificationJob, NumberState, SendRequest
-from chalicelib.observability import logger
+from chalicelib.domain.models import Account, NotificationJob, NumberState, OutboundRecord, SendRequest
+from chalicelib.observability import counts_added_up, logger
 from chalicelib.wiring import Container, container
 from chalicelib.workers import change_events
 
@@ -49,6 +51,8 @@ class BatchPlan:
     problems: dict[str, str] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     states: dict[tuple[str, str], NumberState] = field(default_factory=dict)
+    #: The outbound log's record of each send request that has one, by (account, request id).
+    recorded: dict[tuple[str, str], OutboundRecord] = field(default_factory=dict)
 
 
 def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
@@ -81,18 +85,22 @@ def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
                 plan.change_jobs[message_id] = change_events.parse(raw)
                 continue
             plan.requests[message_id] = SendRequest.model_validate(
-                raw, context={"region": plan.accounts[account_id].default_region}
+                raw, context={"region": plan.accounts[account_id].default_region, "queued": True}
             )
         except ValidationError as error:
             plan.problems[message_id] = _describe(error)
         except InvalidRequest as error:  # an invalid phone number, from the `to` validator
             plan.problems[message_id] = f"{error.code}: {error.message}"
     recipients: dict[str, list[str]] = defaultdict(list)
+    request_ids: dict[str, list[str]] = defaultdict(list)
     for request in plan.requests.values():
         recipients[request.account_id].append(request.to)
+        request_ids[request.account_id].append(request.request_id)
     for account_id, phones in recipients.items():
         for phone, state in parts.stores.numbers.load_many(account_id, phones).items():
             plan.states[(account_id, phone)] = state
+        for request_id, recorded in parts.stores.outbound.get_many(account_id, request_ids[account_id]).items():
+            plan.recorded[(account_id, request_id)] = recorded
     return plan
 
 
@@ -168,6 +176,7 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
                 request,
                 plan.states[(request.account_id, request.to)],
                 last_attempt=receives >= parts.settings.send_max_receives,
+                recorded=plan.recorded.get((request.account_id, request.request_id)),
             )
         except sending.RetryLater:
             to_delay.append((record.receipt_handle, receives))
@@ -199,7 +208,8 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
         return "emailed"
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(event=event, record_handler=send_record, processor=processor)
+    with counts_added_up():  # the batch's metrics, one line per outcome
+        response = process_partial_response(event=event, record_handler=send_record, processor=processor)
     for (account_id, campaign_id), campaign_counts in counts.items():
         parts.stores.outbound.count(account_id, campaign_id, dict(campaign_counts))
     logger.info(
@@ -215,4 +225,18 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
             parts.queue.delay(receipt_handle, OUT_OF_TIME_DELAY_SECONDS)
         else:
             parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+    _freeze_once()
     return dict(response)
+
+
+_frozen = False
+
+
+def _freeze_once() -> None:
+    """After the first batch, what the function imported and built to handle it (botocore's models, pydantic's
+    validators, the clients: some 200,000 objects) lives as long as the function does: it is moved out of the garbage
+    collector's way, so that a full collection looks only at what later batches allocate."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()

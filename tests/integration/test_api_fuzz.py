@@ -397,7 +397,7 @@ def in_process(request: pytest.FixtureRequest) -> Iterator[None]:
     message = SendRequest(
         request_id=request_id, account_id="acme", to=CONTACT, sender=OUR_NUMBER, body="Hi", campaign_id=campaign
     )
-    DEPS.stores.outbound.finish(OutboundRecord(request=message, status="sent", updated_at=DEPS.clock.now()), fresh=True)
+    DEPS.stores.outbound.finish(OutboundRecord(request=message, status="sent", updated_at=DEPS.clock.now()))
     DEPS.stores.outbound.count("acme", campaign, {"sent": 1})
     yield
     wiring.use(None)

@@ -20,10 +20,11 @@ from chalicelib import wiring
 from chalicelib.adapters.carriers import twilio
 from chalicelib.adapters.dynamodb import dynamodb_stores
 from chalicelib.adapters.sqs_queue import SqsSendQueue
-from chalicelib.domain import services
+from chalicelib.domain import sending, services
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.domain.models import SendRequest
 from chalicelib.settings import Settings
+from chalicelib.workers import send as send_worker
 from tests.containers import registry
 from tests.fakes import InMemorySecretStore, RecordingSmsProvider
 from tests.integration.conftest import impatient_queue
@@ -215,3 +216,67 @@ def test_a_poisoned_record_ends_in_the_dead_letter_queue_and_the_rest_are_sent(r
     assert sorted(m.to for _, m in real.provider.sent) == ["+14155554001", "+14155554002"]
     dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     assert [m["Body"] for m in dead] == ['{"account_id": "acme", "to": "nobody"}']
+
+
+def sqs_event(requests: list[SendRequest], receive_count: int = 1) -> dict:
+    """An SQS event as Lambda hands it to the send function, one record per request."""
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"receipt-{uuid.uuid4().hex}",
+                "body": request.model_dump_json(),
+                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:optout-send",
+                "awsRegion": "us-east-1",
+            }
+            for request in requests
+        ]
+    }
+
+
+def test_a_campaign_delivered_twice_at_once_reaches_the_provider_once_per_request(real) -> None:
+    # Given a campaign of 40 whose every request two workers receive at the same moment
+    real.provider.delay = 0.01
+    campaign = requests_for([f"+1415555{n:04d}" for n in range(5000, 5040)], "twice")
+    responses: list[dict] = []
+    workers = [threading.Thread(target=lambda: responses.append(send_worker.handle(sqs_event(campaign)))) for _ in "ab"]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    # Then each request reached the provider once; a delivery that found the other one sending was given back
+    sent = [message.request_id for _, message in real.provider.sent]
+    assert sorted(sent) == sorted(request.request_id for request in campaign)
+    assert sum(len(response["batchItemFailures"]) for response in responses) <= len(campaign)
+    # And when every request comes once more, each finds its outcome: nothing more sent, each counted once
+    assert send_worker.handle(sqs_event(campaign, receive_count=2))["batchItemFailures"] == []
+    assert len(real.provider.sent) == 40
+    assert real.outbound.campaign_counts("acme", "twice") == {"sent": 40}
+
+
+def test_a_duplicate_whose_batch_read_came_before_the_first_send_and_a_later_text_is_not_sent(real) -> None:
+    # Given a second delivery of a request whose batch was read before anything happened to its number
+    phone = "+14155556001"
+    first, later = requests_for([phone], "first") + requests_for([phone], "later")
+    plan = send_worker.plan_batch(sqs_event([first])["Records"], wiring.container())
+    # When the first delivery sends it, and another text to the number is sent after it
+    assert send_worker.handle(sqs_event([first]))["batchItemFailures"] == []
+    assert send_worker.handle(sqs_event([later]))["batchItemFailures"] == []
+    # Then the second delivery, going on from its read, is stopped by the number's claim and finds the outcome
+    handled = sending.send(
+        wiring.container().send_deps,
+        real.account,
+        first,
+        plan.states[("acme", phone)],
+        recorded=plan.recorded.get(("acme", first.request_id)),
+    )
+    assert (handled.record.status, handled.first_time) == ("sent", False)
+    assert [message.request_id for _, message in real.provider.sent] == [first.request_id, later.request_id]
+    # And the number holds both claims; the outbound log holds each request once, with its outcome
+    state, _ = real.stores.numbers.load("acme", phone)
+    assert set(state.recent_sends) == {first.request_id, later.request_id}
+    assert real.outbound.get("acme", first.request_id).status == "sent"

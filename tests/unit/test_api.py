@@ -408,8 +408,7 @@ def test_campaign_counts_and_one_requests_outcome(client, token, queue) -> None:
     outbound.finish(
         OutboundRecord(
             request=request, status="skipped", reason="suppressed", updated_at=wiring.container().clock.now()
-        ),
-        fresh=True,
+        )
     )
     outbound.count("acme", "c2", {"skipped:suppressed": 1})
     counts = json.loads(admin(client, "get", "/v1/accounts/acme/sends?campaign=c2", token).body)

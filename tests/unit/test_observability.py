@@ -79,8 +79,8 @@ def test_a_send_outcome_is_counted_only_when_recorded(capfd) -> None:
     outbound = MeteredOutboundLog(in_memory_stores().outbound)
     request = SendRequest(request_id="r-1", account_id="acme", to="+14155550123", sender="+14155550100", body="Hi")
     record = OutboundRecord(request=request, status="skipped", reason="suppressed", updated_at=T0)
-    assert outbound.finish(record, fresh=True)
-    assert not outbound.finish(record, fresh=True)  # already recorded: not counted again
+    assert outbound.finish(record)
+    assert not outbound.finish(record)  # already recorded: not counted again
     (metric,) = lines(capfd)
     assert metric["outcome"] == "skipped:suppressed"
 
@@ -104,3 +104,20 @@ def test_a_refused_webhook_is_counted_by_carrier_and_reason(capfd) -> None:
     assert response.status_code == 403
     (metric,) = [line for line in lines(capfd) if "WebhookRefused" in line]
     assert (metric["carrier"], metric["reason"]) == ("twilio", "invalid_signature")
+
+
+def test_a_batch_of_sends_is_counted_in_one_line_per_outcome_with_the_sum(capfd) -> None:
+    from chalicelib.observability import counts_added_up
+
+    outbound = MeteredOutboundLog(in_memory_stores().outbound)
+    outcomes = ["sent"] * 3 + ["skipped"]
+    with counts_added_up():
+        for n, status in enumerate(outcomes):
+            request = SendRequest(
+                request_id=f"r-{n}", account_id="acme", to="+14155550123", sender="+14155550100", body="Hi"
+            )
+            reason = "suppressed" if status == "skipped" else None
+            assert outbound.finish(OutboundRecord(request=request, status=status, reason=reason, updated_at=T0))
+        assert lines(capfd) == []  # nothing written until the batch ends
+    metrics = {metric["outcome"]: metric["Sends"] for metric in lines(capfd)}
+    assert metrics in ({"sent": 3.0, "skipped:suppressed": 1.0}, {"sent": [3.0], "skipped:suppressed": [1.0]})

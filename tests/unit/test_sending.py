@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -109,6 +109,8 @@ def test_rule10_the_batch_reads_suppressions_once_not_per_message(world) -> None
     send_worker.handle(sqs_event(*(request(f"+1415555{n:04d}") for n in range(300, 400))))
     assert world.stores.numbers.calls.get("load_many") == 1
     assert world.stores.numbers.calls.get("load", 0) == 0
+    # and the outbound log's records of the batch's requests once, too
+    assert world.outbound.calls["get_many"] == 1
     assert len(world.provider.sent) == 100
 
 
@@ -311,3 +313,172 @@ def test_a_batch_that_runs_out_of_time_sends_what_fits_and_gives_the_rest_back_u
     assert failed == [record["messageId"] for record in event["Records"][2:]]
     assert world.queue.delays == [("receipt-2", 1), ("receipt-3", 1)]
     assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 2}
+
+
+# --- a request reaches the provider once, however often and whenever it is delivered ---------------------------
+
+
+def while_sending(world, action) -> None:
+    """Run `action` once, while the provider is sending the next text (another worker at the same moment)."""
+    send = world.provider.send
+    done: list[bool] = []
+
+    def sending_with_action(message):
+        if not done:
+            done.append(True)
+            action()
+        return send(message)
+
+    world.provider.send = sending_with_action
+
+
+def test_a_duplicate_delivered_while_the_first_is_at_the_provider_waits_and_is_not_sent_again(world) -> None:
+    # Given a request whose second delivery arrives while the first is at the provider
+    body = request("+14155550600", request_id="r-600")
+    second: list[dict] = []
+    while_sending(world, lambda: second.append(send_worker.handle(sqs_event(body, receive_count=1))))
+    # When the first is handled
+    assert send_worker.handle(sqs_event(body))["batchItemFailures"] == []
+    # Then the second was given back to the queue for later, unsent and unrecorded
+    assert [len(response["batchItemFailures"]) for response in second] == [1]
+    assert world.queue.delays == [("receipt-0", 30)]
+    # And when it comes back it finds the outcome: one text, counted once
+    assert send_worker.handle(sqs_event(body, receive_count=2))["batchItemFailures"] == []
+    assert sent_to(world) == ["+14155550600"]
+    assert world.outbound.get("acme", "r-600").status == "sent"
+    assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 1}
+
+
+def test_a_duplicate_read_in_its_batch_before_the_first_claimed_is_stopped_by_the_claim(world) -> None:
+    # Given a second delivery whose batch read the number and the log before the first delivery did anything
+    phone = "+14155550610"
+    body = request(phone, request_id="r-610")
+    event = sqs_event(body)
+    plan = send_worker.plan_batch(event["Records"], world.parts)
+    # When the first is sent and recorded, and another request to the number is claimed after it
+    send_worker.handle(sqs_event(body))
+    send_worker.handle(sqs_event(request(phone, request_id="r-611")))
+    # Then the second delivery, going on from its read, finds the first's claim and its outcome: nothing is sent
+    request_model = next(iter(plan.requests.values()))
+    handled = sending.send(
+        world.parts.send_deps,
+        world.account,
+        request_model,
+        plan.states[("acme", phone)],
+        recorded=plan.recorded.get(("acme", "r-610")),
+    )
+    assert (handled.record.status, handled.first_time) == ("sent", False)
+    assert sent_to(world) == [phone, phone]
+    assert [m.request_id for _, m in world.provider.sent] == ["r-610", "r-611"]
+
+
+def test_a_duplicate_after_the_first_was_sent_and_another_text_went_to_the_number_is_not_sent(world) -> None:
+    # Given a request sent, then another request to the same number sent
+    phone = "+14155550620"
+    body = request(phone, request_id="r-620")
+    send_worker.handle(sqs_event(body))
+    world.parts.clock.advance(60)
+    send_worker.handle(sqs_event(request(phone, request_id="r-621")))
+    # When the first is delivered again, a minute later and (a producer sending it again) two days later
+    world.parts.clock.advance(60)
+    assert send_worker.handle(sqs_event(body, receive_count=2))["batchItemFailures"] == []
+    world.parts.clock.advance(2 * 24 * 3600)
+    send_worker.handle(sqs_event(request(phone, request_id="r-622")))  # this claim forgets the old ones
+    state, _ = world.stores.numbers.load("acme", phone)
+    assert set(state.recent_sends) == {"r-622"}
+    assert send_worker.handle(sqs_event(body))["batchItemFailures"] == []
+    # Then it was sent once, and counted once
+    assert [m.request_id for _, m in world.provider.sent] == ["r-620", "r-621", "r-622"]
+    assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 3}
+
+
+def test_a_delivery_stopped_after_its_claim_is_not_sent_again_by_a_redelivery(world) -> None:
+    # Given a delivery that claimed its recipient and stopped before it recorded anything (the function died
+    # during the provider call: here the provider raises)
+    phone = "+14155550630"
+    body = request(phone, request_id="r-630")
+
+    def dies(message):
+        world.provider.sent.append((0.0, message))
+        raise RuntimeError("the function timed out")
+
+    world.provider.send = dies
+    assert len(send_worker.handle(sqs_event(body))["batchItemFailures"]) == 1
+    del world.provider.send
+    # When SQS delivers it again, then it is not sent again: it goes back to the queue, to dead-letter in the end
+    for receives in range(2, world.parts.settings.send_max_receives + 1):
+        response = send_worker.handle(sqs_event(body, receive_count=receives))
+        assert len(response["batchItemFailures"]) == 1
+    assert sent_to(world) == [phone]
+    assert world.outbound.get("acme", "r-630") is None
+    assert world.outbound.campaign_counts("acme", "dinner") == {}
+
+
+def test_a_request_given_back_by_the_provider_forgets_its_claim_and_is_sent_on_redelivery(world) -> None:
+    phone = "+14155550640"
+    world.provider.answers[phone] = SmsResult(status="retry", error_code="429")
+    body = request(phone, request_id="r-640")
+    assert len(send_worker.handle(sqs_event(body))["batchItemFailures"]) == 1
+    state, _ = world.stores.numbers.load("acme", phone)
+    assert state.recent_sends == {}
+    assert world.outbound.get("acme", "r-640").status == "retrying"
+    del world.provider.answers[phone]
+    assert send_worker.handle(sqs_event(body, receive_count=2))["batchItemFailures"] == []
+    assert [m.request_id for _, m in world.provider.sent] == ["r-640", "r-640"]  # the first call was refused
+    assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 1}
+
+
+def test_rule10_an_opt_out_while_a_text_is_at_the_provider_does_not_make_its_duplicate_a_second_outcome(world) -> None:
+    # Given a text at the provider when the contact's opt-out is stored, and its duplicate delivered just then
+    phone = "+14155550650"
+    body = request(phone, request_id="r-650")
+    second: list[dict] = []
+
+    def opt_out_and_duplicate() -> None:
+        services.opt_out_manually(world.stores, world.queue, world.account, phone, "all", None, "admin", T0)
+        second.append(send_worker.handle(sqs_event(body)))
+
+    while_sending(world, opt_out_and_duplicate)
+    send_worker.handle(sqs_event(body))
+    # Then the duplicate recorded nothing (it is not `skipped`): the text's outcome is the one that went out
+    assert [len(response["batchItemFailures"]) for response in second] == [1]
+    assert world.outbound.get("acme", "r-650").status == "sent"
+    assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 1}
+    # And a later text to the number is skipped
+    send_worker.handle(sqs_event(request(phone, request_id="r-651")))
+    assert world.outbound.get("acme", "r-651").status == "skipped"
+
+
+def test_a_duplicate_that_read_the_number_suppressed_before_an_opt_in_is_sent_at_most_once_and_counted_once(
+    world,
+) -> None:
+    # Given a suppressed number, and a delivery of a request whose batch read it suppressed
+    phone = "+14155550660"
+    services.opt_out_manually(world.stores, world.queue, world.account, phone, "all", None, "admin", T0)
+    body = request(phone, request_id="r-660")
+    plan = send_worker.plan_batch(sqs_event(body)["Records"], world.parts)
+    stale = next(iter(plan.requests.values()))
+    # When the suppression is lifted, another delivery reads the number and sends, and while it is at the provider
+    # the first goes on from its read and records the request skipped
+    services.lift(world.stores, world.queue, world.account, phone, "all", None, "admin", T0 + timedelta(seconds=1))
+    skipped: list[sending.Handled] = []
+    while_sending(
+        world,
+        lambda: skipped.append(
+            sending.send(world.parts.send_deps, world.account, stale, plan.states[("acme", phone)], recorded=None)
+        ),
+    )
+    assert send_worker.handle(sqs_event(body))["batchItemFailures"] == []
+    # Then the provider had the text once, and the request has one outcome, counted once: the first recorded
+    assert sent_to(world) == [phone]
+    assert [(h.record.status, h.first_time) for h in skipped] == [("skipped", True)]
+    assert world.outbound.get("acme", "r-660").status == "skipped"
+    assert world.outbound.campaign_counts("acme", "dinner") == {}  # the worker counts only what it recorded
+
+
+def test_a_queued_request_is_normalised_unless_its_number_is_already_e164(world) -> None:
+    # An E.164 number off the queue was checked when the request was accepted; anything else is read again
+    event = sqs_event(request("(415) 555-0380"), request("+14155550381"), request("415 555"))
+    plan = send_worker.plan_batch(event["Records"], world.parts)
+    assert [r.to for r in plan.requests.values()] == ["+14155550380", "+14155550381"]
+    assert plan.problems[event["Records"][2]["messageId"]].startswith("invalid_phone")

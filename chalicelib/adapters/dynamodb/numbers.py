@@ -12,7 +12,7 @@ import binascii
 import contextlib
 import heapq
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call,
 from chalicelib.adapters.dynamodb.reports import counter_update
 from chalicelib.adapters.dynamodb.table import (
     GSI1,
+    SEND_PREFIX,
     event_activity_keys,
     event_key,
     inbound_item,
@@ -137,13 +138,18 @@ class DynamoDBNumberStore:
         except BotoCoreError as error:
             raise StoreUnavailable(f"could not record the event: {error}") from error
 
-    def claim_recipient(self, request: SendRequest, expected_version: int, now: datetime) -> bool:
-        """Remember who texts the recipient, if it is still at `expected_version`; False when it is not.
+    def claim_recipient(
+        self, request: SendRequest, expected_version: int, now: datetime, *, forget: Iterable[str] = ()
+    ) -> bool:
+        """Claim the recipient for the request, if it is still at `expected_version` and the request was not
+        claimed before; False otherwise.
 
-        One conditional Update of the state item: `last_send_at`, `last_request_id`, and the request's
-        `user_email` and `contact_email` when it has them (a request without them keeps the ones before);
-        `last_campaign_id` and `last_campaign_at` for a campaign's text (other texts keep the ones before).
-        The version is left as it is: a send changes nothing an event reads.
+        One conditional Update of the state item: `send#<request id>` (when, in epoch seconds: what makes a
+        request claimed once), `last_send_at`, `last_request_id`, and the request's `user_email` and
+        `contact_email` when it has them (a request without them keeps the ones before); `last_campaign_id` and
+        `last_campaign_at` for a campaign's text (other texts keep the ones before). The requests in
+        `forget` lose their `send#` attribute in the same write. The version is left as it is: a send changes
+        nothing an event reads.
         """
         values: dict[str, Any] = {":at": {"S": now.isoformat()}, ":request": {"S": request.request_id}}
         assignments = ["last_send_at = :at", "last_request_id = :request"]
@@ -157,10 +163,28 @@ class DynamoDBNumberStore:
             # The opt-out report attributes an opt-out to the latest campaign that texted the number.
             assignments.append("last_campaign_id = :campaign, last_campaign_at = :at")
             values[":campaign"] = {"S": request.campaign_id}
-        update = self._state_update(
-            request.account_id, request.to, expected_version, "SET " + ", ".join(assignments), values
-        )
+        assignments.append("#claim = :claimed")
+        values[":claimed"] = {"N": str(int(now.timestamp()))}
+        names = {"#claim": SEND_PREFIX + request.request_id}
+        expression = "SET " + ", ".join(assignments)
+        stale = [request_id for request_id in forget if request_id != request.request_id]
+        if stale:
+            names |= {f"#old{i}": SEND_PREFIX + request_id for i, request_id in enumerate(stale)}
+            expression += " REMOVE " + ", ".join(f"#old{i}" for i in range(len(stale)))
+        update = self._state_update(request.account_id, request.to, expected_version, expression, values, names)
+        update["ConditionExpression"] += " AND attribute_not_exists(#claim)"
         return conditional(self._client, "update_item", **update)
+
+    def release_recipient(self, request: SendRequest) -> None:
+        """Forget the request's claim (it goes back to the queue unsent), so that a redelivery may claim it."""
+        call(
+            self._client,
+            "update_item",
+            TableName=self._table,
+            Key=state_key(request.account_id, request.to),
+            UpdateExpression="REMOVE #claim",
+            ExpressionAttributeNames={"#claim": SEND_PREFIX + request.request_id},
+        )
 
     def contact(self, account_id: str, phone: str) -> Contact:
         """Who last texted the number and the contact's email, from its state item (strongly consistent)."""
@@ -274,11 +298,14 @@ def _state_from(item: dict[str, Any]) -> NumberState:
         last_campaign = CampaignText(
             campaign_id=item["last_campaign_id"]["S"], sent_at=datetime.fromisoformat(item["last_campaign_at"]["S"])
         )
+    recent_sends = {
+        name[len(SEND_PREFIX) :]: int(value["N"]) for name, value in item.items() if name.startswith(SEND_PREFIX)
+    }
     if "version" not in item:  # only the send path has touched this number: nothing suppressed yet
         _, account_id, phone = item["pk"]["S"].split("#", 2)
-        return NumberState(account_id=account_id, phone=phone, last_campaign=last_campaign)
+        return NumberState(account_id=account_id, phone=phone, last_campaign=last_campaign, recent_sends=recent_sends)
     return NumberState.model_validate_json(item["doc"]["S"]).model_copy(
-        update={"version": int(item["version"]["N"]), "last_campaign": last_campaign}
+        update={"version": int(item["version"]["N"]), "last_campaign": last_campaign, "recent_sends": recent_sends}
     )
 
 

@@ -1,7 +1,9 @@
 """OutboundLog on the single table: one item per send request, and per-campaign counters (layout in `table`).
 
-Single-item writes only (no transactions): a send costs one conditional write on its outbound item to
-claim it, one to finish it, and its share of one counter update per batch.
+Single-item writes only (no transactions): a send request's item is written once, with its outcome (a request
+handed back for a retry is written `retrying`, then again with its outcome); the counters take one update per
+campaign per batch. Making a request go to the provider once is the recipient's claim (`NumberStore`), not this
+log's.
 
 The log by campaign is spread over `CAMPAIGN_SHARDS` index partitions: a page queries them in parallel (a small
 thread pool; boto3 clients are thread-safe) and merges them by sort key. The merge hands out a prefix of the whole
@@ -10,12 +12,12 @@ campaign's order, so its cursor is one sort key: every shard goes on after it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamodb.calls import call, conditional, get_document
+from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional, get_document
 from chalicelib.adapters.dynamodb.cursors import decode_position, encode_position
 from chalicelib.adapters.dynamodb.table import (
     CAMPAIGN_SHARDS,
@@ -27,8 +29,8 @@ from chalicelib.adapters.dynamodb.table import (
     outcome_prefix,
 )
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import OutboundRecord, SendRequest
-from chalicelib.domain.ports import Claim, SendOutcome
+from chalicelib.domain.models import OutboundRecord
+from chalicelib.domain.ports import SendOutcome
 
 #: Shard queries run at once (botocore keeps 10 connections per client).
 SHARD_THREADS = 8
@@ -44,17 +46,11 @@ def _shard_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-#: The condition of a first write: the request is new, or was handed back for a retry.
+#: The condition of every write of a request's item: the request is new, or was handed back for a retry.
 _NEW_OR_RETRYING: dict[str, Any] = {
     "ConditionExpression": "attribute_not_exists(pk) OR #status = :retrying",
     "ExpressionAttributeNames": {"#status": "status"},
     "ExpressionAttributeValues": {":retrying": {"S": "retrying"}},
-}
-#: The condition of a claimed request's next write: it is still being sent.
-_SENDING: dict[str, Any] = {
-    "ConditionExpression": "#status = :sending",
-    "ExpressionAttributeNames": {"#status": "status"},
-    "ExpressionAttributeValues": {":sending": {"S": "sending"}},
 }
 
 
@@ -76,26 +72,13 @@ class DynamoDBOutboundLog:
         self._client = client
         self._table = table_name
 
-    def claim(self, request: SendRequest, now: datetime) -> Claim:
-        """Mark the request `sending`, if it is new or was handed back for a retry; else `duplicate`.
-
-        The recipient's own check comes next, in `NumberStore.claim_recipient`; when that fails, the
-        caller `release`s the request.
-        """
-        sending = OutboundRecord(request=request, status="sending", updated_at=now)
-        return "claimed" if self._put(outbound_item(sending), _NEW_OR_RETRYING) else "duplicate"
-
-    def finish(self, record: OutboundRecord, *, fresh: bool) -> bool:
-        """Record the outcome once; False when it was recorded before.
-
-        `fresh` (a request skipped without a claim): the request must be new or retrying; otherwise it
-        must be the one being sent.
-        """
-        return self._put(outbound_item(record), _NEW_OR_RETRYING if fresh else _SENDING)
+    def finish(self, record: OutboundRecord) -> bool:
+        """Record the outcome once: False (and nothing changes) when an outcome was recorded before."""
+        return self._put(outbound_item(record))
 
     def release(self, record: OutboundRecord) -> None:
-        """Hand a claimed request back (`retrying`, with why) so a redelivery may claim it; else nothing changes."""
-        self._put(outbound_item(record), _SENDING)
+        """Record a request handed back for a retry (`retrying`, with why), unless it has an outcome already."""
+        self._put(outbound_item(record))
 
     def count(self, account_id: str, campaign_id: str, counts: dict[str, int]) -> None:
         """Add a batch's outcomes to the campaign's counters, in one write."""
@@ -116,6 +99,17 @@ class DynamoDBOutboundLog:
     def get(self, account_id: str, request_id: str) -> OutboundRecord | None:
         """The request's record, strongly consistent; None when the request was never claimed nor finished."""
         return get_document(self._client, self._table, outbound_key(account_id, request_id), OutboundRecord)
+
+    def get_many(self, account_id: str, request_ids: Sequence[str]) -> dict[str, OutboundRecord]:
+        """The records of those requests that have one, strongly consistent, one BatchGetItem per 100 requests."""
+        distinct = list(dict.fromkeys(request_ids))
+        records: dict[str, OutboundRecord] = {}
+        for start in range(0, len(distinct), BATCH_GET_LIMIT):
+            keys = [outbound_key(account_id, request_id) for request_id in distinct[start : start + BATCH_GET_LIMIT]]
+            for item in batch_get(self._client, self._table, keys):
+                record = OutboundRecord.model_validate_json(item["doc"]["S"])
+                records[record.request.request_id] = record
+        return records
 
     def campaign_counts(self, account_id: str, campaign_id: str) -> dict[str, int]:
         """The campaign's counters: `sent`, `skipped:<reason>`, `failed:<reason>` (strongly consistent)."""
@@ -171,8 +165,8 @@ class DynamoDBOutboundLog:
         records = [OutboundRecord.model_validate_json(doc) for _, doc in page]
         return records, encode_position(listing, page[-1][0]) if more and page else None
 
-    def _put(self, item: dict[str, Any], condition: dict[str, Any]) -> bool:
-        return conditional(self._client, "put_item", TableName=self._table, Item=item, **condition)
+    def _put(self, item: dict[str, Any]) -> bool:
+        return conditional(self._client, "put_item", TableName=self._table, Item=item, **_NEW_OR_RETRYING)
 
 
 @dataclass

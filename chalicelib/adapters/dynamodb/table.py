@@ -9,8 +9,11 @@ Items (pk / sk), with the module that owns them:
   version: active suppressions and per-scope clock; `version` (N), counting the events that changed it,
   absent while only the send path has touched the number; `gsi1pk = SUPPRESSED#<account>#<shard>`,
   `gsi1sk = <phone>` while anything is suppressed (a sparse index: the suppression list, spread over
-  `SUPPRESSED_SHARDS` partitions by a hash of the phone: see `suppressed_shard`). The send
-  path's last claim adds `last_send_at`, `last_request_id`, `last_user_email`, `contact_email`.
+  `SUPPRESSED_SHARDS` partitions by a hash of the phone: see `suppressed_shard`). The send path's last claim
+  adds `last_send_at`, `last_request_id`, `last_user_email`, `contact_email`, and for a campaign's text
+  `last_campaign_id`, `last_campaign_at`; each claim of a send request adds `send#<request id>` (N, epoch
+  seconds), removed when the request is handed back for a retry or, by a
+  later claim, once it is a day old.
 - `NUMBER#<account>#<phone>` / `EVENT#<event id>` (written by numbers, read by history): `doc`, the
   EventRecord (the key makes each event idempotent). With an email job: `job`, the NotificationJob,
   and while it is not yet queued `gsi2pk = OUTBOX#<shard>`, `gsi2sk = <received at>#<event id>` (the outbox,
@@ -95,6 +98,8 @@ OUTBOX_SHARDS = 16
 SUPPRESSED_SHARDS = 8
 #: The sort key prefix of a number's history events.
 EVENT_PREFIX = "EVENT#"
+#: The attribute name prefix, on a number's state item, of each send request claimed for it lately.
+SEND_PREFIX = "send#"
 
 Key = dict[str, Any]
 

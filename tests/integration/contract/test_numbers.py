@@ -135,7 +135,10 @@ def test_claim_recipient_at_the_read_version_records_the_contact_details(stores:
         last_user_email="sam@acme.example", contact_email="pat@example.com"
     )
     spring = CampaignText(campaign_id="spring", sent_at=T0)
-    assert stores.numbers.load(ACCOUNT, PHONE)[0] == state.model_copy(update={"last_campaign": spring})
+    # and the number is claimed for that request, its campaign remembered, nothing else changed
+    assert stores.numbers.load(ACCOUNT, PHONE)[0] == state.model_copy(
+        update={"last_campaign": spring, "recent_sends": {"req-1": AT}}
+    )
 
 
 def test_claim_recipient_fails_once_a_commit_changed_the_version(stores: Stores) -> None:
@@ -155,15 +158,14 @@ def test_a_number_never_seen_is_claimed_at_version_zero_and_a_later_commit_still
     request = send_request(user_email="sam@acme.example", contact_email="pat@example.com")
     assert stores.numbers.claim_recipient(request, 0, T0)
     spring = CampaignText(campaign_id="spring", sent_at=T0)
-    assert stores.numbers.load(ACCOUNT, PHONE) == (
-        NumberState(account_id=ACCOUNT, phone=PHONE, last_campaign=spring),
-        False,
-    )
+    claimed = NumberState(account_id=ACCOUNT, phone=PHONE, last_campaign=spring, recent_sends={"req-1": AT})
+    assert stores.numbers.load(ACCOUNT, PHONE) == (claimed, False)
+    assert stores.numbers.load_many(ACCOUNT, [PHONE]) == {PHONE: claimed}
     # When an opt-out is committed at version 0
     commit(stores, opt_out(PHONE, "e-1"))
-    # Then it is stored, the contact details stay, and claims go by the new version
+    # Then it is stored, the contact details and the claim stay, and claims go by the new version
     state, seen = stores.numbers.load(ACCOUNT, PHONE, "e-1")
-    assert seen and state.version == 1 and state.suppressed
+    assert seen and state.version == 1 and state.suppressed and state.recent_sends == {"req-1": AT}
     assert stores.numbers.contact(ACCOUNT, PHONE).contact_email == "pat@example.com"
     assert not stores.numbers.claim_recipient(send_request("req-2"), 0, T0)
     assert stores.numbers.claim_recipient(send_request("req-2"), 1, T0)
@@ -176,3 +178,38 @@ def test_a_claim_without_emails_keeps_the_contact_details_recorded_before(stores
     assert stores.numbers.contact(ACCOUNT, PHONE) == Contact(
         last_user_email="kim@acme.example", contact_email="pat@example.com"
     )
+
+
+AT = int(T0.timestamp())
+
+
+def test_a_request_claims_its_recipient_once(stores: Stores) -> None:
+    # Given a request that claimed its recipient
+    assert stores.numbers.claim_recipient(send_request("req-1", user_email="sam@acme.example"), 0, T0)
+    # When it claims it again, at the same version (another delivery of it), then that claim fails
+    later = T0 + timedelta(seconds=5)
+    assert not stores.numbers.claim_recipient(send_request("req-1", user_email="kim@acme.example"), 0, later)
+    assert stores.numbers.contact(ACCOUNT, PHONE).last_user_email == "sam@acme.example"
+    # And another request claims it alongside
+    assert stores.numbers.claim_recipient(send_request("req-2"), 0, later)
+    assert stores.numbers.load(ACCOUNT, PHONE)[0].recent_sends == {"req-1": AT, "req-2": AT + 5}
+
+
+def test_a_released_claim_may_be_claimed_again(stores: Stores) -> None:
+    assert stores.numbers.claim_recipient(send_request("req-1"), 0, T0)
+    assert stores.numbers.claim_recipient(send_request("req-2"), 0, T0)
+    stores.numbers.release_recipient(send_request("req-1"))
+    assert stores.numbers.load(ACCOUNT, PHONE)[0].recent_sends == {"req-2": AT}
+    assert stores.numbers.claim_recipient(send_request("req-1"), 0, T0 + timedelta(seconds=1))
+
+
+def test_a_claim_forgets_the_claims_it_is_given(stores: Stores) -> None:
+    # Given three requests that claimed the number
+    for request_id in ("req-1", "req-2", "req-3"):
+        assert stores.numbers.claim_recipient(send_request(request_id), 0, T0)
+    # When a fourth claims it and forgets two of them (one of which is no longer there)
+    stores.numbers.release_recipient(send_request("req-2"))
+    later = T0 + timedelta(days=2)
+    assert stores.numbers.claim_recipient(send_request("req-4"), 0, later, forget=["req-1", "req-2"])
+    # Then those are gone and the others stay
+    assert stores.numbers.load(ACCOUNT, PHONE)[0].recent_sends == {"req-3": AT, "req-4": int(later.timestamp())}
