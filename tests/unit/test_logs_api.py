@@ -43,11 +43,7 @@ def _record(deps, request_id: str, status: str, reason: str | None = None, to: s
         request_id=request_id, account_id="acme", to=to, sender=OUR_NUMBER, body="Spring sale", campaign_id="spring"
     )
     record = OutboundRecord(request=request, status=status, reason=reason, updated_at=deps.clock.now(), **extra)
-    if status == "skipped":
-        assert deps.stores.outbound.finish(record, fresh=True)
-    else:
-        deps.stores.outbound.claim(request, deps.clock.now())
-        assert deps.stores.outbound.finish(record, fresh=False)
+    assert deps.stores.outbound.finish(record)
     deps.clock.advance(1)
 
 
@@ -63,18 +59,13 @@ def _rows(response) -> list[dict[str, str]]:
 
 @pytest.fixture
 def campaign(deps, token):
-    # Given a campaign: 3 texts sent, 3 skipped as suppressed (blocked by an opt-out), 1 failed, and 1 in flight
+    # Given a campaign: 3 texts sent, 3 skipped as suppressed (blocked by an opt-out), 1 failed (a text in flight
+    # has no record yet)
     blocked = Suppression(scope="all", source="keyword", since=deps.clock.now(), event_id="twilio:SM1")
     for n in range(3):
         _record(deps, f"spring:s{n}", "sent", provider="local")
         _record(deps, f"spring:k{n}", "skipped", "suppressed", to=f"+1415555020{n}", blocked_by=(blocked,))
     _record(deps, "spring:f0", "failed", "provider_error", error_code="21211", detail='=HYPERLINK("http://x")')
-    deps.stores.outbound.claim(
-        SendRequest(
-            request_id="spring:q0", account_id="acme", to=CONTACT, sender=OUR_NUMBER, body="Hi", campaign_id="spring"
-        ),
-        deps.clock.now(),
-    )
 
 
 # --- the outbound log -----------------------------------------------------------------------------------------

@@ -35,19 +35,15 @@ def _timeline(stores: Stores, phone: str, limit: int) -> list[list[str]]:
 
 def test_a_numbers_texts_replies_and_changes_are_one_timeline_newest_first(stores: Stores) -> None:
     # Given a text sent to the number, a reply from it, a STOP that opted it out, then a text skipped for it,
-    # a text to it still being sent, and another number's text
+    # and another number's text (a text still being sent has no record yet)
     first = send_request("spring:1")
-    stores.outbound.claim(first, T0)
-    stores.outbound.finish(outcome(first, "sent", at=T0 + timedelta(minutes=1)), fresh=False)
+    stores.outbound.finish(outcome(first, "sent", at=T0 + timedelta(minutes=1)))
     stores.inbound.log_inbound(inbound("SM1", T0 + timedelta(minutes=2), body="who is this?"))
     stop = opt_out(PHONE, "twilio:SM2", T0 + timedelta(minutes=3))
     commit(stores, stop, inbound=inbound("SM2", T0 + timedelta(minutes=3), body="STOP"))
-    stores.outbound.finish(
-        outcome(send_request("spring:2"), "skipped", "suppressed", at=T0 + timedelta(minutes=4)), fresh=True
-    )
-    stores.outbound.claim(send_request("spring:3"), T0 + timedelta(minutes=5))
+    stores.outbound.finish(outcome(send_request("spring:2"), "skipped", "suppressed", at=T0 + timedelta(minutes=4)))
     other = send_request("spring:4", to=OTHER)
-    stores.outbound.finish(outcome(other, "skipped", "suppressed", at=T0 + timedelta(minutes=6)), fresh=True)
+    stores.outbound.finish(outcome(other, "skipped", "suppressed", at=T0 + timedelta(minutes=6)))
     # When the number's activity is read two entries a page
     pages = _timeline(stores, PHONE, 2)
     # Then it is every entry of that number, newest first, each once
@@ -66,7 +62,7 @@ def test_a_numbers_texts_replies_and_changes_are_one_timeline_newest_first(store
 def test_an_entry_carries_its_whole_record(stores: Stores) -> None:
     request = send_request("spring:1")
     skipped = outcome(request, "skipped", "suppressed")
-    stores.outbound.finish(skipped, fresh=True)
+    stores.outbound.finish(skipped)
     reply = inbound("SM1", T0 + timedelta(seconds=1))
     stores.inbound.log_inbound(reply)
     assert stores.activity is not None

@@ -15,14 +15,11 @@ from tests.integration.contract.examples import ACCOUNT, T0, outcome, send_reque
 
 def _record(stores: Stores, request_id: str, status: str, reason: str | None = None, campaign: str = "spring"):
     request = send_request(request_id, campaign_id=campaign)
-    if status == "skipped":
-        assert stores.outbound.finish(outcome(request, "skipped", reason), fresh=True)
-    else:
-        assert stores.outbound.claim(request, T0) == "claimed"
-        if status == "retrying":
-            stores.outbound.release(outcome(request, "retrying", reason, at=T0 + timedelta(seconds=1)))
-        elif status != "sending":
-            assert stores.outbound.finish(outcome(request, status, reason, at=T0 + timedelta(seconds=1)), fresh=False)
+    # A text being sent has no record yet: the log is written once, with its outcome (or `retrying`).
+    if status == "retrying":
+        stores.outbound.release(outcome(request, "retrying", reason, at=T0 + timedelta(seconds=1)))
+    elif status != "sending":
+        assert stores.outbound.finish(outcome(request, status, reason, at=T0 + timedelta(seconds=1)))
     return request_id
 
 
@@ -67,22 +64,19 @@ def test_a_campaigns_texts_are_listed_by_outcome_and_reason_across_every_shard(s
 def test_the_campaign_log_keeps_each_texts_outcome_and_why(stores: Stores) -> None:
     request = send_request("k1")
     skipped = outcome(request, "skipped", "suppressed")
-    stores.outbound.finish(skipped, fresh=True)
+    stores.outbound.finish(skipped)
     assert stores.outbound.campaign_log(ACCOUNT, "spring", "skipped", "suppressed", None, 10) == ([skipped], None)
 
 
 def test_a_text_handed_back_for_a_retry_moves_to_its_outcome_once_sent(stores: Stores) -> None:
     # Given a text handed back for a retry
     request = send_request("r1")
-    stores.outbound.claim(request, T0)
     stores.outbound.release(outcome(request, "retrying", "provider_retry", at=T0 + timedelta(seconds=1)))
     assert [r.status for r in stores.outbound.campaign_log(ACCOUNT, "spring", "retrying", None, None, 10)[0]] == [
         "retrying"
     ]
-    # When it is claimed again and sent
-    stores.outbound.claim(request, T0 + timedelta(seconds=2))
-    assert stores.outbound.campaign_log(ACCOUNT, "spring", None, None, None, 10) == ([], None)
-    stores.outbound.finish(outcome(request, "sent", at=T0 + timedelta(seconds=3)), fresh=False)
+    # When it is sent at the next try
+    assert stores.outbound.finish(outcome(request, "sent", at=T0 + timedelta(seconds=3)))
     # Then it is listed as sent, and no longer as retrying
     assert stores.outbound.campaign_log(ACCOUNT, "spring", "retrying", None, None, 10) == ([], None)
     sent, _ = stores.outbound.campaign_log(ACCOUNT, "spring", "sent", None, None, 10)
