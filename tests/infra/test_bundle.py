@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,88 @@ def test_the_bundle_is_not_compiled_by_a_python_other_than_the_functions_runtime
         bundle.finish(zipped, runtime=other)
     with zipfile.ZipFile(zipped) as archive:
         assert archive.namelist() == ["app.py"]  # left as it was
+
+
+#: What `cryptography` brings: a 14 MB compiled library, cffi and the C parser it needs.
+CRYPTOGRAPHY = ("cryptography", "cffi", "_cffi_backend", "pycparser")
+
+
+def test_the_deployed_zip_has_no_cryptography_and_checks_sns_and_telnyx_signatures_from_the_bundle_alone(
+    deployed: zipfile.ZipFile, task_root: Path, tmp_path: Path
+) -> None:
+    """Without `cryptography` in the zip, an SNS message (RSA, both SignatureVersions) and a Telnyx webhook (Ed25519)
+    still verify as Lambda runs the bundle, with the libraries the bundle ships, and a forged one still fails."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tests.sns_signing import certificate_pem, make_key, sign
+    from tests.telnyx_api_server import WebhookSigner
+
+    tops = {name.split("/", 1)[0].split("-", 1)[0].split(".", 1)[0] for name in deployed.namelist()}
+    assert not tops & set(CRYPTOGRAPHY)
+    assert {"rsa", "pyasn1", "pyasn1_modules", "ecdsa"} <= tops
+
+    key = make_key()
+    now = datetime.now(UTC)
+    pem = certificate_pem(key, not_before=now - timedelta(days=1), not_after=now + timedelta(days=30))
+    topic = "arn:aws:sns:us-east-1:123456789012:optout-inbound-acme"
+    cert_url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem"
+    base = {
+        "Type": "Notification",
+        "MessageId": "m-1",
+        "TopicArn": topic,
+        "Message": "STOP",
+        "Timestamp": "2026-01-01T00:00:00.000Z",
+        "SigningCertURL": cert_url,
+    }
+    signer = WebhookSigner(Ed25519PrivateKey.generate())
+    body = b'{"data":{"event_type":"message.received"}}'
+    spec = {
+        "pem": pem.decode(),
+        "topic": topic,
+        "sns": [sign(base, key, "1"), sign(base, key, "2"), {**sign(base, key, "1"), "Message": "START"}],
+        "telnyx_key": signer.public_key,
+        "telnyx": [signer.headers(body, now), signer.headers(b"{}", now)],
+        "body": body.decode(),
+    }
+    code = """
+import json, os, sys
+from datetime import datetime, UTC
+sys.path.insert(0, os.getcwd())
+from chalicelib.adapters.carriers import sns, telnyx
+from chalicelib.domain.errors import InvalidSignature
+spec = json.loads(sys.stdin.read())
+certificates = sns.SigningCertificates(lambda url: spec["pem"].encode())
+def outcome(check):
+    try:
+        check()
+    except InvalidSignature:
+        return "refused"
+    return "verified"
+results = [outcome(lambda: sns.verify_message(sns.parse_message(json.dumps(m).encode()), topic_arn=spec["topic"],
+                                              certificates=certificates, now=datetime.now(UTC)))
+           for m in spec["sns"]]
+results += [outcome(lambda: telnyx.verify_signature(body=spec["body"].encode(), timestamp=h["telnyx-timestamp"],
+                                                    signature=h["telnyx-signature-ed25519"],
+                                                    public_key=spec["telnyx_key"], received_at=datetime.now(UTC)))
+            for h in spec["telnyx"]]
+print(json.dumps({"results": results, "loaded": sorted(name for name in sys.modules if name.split(".")[0] in
+                                                       ("cryptography", "cffi", "_cffi_backend", "rsa", "ecdsa")),
+                  "files": sorted({os.path.dirname(sys.modules[m].__file__).startswith(os.getcwd())
+                                   for m in ("rsa", "ecdsa", "pyasn1", "pyasn1_modules")})}))
+"""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=task_root,
+        env=env,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["results"] == ["verified", "verified", "refused", "verified", "refused"]
+    assert not [name for name in result["loaded"] if name.split(".")[0] in CRYPTOGRAPHY]
+    assert result["files"] == [True]  # the libraries come from the bundle
