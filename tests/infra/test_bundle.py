@@ -1,9 +1,10 @@
 """The code the stack deploys (infra/bundle.py): the functions' zip as the synthesised template names it, without the
-phonenumbers data the service never reads, with bytecode for every module, and a cold start from it that compiles
-nothing and serves what the functions import."""
+phonenumbers data the service never reads, every module as bytecode in place of its source, a cold start from it that
+compiles nothing and serves what the functions import, and tracebacks that still name the file and line."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -42,28 +43,56 @@ def task_root(dev: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_the_deployed_zip_leaves_out_phonenumbers_data_the_service_never_reads(deployed: zipfile.ZipFile) -> None:
     names = deployed.namelist()
-    assert "phonenumbers/phonenumberutil.py" in names
+    assert "phonenumbers/phonenumberutil.pyc" in names
     assert any(name.startswith("phonenumbers/data/region_US") for name in names)
     assert not [name for name in names if bundle.dropped(name)]
     assert len(names) == len(set(names))
     assert not [name for name in names if name.startswith(("phonenumbers/geodata/", "phonenumbers/carrierdata/"))]
 
 
-def test_every_module_of_the_deployed_zip_has_unchecked_hash_bytecode_for_the_runtime(
+def test_every_module_of_the_deployed_zip_is_unchecked_hash_bytecode_for_the_runtime_in_place_of_its_source(
     deployed: zipfile.ZipFile, dev: Synthesised
 ) -> None:
     runtimes = {dev.template["Resources"][logical_id]["Properties"]["Runtime"] for logical_id in FUNCTIONS}
     assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
     names = set(deployed.namelist())
-    tag = sys.implementation.cache_tag
-    modules = [name for name in names if name.endswith(".py")]
-    assert "app.py" in modules and "chalicelib/wiring.py" in modules
-    for module in modules:
-        folder, _, file = module.rpartition("/")
-        pyc = f"{folder}/__pycache__/{file[:-3]}.{tag}.pyc".lstrip("/")
-        assert pyc in names, f"{module} has no bytecode"
-    header = deployed.read(f"chalicelib/__pycache__/wiring.{tag}.pyc")[:8]
-    assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH
+    assert "app.pyc" in names and "chalicelib/wiring.pyc" in names and "chalicelib/__init__.pyc" in names
+    # No source, and the bytecode where Python imports a module without source from: beside it, not in __pycache__.
+    assert not [name for name in names if name.endswith(".py")]
+    assert not [name for name in names if "__pycache__/" in name]
+    for pyc in [name for name in names if name.endswith(".pyc")]:
+        header = deployed.read(pyc)[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, f"{pyc} is not bytecode for this Python"
+        assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, pyc
+
+
+def test_a_traceback_from_the_deployed_zip_names_the_source_file_and_line(task_root: Path, tmp_path: Path) -> None:
+    """Without sources, an error's traceback still says where: the module's path in /var/task (where Lambda unzips the
+    bundle) and the line number in this checkout's source, though not the line's text."""
+    code = """
+import json, os, sys, traceback
+sys.path.insert(0, os.getcwd())
+from chalicelib.adapters.carriers import sns
+try:
+    sns.parse_message(b"not json")
+except Exception as error:
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    print(json.dumps({"file": frame.filename, "line": frame.lineno, "function": frame.name, "text": frame.line,
+                      "printed": traceback.format_exc()}))
+"""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=task_root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    source = (Path(__file__).parents[2] / "chalicelib" / "adapters" / "carriers" / "sns.py").read_text().splitlines()
+    assert result["file"] == f"{bundle.TASK_ROOT}/chalicelib/adapters/carriers/sns.py"
+    assert result["function"] == "parse_message"
+    assert "raise InvalidSignature" in source[result["line"] - 1]
+    assert not result["text"]  # the line's text is what a sourceless bundle cannot show
+    assert f'File "{result["file"]}", line {result["line"]}, in parse_message' in result["printed"]
 
 
 def test_a_cold_start_from_the_deployed_zip_compiles_nothing_and_imports_every_module_of_the_app(
