@@ -17,9 +17,9 @@ the default fetcher. What AWS documents, and what its own validators do:
   host), and the URL may hold nothing else: no user info, port, query or fragment.
 
 The certificate is read with pyasn1 (its RFC 5280 definitions from pyasn1-modules) and the signature checked with
-`rsa` (pure Python, PKCS#1 v1.5): small libraries in place of one that would triple the deployed bundle. They cost tens
-of milliseconds to import, so they are imported when a signature is checked, not with this module: the direct SNS ->
-Lambda path and the other carriers never pay for it.
+`rsa` (pure Python, PKCS#1 v1.5): 1.2 MB in place of a 16 MB library that would more than double the deployed bundle.
+They cost about 20 ms to import, so they are imported when a signature is checked, not with this module: the direct
+SNS -> Lambda path and the other carriers never pay for it.
 """
 
 from __future__ import annotations
