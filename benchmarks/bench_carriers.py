@@ -62,8 +62,8 @@ TRANSPORT_HEADERS = ("Accept", "Host", "X-Forwarded-For", "X-Forwarded-Port", "X
 #: What the carriers' signature checks use beyond the standard library, and where it is imported.
 SIGNATURE_LIBRARIES = {
     "twilio": "hmac (HMAC-SHA1)",
-    "aws": "`cryptography` (RSA, X.509), imported by `sns.py` at the first signature check",
-    "telnyx": "`cryptography` (Ed25519), imported by `telnyx.py` at the first signature check",
+    "aws": "`rsa` (PKCS#1 v1.5), `pyasn1` and `pyasn1_modules` (X.509), imported by `sns.py` at the first check",
+    "telnyx": "`ecdsa` (Ed25519), imported by `telnyx.py` at the first signature check",
     "plivo": "hmac (HMAC-SHA256)",
     "vonage": "hashlib/hmac (MD5 or HMAC-SHA*)",
     "bandwidth": "hmac.compare_digest (HTTP Basic)",
@@ -495,8 +495,8 @@ def _render_saving(cold: dict) -> str:
         "A cold start whose first request names one carrier imports that one instead of all six: it saves the import "
         "of the other five (all six's import minus the carrier's, medians, ms with .pyc / without): "
         + ", ".join(f"`{row}` {saved(row, VARIANTS[0])} / {saved(row, VARIANTS[1])}" for row in CARRIERS)
-        + ". The cost of `cryptography`, which `aws` and `telnyx` import at their first signature check, was paid "
-        "by those carriers' first webhooks before as now (the registry never imported it)."
+        + ". The cost of the signature libraries, which `aws` and `telnyx` import at their first signature check, "
+        "was paid by those carriers' first webhooks before as now (the registry never imported them)."
     )
 
 
@@ -543,8 +543,7 @@ def _render_cold(args: argparse.Namespace, cold: dict, imports: dict) -> str:
                 "carrier imports only when it checks a signature and everything else a first request pays; *warm "
                 "STOP*, a second one. *No .pyc at all*: `-X pycache_prefix=<empty dir>` and "
                 "`PYTHONDONTWRITEBYTECODE=1`, so every module imported is compiled from source (pessimistic for the "
-                "standard library, which Lambda's runtime has compiled; realistic for `cryptography`'s Python code "
-                "when the zip ships no .pyc)."
+                "standard library, which Lambda's runtime has compiled; realistic for a zip that ships no .pyc)."
             ),
             "",
             "Median / p90, in ms:",

@@ -6,10 +6,15 @@ write the bytecode anywhere. So the zip is rewritten once, here, at build time:
 
 - what the service never imports is left out: phonenumbers' geocoding, carrier and time zone data and the modules that
   read it (the service parses, validates and formats numbers only: chalicelib/domain/phone.py), type stubs (`*.pyi`),
-  and the Swagger UI assets of Powertools' event handler (the app serves its own OpenAPI document, no UI);
-- every module is compiled to bytecode for the runtime's Python (`__pycache__/<name>.cpython-311.pyc`) with
-  unchecked-hash invalidation (PEP 552): Python loads the .pyc without looking at the source's mtime or hash, so the
-  zip's fixed timestamps do not matter and nothing is compiled at run time. The sources stay (tracebacks show them).
+  the Swagger UI assets of Powertools' event handler (the app serves its own OpenAPI document, no UI), ecdsa's test
+  suite and every ASN.1 module of pyasn1-modules but RFC 5280's (the SNS certificate check reads that one only);
+- every module is compiled to bytecode for the runtime's Python with unchecked-hash invalidation (PEP 552), so the
+  zip's fixed timestamps do not matter and nothing is compiled at run time, and shipped *instead of* its source: the
+  .pyc at the module's legacy location (`wiring.pyc` beside where `wiring.py` was), which is where Python imports a
+  module without source from. That keeps the bundle about a third smaller. A traceback still names the file and line
+  (`File "/var/task/chalicelib/wiring.py", line 42, in build`: the path the code was compiled for) but cannot print the
+  line's source text under it. `package(..., sources=True)` builds the bundle with the sources kept and the bytecode in
+  `__pycache__/<name>.cpython-311.pyc` instead (the benchmarks compare the two).
 
 `package()` is the one build: the stack's construct calls it (infra/stack.py) and so do the benchmarks
 (benchmarks/bench_bundle.py for the size, benchmarks/bench_cold_start.py runs the unzipped bundle).
@@ -38,7 +43,12 @@ DROPPED_PREFIXES = (
     "phonenumbers/carrier.py",
     "phonenumbers/timezone.py",
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/",
+    # ecdsa's own test suite, shipped inside the package.
+    "ecdsa/test_",
 )
+#: Packages of which the service imports only some modules (folder -> module names kept): of pyasn1-modules' ASN.1
+#: definitions, the SNS certificate check reads RFC 5280's only.
+KEPT_MODULES = {"pyasn1_modules/": frozenset({"__init__", "rfc5280"})}
 #: Zip entries (by suffix) never read at run time: type stubs.
 DROPPED_SUFFIXES = (".pyi",)
 #: Where Lambda unzips the bundle: the path compiled code objects name (Python rewrites it to the real path on load).
@@ -59,9 +69,11 @@ def package(
     output_dir: str | os.PathLike[str],
     stage: str,
     chalice_config: Mapping[str, Any] | None = None,
+    *,
+    sources: bool = False,
 ) -> Path:
-    """`chalice package` into `output_dir` (deployment.zip and sam.json), then trim and compile the zip in place.
-    Returns the zip's path."""
+    """`chalice package` into `output_dir` (deployment.zip and sam.json), then trim and compile the zip in place
+    (`sources`: keep the sources beside the bytecode). Returns the zip's path."""
     from chalice.api import package_app
 
     package_app(
@@ -71,7 +83,7 @@ def package(
         chalice_config=dict(chalice_config) if chalice_config is not None else None,
     )
     bundle = Path(output_dir) / "deployment.zip"
-    finish(bundle, runtime=_runtime(Path(output_dir) / "sam.json"))
+    finish(bundle, runtime=_runtime(Path(output_dir) / "sam.json"), sources=sources)
     return bundle
 
 
@@ -92,12 +104,18 @@ def kept(name: str) -> bool:
 
 def dropped(name: str) -> bool:
     """Whether a path is one of those the bundle leaves out as never imported."""
-    return name.startswith(DROPPED_PREFIXES) or name.endswith(DROPPED_SUFFIXES)
+    if name.startswith(DROPPED_PREFIXES) or name.endswith(DROPPED_SUFFIXES):
+        return True
+    return any(
+        name.startswith(folder) and PurePosixPath(name).name.split(".", 1)[0] not in modules
+        for folder, modules in KEPT_MODULES.items()
+    )
 
 
-def finish(bundle: Path, runtime: str) -> None:
-    """Rewrite the zip `bundle`: drop what is never imported, add unchecked-hash .pyc for every module. The bytecode
-    is only valid for the Python that wrote it, so this Python must be the functions' runtime."""
+def finish(bundle: Path, runtime: str, *, sources: bool = False) -> None:
+    """Rewrite the zip `bundle`: drop what is never imported, compile every module to unchecked-hash .pyc and ship that
+    in place of its source (`sources`: beside it, in `__pycache__`). The bytecode is only valid for the Python that
+    wrote it, so this Python must be the functions' runtime."""
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if runtime != here:
         raise BundleError(f"the functions run {runtime}, this is {here}: build the bundle with {runtime}")
@@ -115,10 +133,14 @@ def finish(bundle: Path, runtime: str) -> None:
             ddir=TASK_ROOT,
             quiet=1,
             workers=1,
+            legacy=not sources,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         ):
             raise BundleError("a module of the bundle does not compile")
         compiled = sorted(str(PurePosixPath(p.relative_to(root).as_posix())) for p in root.rglob("*.pyc"))
+        if not sources:
+            replaced = {name[:-1] for name in compiled}
+            contents = {name: data for name, data in contents.items() if name not in replaced}
         by_name = {info.filename: info for info in entries}
         temporary = bundle.with_suffix(".tmp")
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as target:

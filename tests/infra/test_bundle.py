@@ -1,14 +1,16 @@
 """The code the stack deploys (infra/bundle.py): the functions' zip as the synthesised template names it, without the
-phonenumbers data the service never reads, with bytecode for every module, and a cold start from it that compiles
-nothing and serves what the functions import."""
+phonenumbers data the service never reads, every module as bytecode in place of its source, a cold start from it that
+compiles nothing and serves what the functions import, and tracebacks that still name the file and line."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,28 +43,56 @@ def task_root(dev: Synthesised, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_the_deployed_zip_leaves_out_phonenumbers_data_the_service_never_reads(deployed: zipfile.ZipFile) -> None:
     names = deployed.namelist()
-    assert "phonenumbers/phonenumberutil.py" in names
+    assert "phonenumbers/phonenumberutil.pyc" in names
     assert any(name.startswith("phonenumbers/data/region_US") for name in names)
     assert not [name for name in names if bundle.dropped(name)]
     assert len(names) == len(set(names))
     assert not [name for name in names if name.startswith(("phonenumbers/geodata/", "phonenumbers/carrierdata/"))]
 
 
-def test_every_module_of_the_deployed_zip_has_unchecked_hash_bytecode_for_the_runtime(
+def test_every_module_of_the_deployed_zip_is_unchecked_hash_bytecode_for_the_runtime_in_place_of_its_source(
     deployed: zipfile.ZipFile, dev: Synthesised
 ) -> None:
     runtimes = {dev.template["Resources"][logical_id]["Properties"]["Runtime"] for logical_id in FUNCTIONS}
     assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
     names = set(deployed.namelist())
-    tag = sys.implementation.cache_tag
-    modules = [name for name in names if name.endswith(".py")]
-    assert "app.py" in modules and "chalicelib/wiring.py" in modules
-    for module in modules:
-        folder, _, file = module.rpartition("/")
-        pyc = f"{folder}/__pycache__/{file[:-3]}.{tag}.pyc".lstrip("/")
-        assert pyc in names, f"{module} has no bytecode"
-    header = deployed.read(f"chalicelib/__pycache__/wiring.{tag}.pyc")[:8]
-    assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH
+    assert "app.pyc" in names and "chalicelib/wiring.pyc" in names and "chalicelib/__init__.pyc" in names
+    # No source, and the bytecode where Python imports a module without source from: beside it, not in __pycache__.
+    assert not [name for name in names if name.endswith(".py")]
+    assert not [name for name in names if "__pycache__/" in name]
+    for pyc in [name for name in names if name.endswith(".pyc")]:
+        header = deployed.read(pyc)[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, f"{pyc} is not bytecode for this Python"
+        assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, pyc
+
+
+def test_a_traceback_from_the_deployed_zip_names_the_source_file_and_line(task_root: Path, tmp_path: Path) -> None:
+    """Without sources, an error's traceback still says where: the module's path in /var/task (where Lambda unzips the
+    bundle) and the line number in this checkout's source, though not the line's text."""
+    code = """
+import json, os, sys, traceback
+sys.path.insert(0, os.getcwd())
+from chalicelib.adapters.carriers import sns
+try:
+    sns.parse_message(b"not json")
+except Exception as error:
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    print(json.dumps({"file": frame.filename, "line": frame.lineno, "function": frame.name, "text": frame.line,
+                      "printed": traceback.format_exc()}))
+"""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=task_root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    source = (Path(__file__).parents[2] / "chalicelib" / "adapters" / "carriers" / "sns.py").read_text().splitlines()
+    assert result["file"] == f"{bundle.TASK_ROOT}/chalicelib/adapters/carriers/sns.py"
+    assert result["function"] == "parse_message"
+    assert "raise InvalidSignature" in source[result["line"] - 1]
+    assert not result["text"]  # the line's text is what a sourceless bundle cannot show
+    assert f'File "{result["file"]}", line {result["line"]}, in parse_message' in result["printed"]
 
 
 def test_a_cold_start_from_the_deployed_zip_compiles_nothing_and_imports_every_module_of_the_app(
@@ -124,3 +154,88 @@ def test_the_bundle_is_not_compiled_by_a_python_other_than_the_functions_runtime
         bundle.finish(zipped, runtime=other)
     with zipfile.ZipFile(zipped) as archive:
         assert archive.namelist() == ["app.py"]  # left as it was
+
+
+#: What `cryptography` brings: a 14 MB compiled library, cffi and the C parser it needs.
+CRYPTOGRAPHY = ("cryptography", "cffi", "_cffi_backend", "pycparser")
+
+
+def test_the_deployed_zip_has_no_cryptography_and_checks_sns_and_telnyx_signatures_from_the_bundle_alone(
+    deployed: zipfile.ZipFile, task_root: Path, tmp_path: Path
+) -> None:
+    """Without `cryptography` in the zip, an SNS message (RSA, both SignatureVersions) and a Telnyx webhook (Ed25519)
+    still verify as Lambda runs the bundle, with the libraries the bundle ships, and a forged one still fails."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tests.sns_signing import certificate_pem, make_key, sign
+    from tests.telnyx_api_server import WebhookSigner
+
+    tops = {name.split("/", 1)[0].split("-", 1)[0].split(".", 1)[0] for name in deployed.namelist()}
+    assert not tops & set(CRYPTOGRAPHY)
+    assert {"rsa", "pyasn1", "pyasn1_modules", "ecdsa"} <= tops
+
+    key = make_key()
+    now = datetime.now(UTC)
+    pem = certificate_pem(key, not_before=now - timedelta(days=1), not_after=now + timedelta(days=30))
+    topic = "arn:aws:sns:us-east-1:123456789012:optout-inbound-acme"
+    cert_url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem"
+    base = {
+        "Type": "Notification",
+        "MessageId": "m-1",
+        "TopicArn": topic,
+        "Message": "STOP",
+        "Timestamp": "2026-01-01T00:00:00.000Z",
+        "SigningCertURL": cert_url,
+    }
+    signer = WebhookSigner(Ed25519PrivateKey.generate())
+    body = b'{"data":{"event_type":"message.received"}}'
+    spec = {
+        "pem": pem.decode(),
+        "topic": topic,
+        "sns": [sign(base, key, "1"), sign(base, key, "2"), {**sign(base, key, "1"), "Message": "START"}],
+        "telnyx_key": signer.public_key,
+        "telnyx": [signer.headers(body, now), signer.headers(b"{}", now)],
+        "body": body.decode(),
+    }
+    code = """
+import json, os, sys
+from datetime import datetime, UTC
+sys.path.insert(0, os.getcwd())
+from chalicelib.adapters.carriers import sns, telnyx
+from chalicelib.domain.errors import InvalidSignature
+spec = json.loads(sys.stdin.read())
+certificates = sns.SigningCertificates(lambda url: spec["pem"].encode())
+def outcome(check):
+    try:
+        check()
+    except InvalidSignature:
+        return "refused"
+    return "verified"
+results = [outcome(lambda: sns.verify_message(sns.parse_message(json.dumps(m).encode()), topic_arn=spec["topic"],
+                                              certificates=certificates, now=datetime.now(UTC)))
+           for m in spec["sns"]]
+results += [outcome(lambda: telnyx.verify_signature(body=spec["body"].encode(), timestamp=h["telnyx-timestamp"],
+                                                    signature=h["telnyx-signature-ed25519"],
+                                                    public_key=spec["telnyx_key"], received_at=datetime.now(UTC)))
+            for h in spec["telnyx"]]
+print(json.dumps({"results": results, "loaded": sorted(name for name in sys.modules if name.split(".")[0] in
+                                                       ("cryptography", "cffi", "_cffi_backend", "rsa", "ecdsa")),
+                  "files": sorted({os.path.dirname(sys.modules[m].__file__).startswith(os.getcwd())
+                                   for m in ("rsa", "ecdsa", "pyasn1", "pyasn1_modules")})}))
+"""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=task_root,
+        env=env,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["results"] == ["verified", "verified", "refused", "verified", "refused"]
+    assert not [name for name in result["loaded"] if name.split(".")[0] in CRYPTOGRAPHY]
+    assert result["files"] == [True]  # the libraries come from the bundle

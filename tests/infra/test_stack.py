@@ -223,7 +223,7 @@ def test_every_function_comes_from_one_bundle_without_boto3(stage: Synthesised) 
     assert asset.is_file(), asset
     with zipfile.ZipFile(asset) as bundle:
         top_level = {name.split("/", 1)[0] for name in bundle.namelist()}
-    assert {"app.py", "chalicelib", "pydantic", "phonenumbers", "aws_lambda_powertools"} <= top_level
+    assert {"app.pyc", "chalicelib", "pydantic", "phonenumbers", "aws_lambda_powertools"} <= top_level
     assert not top_level & {"boto3", "botocore", "aws_cdk", "moto", "tests", "infra"}
 
 

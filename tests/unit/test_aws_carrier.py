@@ -25,6 +25,7 @@ Where the payloads under tests/events/aws/ come from:
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import ssl
@@ -35,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pydantic import ValidationError
 
 from chalicelib.adapters.carriers import sns
@@ -853,3 +854,46 @@ def test_https_get_refuses_redirects_big_bodies_and_errors(https_server: str, pa
 def test_https_get_fetches_only_https() -> None:
     with pytest.raises(sns.FetchFailed, match="only https"):
         sns.https_get("http://sns.us-east-1.amazonaws.com/cert.pem")
+
+
+# --- the signature algorithm each SignatureVersion names, and nothing else ----------------------------------------
+
+
+def test_a_v2_signature_labelled_v1_fails(carrier: AwsCarrier, signing_key: rsa.RSAPrivateKey) -> None:
+    fields = {**notification(signing_key, INBOUND, "2"), "SignatureVersion": "1"}
+
+    with pytest.raises(InvalidSignature, match="does not match"):
+        carrier.verify(request(fields), CREDENTIALS)
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_a_pkcs1_signature_with_another_digest_fails(
+    carrier: AwsCarrier, signing_key: rsa.RSAPrivateKey, version: str
+) -> None:
+    """PKCS#1 v1.5 names its digest inside the signature: a valid SHA-512 signature is none of SNS's two."""
+    fields = notification(signing_key, INBOUND, version)
+    signed = sns.string_to_sign(sns.parse_message(json.dumps(fields).encode()))
+    other = signing_key.sign(signed, padding.PKCS1v15(), hashes.SHA512())
+    fields["Signature"] = base64.b64encode(other).decode("ascii")
+
+    with pytest.raises(InvalidSignature, match="does not match"):
+        carrier.verify(request(fields), CREDENTIALS)
+
+
+def test_a_certificate_without_an_rsa_key_fails(signing_key: rsa.RSAPrivateKey) -> None:
+    now = datetime.now(UTC)
+    elliptic = certificate_pem(ec.generate_private_key(ec.SECP256R1()), not_before=now, not_after=now + timedelta(1))
+    carrier = AwsCarrier(sms_client=_no_client, fetch=FakeFetch({CERT_URL: elliptic}))
+
+    with pytest.raises(InvalidSignature, match="no RSA key"):
+        carrier.verify(request(notification(signing_key, INBOUND)), CREDENTIALS)
+
+
+def test_validity_dates_in_either_century_are_read_as_rfc_5280_says(signing_key: rsa.RSAPrivateKey) -> None:
+    """X.509 writes 1950 to 2049 as UTCTime with two-digit years (60 is 1960) and later years as GeneralizedTime."""
+    pem = certificate_pem(
+        signing_key, not_before=datetime(1960, 1, 1, tzinfo=UTC), not_after=datetime(2060, 1, 1, tzinfo=UTC)
+    )
+    carrier = AwsCarrier(sms_client=_no_client, fetch=FakeFetch({CERT_URL: pem}))
+
+    carrier.verify(request(notification(signing_key, INBOUND)), CREDENTIALS)

@@ -35,8 +35,10 @@ OWN = {
     "vonage": {"vonage", "vonage_sms"},
     "bandwidth": {"bandwidth", "bandwidth_sms"},
 }
-#: Carriers whose signatures are public-key ones (cryptography); the others check theirs with hmac alone.
-PUBLIC_KEY_SIGNATURES = {"aws", "telnyx"}
+#: Carriers whose signatures are public-key ones, and the library each checks them with; the others use hmac alone.
+PUBLIC_KEY_SIGNATURES = {"aws": ["rsa"], "telnyx": ["ecdsa"]}
+#: The public-key signature libraries a webhook may import (cryptography is for the tests' signing only).
+SIGNATURE_LIBRARIES = ("cryptography", "ecdsa", "rsa")
 
 # The app's container on the fakes, with the registry the settings build (for aws the same carriers with the SNS
 # certificate served by a stand-in for SNS's host); then the account over the API, then the webhook.
@@ -104,7 +106,7 @@ with Client(app.app) as client:
     result["after_webhook"] = carrier_modules()
 state, _ = container.stores.numbers.load("acme", spec["sender"])
 result["suppressed"] = sorted(state.suppressions)
-result["cryptography"] = "cryptography" in sys.modules
+result["signature_libraries"] = [name for name in spec["signature_libraries"] if name in sys.modules]
 print("CHILD-RESULT " + json.dumps(result))
 """
 
@@ -121,6 +123,7 @@ def run_fresh(carrier: str | None, account_carriers: dict | None, request: dict)
         "base_url": BASE_URL,
         "certificate": SIGNER.certificate.decode(),
         "cert_url": CERT_URL,
+        "signature_libraries": SIGNATURE_LIBRARIES,
     }
     completed = subprocess.run(
         [sys.executable, "-c", CHILD], input=json.dumps(spec), capture_output=True, text=True, cwd=ROOT, timeout=120
@@ -147,7 +150,7 @@ def test_a_stop_through_a_carrier_used_first_is_applied_and_imports_no_other_car
     assert result["status"] in (200, 204), result["body"]
     assert result["suppressed"] == ["all"]
     assert set(result["after_webhook"]) - SHARED <= OWN[carrier]
-    assert result["cryptography"] == (carrier in PUBLIC_KEY_SIGNATURES)
+    assert result["signature_libraries"] == PUBLIC_KEY_SIGNATURES.get(carrier, [])
 
 
 def test_an_unknown_carrier_is_404_listing_every_carrier_without_importing_any() -> None:

@@ -447,3 +447,28 @@ def test_the_provider_needs_an_api_key_and_carries_the_messaging_profile() -> No
     assert provider.messaging_profile_id == PROFILE
     assert "KEYtest" not in repr(provider)
     assert TelnyxCarrier().provider(credentials()).url == "https://api.telnyx.com/v2/messages"
+
+
+# --- Ed25519 as RFC 8032 verifies it ------------------------------------------------------------------------------
+
+#: The order of Ed25519's base point (RFC 8032 5.1): a signature's S must be below it.
+ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
+
+
+def test_a_signature_whose_s_is_not_reduced_fails() -> None:
+    """The same signature with S + L in place of S satisfies the group equation; RFC 8032 requires S < L."""
+    body = recorded("inbound_stop.json")
+    headers = SIGNER.headers(body, NOW)
+    raw = base64.b64decode(headers["telnyx-signature-ed25519"])
+    s = int.from_bytes(raw[32:], "little") + ED25519_ORDER
+    headers["telnyx-signature-ed25519"] = base64.b64encode(raw[:32] + s.to_bytes(32, "little")).decode()
+
+    with pytest.raises(InvalidSignature, match="does not match"):
+        TelnyxCarrier().verify(request(body, headers), credentials())
+
+
+def test_a_stored_key_that_is_no_point_of_the_curve_refuses_rather_than_raises() -> None:
+    # y = 2 has no x on edwards25519: 32 bytes of the right length that are no public key.
+    not_a_point = base64.b64encode((2).to_bytes(32, "little")).decode()
+    with pytest.raises(InvalidSignature, match="does not match"):
+        TelnyxCarrier().verify(signed(recorded("inbound_stop.json")), {"public_key": not_a_point})
