@@ -81,6 +81,22 @@ export async function call(method, path, { query, body, text, contentType, accep
   throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || "", error.details);
 }
 
+/**
+ * Every page of a CSV listing (`Accept: text/csv`), joined into one file: the first page's header, then each page's
+ * rows, following `X-Next-Cursor` until there is none.
+ */
+export async function csvPages(path, query = {}) {
+  let cursor;
+  let csv = "";
+  do {
+    const page = await call("GET", path, { query: { ...query, cursor }, accept: "text/csv" });
+    const text = csv ? page.text.split("\n").slice(1).join("\n") : page.text;
+    csv += csv && !csv.endsWith("\n") && text ? `\n${text}` : text;
+    cursor = page.nextCursor;
+  } while (cursor);
+  return csv;
+}
+
 const SENTENCES = {
   unauthenticated: "The token was not accepted: sign in again with the account's admin token.",
   forbidden: "This token may not do that (it belongs to another account, or only the operator may).",

@@ -67,3 +67,13 @@ export function when(iso) {
 export function notice(kind, ...children) {
   return h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, ...children);
 }
+
+/** Hand `text` to the browser as a file to save, named `name`. */
+export function saveFile(name, text, type = "text/csv") {
+  const href = URL.createObjectURL(new Blob([text], { type }));
+  const link = h("a", { href, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10000);
+}

@@ -1,9 +1,9 @@
 // The console's pages. Each `render(main, params, {go})` appends to <main> and calls the JSON API; every value from
 // the API goes into the page as text (dom.js), and every error as a sentence (api.js `describe`).
 
-import { accountPath, call, describe } from "./api.js";
+import { accountPath, call, csvPages, describe } from "./api.js";
 import { legend, optOutChart } from "./chart.js";
-import { field, fill, h, notice, uid, when } from "./dom.js";
+import { field, fill, h, notice, saveFile, uid, when } from "./dom.js";
 
 const CONTACT_SOURCES = ["keyword", "natural_language", "carrier"];
 const SOURCE_TEXT = {
@@ -82,7 +82,7 @@ async function numberPage(main, params, { go }) {
   );
   const phone = params.get("phone");
   if (!phone) return;
-  const [number, history] = await Promise.all([call("GET", phonePath(phone)), call("GET", phonePath(phone, "/history"))]);
+  const number = await call("GET", phonePath(phone));
   const out = h("div", { id: "number-view" });
   main.append(out);
   const headline = {
@@ -101,40 +101,83 @@ async function numberPage(main, params, { go }) {
       number.suppressions.length ? await suppressionTable(number, go) : h("p", {}, "No suppression is active."),
     ),
   );
+  const list = h("ol", { class: "timeline", id: "activity" });
+  const more = h("div");
   out.append(
     h(
       "section",
-      { class: "card", "aria-labelledby": "history-heading" },
-      h("h3", { id: "history-heading" }, "History"),
-      history.events.length ? timeline(history.events) : h("p", {}, "Nothing has happened to this number yet."),
+      { class: "card", "aria-labelledby": "activity-heading" },
+      h("h3", { id: "activity-heading" }, "History: texts sent, replies, changes"),
+      list,
+      more,
     ),
   );
-  const activity = h("section", { class: "card", "aria-labelledby": "activity-heading" }, h("h3", { id: "activity-heading" }, "Activity: texts sent, replies, changes"));
-  out.append(activity);
-  try {
-    const answer = await call("GET", phonePath(phone, "/activity"), { query: { limit: 50 } });
-    activity.append(
-      answer.activity.length
-        ? h(
-            "ol",
-            { class: "timeline" },
-            answer.activity.map((item) => {
-              const { at, kind, ...rest } = item;
-              return h(
-                "li",
-                {},
-                h("time", { datetime: at }, when(at)),
-                " ",
-                h("strong", {}, kind),
-                h("dl", { class: "details" }, Object.entries(rest).filter(([, v]) => v !== null && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "object" ? JSON.stringify(v) : String(v))])),
-              );
-            }),
-          )
-        : h("p", {}, "No activity yet."),
+  const load = async (cursor) => {
+    const page = await call("GET", phonePath(number.phone, "/activity"), { query: { limit: 50, cursor } });
+    for (const entry of page.activity) list.append(await activityItem(entry));
+    if (!cursor && !page.activity.length) list.replaceWith(h("p", { id: "activity" }, "Nothing has happened to this number yet."));
+    fill(more);
+    if (page.next_cursor) {
+      const button = h("button", { type: "button", onclick: () => busy(button, more, () => load(page.next_cursor)) }, "Older");
+      more.append(button);
+    }
+  };
+  await load(undefined);
+}
+
+const SEND_STATUS = { sent: "Text sent", skipped: "Text not sent (skipped)", failed: "Text failed", retrying: "Text being retried", sending: "Text being sent" };
+const ACTION_TEXT = { opt_out: "opt out", opt_in: "opt in", lift: "lift", reply: "reply", note: "note" };
+
+/** One entry of a number's activity (newest first): a text sent to it, a reply from it, or a change. */
+async function activityItem(entry) {
+  const stamp = h("time", { datetime: entry.at }, when(entry.at));
+  if (entry.kind === "sent") {
+    const why = await Promise.all((entry.blocked_by || []).map(async (b) => `${await scopeLabel(b.scope)} (${(b.source || "").replace("_", " ")})`));
+    return h(
+      "li",
+      { class: `sent ${entry.status}`, "data-kind": "sent" },
+      stamp,
+      " ",
+      h("strong", {}, SEND_STATUS[entry.status] || entry.status),
+      ` · from ${entry.sender}`,
+      entry.campaign_id ? [" · campaign ", h("a", { href: `#/campaigns?campaign=${encodeURIComponent(entry.campaign_id)}` }, entry.campaign_id)] : "",
+      entry.reason ? ` · ${entry.reason.replaceAll("_", " ")}` : "",
+      why.length ? ` · blocked by ${why.join(", ")}` : "",
+      h("blockquote", { class: "sms-body outbound" }, entry.body),
+      entry.user_email || entry.detail || entry.error_code
+        ? h("div", { class: "who" }, [entry.user_email ? `by ${entry.user_email}` : "", entry.error_code ? `error ${entry.error_code}` : "", entry.detail || ""].filter(Boolean).join(" · "))
+        : null,
     );
-  } catch (error) {
-    activity.append(notice("info", describe(error, "The activity log (texts sent and replies)")));
   }
+  if (entry.kind === "reply") {
+    return h(
+      "li",
+      { class: "reply", "data-kind": "reply" },
+      stamp,
+      " ",
+      h("strong", {}, "Reply"),
+      ` to ${entry.to_phone} · ${entry.carrier} · read as ${entry.intent.replace("_", " ")}`,
+      entry.reason ? ` (${entry.reason})` : "",
+      h("blockquote", { class: "sms-body" }, entry.body),
+      entry.review
+        ? h("div", { class: "who" }, `Reviewed: ${entry.review.resolution} by ${entry.review.actor}${entry.review.notes ? ` (${entry.review.notes})` : ""}`)
+        : entry.needs_review
+          ? h("div", { class: "who" }, "Awaiting review")
+          : null,
+    );
+  }
+  return h(
+    "li",
+    { class: `event ${entry.action}`, "data-kind": "change" },
+    stamp,
+    " ",
+    h("strong", {}, ACTION_TEXT[entry.action] || entry.action),
+    entry.scopes.length ? ` · ${entry.scopes.join(", ")}` : "",
+    entry.source ? ` · ${entry.source.replace("_", " ")}` : "",
+    entry.outcome && entry.outcome !== "applied" ? ` · ${entry.outcome}` : "",
+    h("div", { class: "who" }, `by ${entry.actor}`),
+    entry.notes ? h("div", { class: "notes" }, entry.notes) : null,
+  );
 }
 
 async function suppressionTable(number, go) {
@@ -206,38 +249,25 @@ async function suppressionTable(number, go) {
   );
 }
 
-function timeline(events) {
-  return h(
-    "ol",
-    { class: "timeline", id: "history" },
-    events.map((e) =>
-      h(
-        "li",
-        { class: `event ${e.action}` },
-        h("time", { datetime: e.occurred_at }, when(e.occurred_at)),
-        " ",
-        h("strong", {}, e.action.replace("_", " ")),
-        e.scopes.length ? ` · ${e.scopes.join(", ")}` : "",
-        e.source ? ` · ${e.source.replace("_", " ")}` : "",
-        e.outcome && e.outcome !== "applied" ? ` · ${e.outcome}` : "",
-        h("div", { class: "who" }, `by ${e.actor}`),
-        e.notes ? h("div", { class: "notes" }, e.notes) : null,
-        e.message ? h("blockquote", { class: "sms-body" }, e.message) : null,
-      ),
-    ),
-  );
-}
-
 // --- SMS received ------------------------------------------------------------------------------------------------------
 
 async function inboundPage(main, params, { go }) {
-  const review = h("input", { type: "checkbox", name: "needs_review", checked: params.get("needs_review") === "true" });
+  const reviewState = params.get("needs_review") === "true" ? "pending" : params.get("review") || "";
+  const review = h(
+    "select",
+    { name: "review" },
+    [
+      ["", "any"],
+      ["pending", "awaiting review"],
+      ["resolved", "reviewed"],
+    ].map(([value, label]) => h("option", { value, selected: reviewState === value }, label)),
+  );
   const intent = h(
     "select",
     { name: "intent" },
     ["", "opt_out", "opt_in", "help", "none"].map((value) => h("option", { value, selected: params.get("intent") === value }, value ? value.replace("_", " ") : "any")),
   );
-  const phone = h("input", { type: "tel", name: "phone", value: params.get("phone") || "" });
+  const phone = h("input", { type: "tel", name: "phone", value: params.get("phone") || "", autocomplete: "off" });
   const from = h("input", { type: "date", name: "from", value: params.get("from") || "" });
   const to = h("input", { type: "date", name: "to", value: params.get("to") || "" });
   main.append(
@@ -245,17 +275,26 @@ async function inboundPage(main, params, { go }) {
       "form",
       {
         class: "card filters",
+        id: "inbound-filters",
         onsubmit: (event) => {
           event.preventDefault();
-          const query = { needs_review: review.checked ? "true" : "", intent: intent.value, phone: phone.value.trim(), from: from.value, to: to.value };
+          // Awaiting review is the review queue (needs_review=true): one index, not a filter over the whole log.
+          const query = {
+            needs_review: review.value === "pending" ? "true" : "",
+            review: review.value === "resolved" ? "resolved" : "",
+            intent: intent.value,
+            phone: phone.value.trim(),
+            from: from.value,
+            to: to.value,
+          };
           go("inbound", Object.fromEntries(Object.entries(query).filter(([, v]) => v)));
         },
       },
-      h("div", { class: "field check" }, review, h("label", { for: (review.id = uid()) }, "Needs review only")),
+      field("Review", review),
       field("Intent", intent),
-      field("Number", phone),
-      field("From", from),
-      field("To", to),
+      field("Number", phone, "any format"),
+      field("From (day, UTC)", from),
+      field("To (day, UTC, included)", to),
       h("button", { type: "submit" }, "Filter"),
     ),
   );
@@ -263,11 +302,22 @@ async function inboundPage(main, params, { go }) {
   const more = h("div");
   main.append(list, more);
   const query = { limit: 25 };
-  for (const name of ["needs_review", "intent", "phone", "from", "to"]) if (params.get(name)) query[name] = params.get(name);
+  for (const name of ["needs_review", "review", "intent", "phone", "from", "to"]) if (params.get(name)) query[name] = params.get(name);
+  let shown = 0;
   const load = async (cursor) => {
-    const page = await call("GET", accountPath("/inbound"), { query: { ...query, cursor } });
-    if (!cursor && !page.messages.length) list.append(h("p", {}, "No message matches."));
-    for (const message of page.messages) list.append(inboundCard(message, go));
+    // A narrowed page may hold fewer messages than asked for, even none, and still go on (the service reads at most
+    // 1,000 messages a call): read on until a page's worth is shown or the log ends.
+    let page;
+    let found = 0;
+    let next = cursor;
+    do {
+      page = await call("GET", accountPath("/inbound"), { query: { ...query, cursor: next } });
+      for (const message of page.messages) list.append(inboundCard(message, go));
+      found += page.messages.length;
+      next = page.next_cursor;
+    } while (next && found < query.limit);
+    shown += found;
+    if (!shown) list.append(h("p", {}, "No message matches."));
     fill(more);
     if (page.next_cursor) {
       const button = h("button", { type: "button", onclick: () => busy(button, more, () => load(page.next_cursor)) }, "Older messages");
@@ -504,19 +554,7 @@ async function suppressionsPage(main, params, { go }) {
       type: "button",
       onclick: () =>
         busy(exportButton, area, async () => {
-          let cursor;
-          let csv = "";
-          do {
-            const page = await call("GET", accountPath("/suppressions"), { query: { limit: 1000, cursor }, accept: "text/csv" });
-            csv += csv ? page.text.split("\n").slice(1).join("\n") : page.text;
-            cursor = page.nextCursor;
-          } while (cursor);
-          const href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
-          const link = h("a", { href, download: "suppressions.csv" });
-          document.body.append(link);
-          link.click();
-          link.remove();
-          setTimeout(() => URL.revokeObjectURL(href), 10000);
+          saveFile("suppressions.csv", await csvPages(accountPath("/suppressions"), { limit: 1000 }));
           fill(area, notice("ok", "Exported: suppressions.csv"));
         }),
     },
@@ -622,10 +660,32 @@ function isoDay(date) {
   return date.toISOString().slice(0, 10);
 }
 
+const REPORT_TABLES = [
+  ["source", "By source", "Source"],
+  ["keyword", "By keyword (what the contact texted, or the detector's reading of their words)", "Keyword"],
+  ["sender", "By sender number (the number the contact texted)", "Sender"],
+];
+
+/** A small table: a caption, the column headings, and rows of cells (strings or elements). */
+function table(attrs, caption, headings, rows, empty) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      attrs,
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows.length ? rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c)))) : h("tr", {}, h("td", { colspan: headings.length }, empty))),
+    ),
+  );
+}
+
 async function reportsPage(main, params, { go }) {
   const today = new Date();
   const from = h("input", { type: "date", name: "from", value: params.get("from") || isoDay(new Date(today.getTime() - 29 * 86400000)) });
   const to = h("input", { type: "date", name: "to", value: params.get("to") || isoDay(today) });
+  const per = h("select", { name: "by" }, ["day", "week"].map((value) => h("option", { value, selected: params.get("by") === value }, value === "day" ? "day" : "ISO week")));
   main.append(
     h(
       "form",
@@ -633,50 +693,87 @@ async function reportsPage(main, params, { go }) {
         class: "card filters",
         onsubmit: (event) => {
           event.preventDefault();
-          go("reports", { from: from.value, to: to.value });
+          go("reports", { from: from.value, to: to.value, by: per.value });
         },
       },
       field("From", from),
       field("To", to),
+      field("Per", per),
       h("button", { type: "submit" }, "Show"),
     ),
   );
   const out = h("section", { class: "card", id: "report" });
   main.append(out);
+  const range = { from: from.value, to: to.value };
+  const by = per.value;
   let report;
+  let tables;
   try {
-    report = await call("GET", accountPath("/reports/opt-outs"), { query: { from: from.value, to: to.value, by: "day" } });
+    [report, ...tables] = await Promise.all([
+      call("GET", accountPath("/reports/opt-outs"), { query: { ...range, by } }),
+      ...[...REPORT_TABLES.map(([key]) => key), "campaign"].map((key) => call("GET", accountPath("/reports/opt-outs"), { query: { ...range, by: key } })),
+    ]);
   } catch (error) {
-    out.append(notice("info", describe(error, "Reports")));
+    out.append(notice("error", describe(error, "Reports")));
     return;
   }
+  const unit = by === "week" ? "week" : "day";
+  const active = report.rows.filter((row) => row.opt_outs || row.opt_ins);
+  const area = statusArea();
+  const csvBy = h("select", { name: "csv-by" }, [by, ...REPORT_TABLES.map(([key]) => key), "campaign"].map((value) => h("option", { value }, `per ${value}`)));
+  const download = h(
+    "button",
+    {
+      type: "button",
+      onclick: () =>
+        busy(download, area, async () => {
+          const name = `opt-outs-${report.from}-${report.to}-by-${csvBy.value}.csv`;
+          saveFile(name, await csvPages(accountPath("/reports/opt-outs"), { ...range, by: csvBy.value }));
+          fill(area, notice("ok", `Downloaded: ${name}`));
+        }),
+    },
+    "Download CSV",
+  );
+  const campaignRows = tables[3].rows.map((row) => [
+    h("a", { href: `#/campaigns?campaign=${encodeURIComponent(row.key)}` }, row.key),
+    String(row.sent),
+    String(row.opt_outs),
+    row.opt_out_rate === null ? "" : `${(row.opt_out_rate * 100).toFixed(2).replace(/\.?0+$/, "")}%`,
+  ]);
   out.append(
-    h("h3", {}, `Opt-outs per day by source, ${report.from} to ${report.to}`),
-    h("p", {}, `${report.totals.opt_outs} opt-outs, ${report.totals.opt_ins} opt-ins.`),
-    optOutChart(report.rows, `Opt-outs per day by source from ${report.from} to ${report.to}`),
+    h("h3", {}, `Opt-outs per ${unit} by source, ${report.from} to ${report.to}`),
+    h("p", { id: "report-totals" }, `${report.totals.opt_outs} opt-outs, ${report.totals.opt_ins} opt-ins.`),
+    optOutChart(report.rows, `Opt-outs per ${unit} by source from ${report.from} to ${report.to}`),
     legend(),
+    h("div", { class: "row" }, field("CSV of the rows", csvBy), download),
+    area,
+  );
+  main.append(
     h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        {},
-        h("caption", {}, "Per day"),
-        h("thead", {}, h("tr", {}, ["Day", "Opt-outs", "Opt-ins", "By source"].map((t) => h("th", { scope: "col" }, t)))),
-        h(
-          "tbody",
-          {},
-          report.rows.map((row) =>
-            h("tr", {}, h("td", {}, row.period), h("td", {}, String(row.opt_outs)), h("td", {}, String(row.opt_ins)), h("td", {}, Object.entries(row.by_source || {}).map(([k, v]) => `${k.replace("_", " ")} ${v}`).join(", "))),
-          ),
-        ),
+      "section",
+      { class: "card", id: "report-tables" },
+      h("div", { class: "grid" }, REPORT_TABLES.map(([key, caption, heading], index) =>
+        table({ id: `by-${key}` }, caption, [heading, "Opt-outs", "Opt-ins"], tables[index].rows.map((row) => [row.key === null ? "(none)" : key === "source" ? row.key.replace("_", " ") : row.key, String(row.opt_outs), String(row.opt_ins)]), "Nothing in this range."),
+      )),
+      table({ id: "by-campaign" }, "By campaign (a contact's own opt-out within 7 days after a text of it)", ["Campaign", "Texts sent", "Opt-outs", "Opt-out rate"], campaignRows, "No opt-out followed a campaign in this range."),
+      table(
+        { id: `by-${unit}` },
+        `The ${unit}s with opt-outs or opt-ins`,
+        [unit === "day" ? "Day" : "Week", "Opt-outs", "Opt-ins", "Opt-outs by source"],
+        active.map((row) => [row.period, String(row.opt_outs), String(row.opt_ins), Object.entries(row.by_source).map(([k, v]) => `${k.replace("_", " ")} ${v}`).join(", ")]),
+        "None in this range.",
       ),
     ),
   );
 }
 
+const REASONS = {
+  suppressed: "the number is blocked",
+  carrier_opted_out: "the carrier says the contact opted out",
+};
+
 async function campaignsPage(main, params, { go }) {
-  const campaign = h("input", { name: "campaign", required: true, value: params.get("campaign") || "", pattern: "[A-Za-z0-9._:@/+=\\-]{1,128}" });
+  const campaign = h("input", { name: "campaign", required: true, value: params.get("campaign") || "", pattern: "[A-Za-z0-9][A-Za-z0-9._:@\\/+=\\-]{0,127}" });
   main.append(
     h(
       "form",
@@ -692,51 +789,90 @@ async function campaignsPage(main, params, { go }) {
     ),
   );
   const id = params.get("campaign");
-  if (!id) return;
+  if (!id) {
+    const recent = await call("GET", accountPath("/reports/opt-outs"), { query: { by: "campaign" } });
+    main.append(
+      h(
+        "section",
+        { class: "card" },
+        h("h3", {}, "Campaigns with opt-outs in the last 30 days"),
+        recent.rows.length
+          ? h("ul", {}, recent.rows.map((row) => h("li", {}, h("a", { href: `#/campaigns?campaign=${encodeURIComponent(row.key)}` }, row.key), ` · ${row.sent} sent, ${row.opt_outs} opt-outs`)))
+          : h("p", {}, "None: give a campaign id above."),
+      ),
+    );
+    return;
+  }
   const counts = await call("GET", accountPath("/sends"), { query: { campaign: id } });
-  const reasons = (map) => Object.entries(map).map(([k, v]) => h("li", {}, `${k.replace("_", " ")}: ${v}`));
+  const reasons = (map) => {
+    const items = Object.entries(map).map(([k, v]) => h("li", {}, `${k.replaceAll("_", " ")}: ${v}`));
+    return items.length ? items : [h("li", {}, "none")];
+  };
+  const area = statusArea();
+  const download = h(
+    "button",
+    {
+      type: "button",
+      onclick: () =>
+        busy(download, area, async () => {
+          const name = `sends-${id}.csv`;
+          saveFile(name, await csvPages(accountPath("/sends"), { campaign: id, outcome: "any", limit: 1000 }));
+          fill(area, notice("ok", `Downloaded: ${name}`));
+        }),
+    },
+    "Download CSV of every text",
+  );
   main.append(
     h(
       "section",
       { class: "card", id: "campaign-counts" },
       h("h3", {}, `Campaign ${counts.campaign_id}`),
-      h("p", {}, `${counts.total} requests: ${counts.sent} sent.`),
+      h("p", {}, `${counts.total} texts: ${counts.sent} sent.`),
       h("div", { class: "row" }, h("div", {}, h("h4", {}, "Skipped"), h("ul", {}, reasons(counts.skipped))), h("div", {}, h("h4", {}, "Failed"), h("ul", {}, reasons(counts.failed)))),
+      h("div", { class: "row" }, download),
+      area,
     ),
   );
-  const skipped = h("section", { class: "card" }, h("h3", {}, "Skipped numbers"));
+  const skipped = h("section", { class: "card", id: "skipped" }, h("h3", {}, "Skipped numbers, and why"));
   main.append(skipped);
+  const body = h("tbody");
+  const more = h("div");
+  const load = async (cursor) => {
+    const page = await call("GET", accountPath("/sends"), { query: { campaign: id, outcome: "skipped", limit: 100, cursor } });
+    for (const s of page.sends) {
+      const why = s.blocked_by.length
+        ? await Promise.all(s.blocked_by.map(async (b) => `${await scopeLabel(b.scope)}, by ${SOURCE_TEXT[b.source] || b.source}`))
+        : [];
+      body.append(
+        h(
+          "tr",
+          { "data-phone": s.to },
+          h("td", { class: "phone" }, h("a", { href: `#/number?phone=${encodeURIComponent(s.to)}` }, s.to)),
+          h("td", {}, h("strong", {}, REASONS[s.reason] || (s.reason || "").replaceAll("_", " ")), why.length ? h("ul", { class: "why" }, why.map((w) => h("li", {}, w))) : null, s.detail ? h("div", { class: "notes" }, s.detail) : null),
+          h("td", {}, h("code", {}, s.request_id)),
+          h("td", {}, when(s.updated_at)),
+        ),
+      );
+    }
+    if (!cursor && !page.sends.length) body.append(h("tr", {}, h("td", { colspan: 4 }, "No number was skipped.")));
+    fill(more);
+    if (page.next_cursor) {
+      const button = h("button", { type: "button", onclick: () => busy(button, more, () => load(page.next_cursor)) }, "More");
+      more.append(button);
+    }
+  };
+  skipped.append(
+    h(
+      "div",
+      { class: "table-wrap" },
+      h("table", {}, h("thead", {}, h("tr", {}, ["Number", "Why", "Request", "When"].map((t) => h("th", { scope: "col" }, t)))), body),
+    ),
+    more,
+  );
   try {
-    const page = await call("GET", accountPath("/sends"), { query: { campaign: id, outcome: "skipped", limit: 100 } });
-    skipped.append(
-      page.sends.length
-        ? h(
-            "div",
-            { class: "table-wrap" },
-            h(
-              "table",
-              {},
-              h("thead", {}, h("tr", {}, ["Number", "Reason", "Blocked by", "When"].map((t) => h("th", { scope: "col" }, t)))),
-              h(
-                "tbody",
-                {},
-                page.sends.map((s) =>
-                  h(
-                    "tr",
-                    {},
-                    h("td", {}, h("a", { href: `#/number?phone=${encodeURIComponent(s.to)}` }, s.to)),
-                    h("td", {}, s.reason || ""),
-                    h("td", {}, (s.blocked_by || []).map((b) => (typeof b === "string" ? b : `${b.scope} (${b.source})`)).join(", ")),
-                    h("td", {}, when(s.updated_at)),
-                  ),
-                ),
-              ),
-            ),
-          )
-        : h("p", {}, "No number was skipped."),
-    );
+    await load(undefined);
   } catch (error) {
-    skipped.append(notice("info", describe(error, "The list of skipped numbers")));
+    skipped.append(notice("error", describe(error, "The list of skipped numbers")));
   }
 }
 
@@ -744,7 +880,7 @@ async function campaignsPage(main, params, { go }) {
 
 async function groupsPage(main) {
   const kind = h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k }, k)));
-  const id = h("input", { name: "id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.:@/\\-]{0,127}", autocomplete: "off" });
+  const id = h("input", { name: "id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.:@\\/\\-]{0,127}", autocomplete: "off" });
   const name = h("input", { name: "name", required: true, maxlength: 200, autocomplete: "off" });
   const area = statusArea();
   const list = h("tbody");
