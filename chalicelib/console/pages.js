@@ -126,13 +126,13 @@ async function numberPage(main, params, { go }) {
 }
 
 const SEND_STATUS = { sent: "Text sent", skipped: "Text not sent (skipped)", failed: "Text failed", retrying: "Text being retried", sending: "Text being sent" };
-const ACTION_TEXT = { opt_out: "opt out", opt_in: "opt in", lift: "lift", reply: "reply", note: "note" };
+const ACTION_TEXT = { opt_out: "Opt out", opt_in: "Opt in", lift: "Lift", reply: "Reply (lifts a bounce)", note: "Note" };
 
 /** One entry of a number's activity (newest first): a text sent to it, a reply from it, or a change. */
 async function activityItem(entry) {
   const stamp = h("time", { datetime: entry.at }, when(entry.at));
   if (entry.kind === "sent") {
-    const why = await Promise.all((entry.blocked_by || []).map(async (b) => `${await scopeLabel(b.scope)} (${(b.source || "").replace("_", " ")})`));
+    const why = await Promise.all((entry.blocked_by || []).map(async (b) => `${await scopeLabel(b.scope)}, by ${(b.source || "").replace("_", " ")}`));
     return h(
       "li",
       { class: `sent ${entry.status}`, "data-kind": "sent" },
@@ -142,7 +142,7 @@ async function activityItem(entry) {
       ` · from ${entry.sender}`,
       entry.campaign_id ? [" · campaign ", h("a", { href: `#/campaigns?campaign=${encodeURIComponent(entry.campaign_id)}` }, entry.campaign_id)] : "",
       entry.reason ? ` · ${entry.reason.replaceAll("_", " ")}` : "",
-      why.length ? ` · blocked by ${why.join(", ")}` : "",
+      why.length ? ` · blocked: ${why.join("; ")}` : "",
       h("blockquote", { class: "sms-body outbound" }, entry.body),
       entry.user_email || entry.detail || entry.error_code
         ? h("div", { class: "who" }, [entry.user_email ? `by ${entry.user_email}` : "", entry.error_code ? `error ${entry.error_code}` : "", entry.detail || ""].filter(Boolean).join(" · "))
@@ -292,7 +292,7 @@ async function inboundPage(main, params, { go }) {
       },
       field("Review", review),
       field("Intent", intent),
-      field("Number", phone, "any format"),
+      field("Number (any format)", phone),
       field("From (day, UTC)", from),
       field("To (day, UTC, included)", to),
       h("button", { type: "submit" }, "Filter"),
@@ -660,6 +660,10 @@ function isoDay(date) {
   return date.toISOString().slice(0, 10);
 }
 
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 const REPORT_TABLES = [
   ["source", "By source", "Source"],
   ["keyword", "By keyword (what the contact texted, or the detector's reading of their words)", "Keyword"],
@@ -742,7 +746,7 @@ async function reportsPage(main, params, { go }) {
   ]);
   out.append(
     h("h3", {}, `Opt-outs per ${unit} by source, ${report.from} to ${report.to}`),
-    h("p", { id: "report-totals" }, `${report.totals.opt_outs} opt-outs, ${report.totals.opt_ins} opt-ins.`),
+    h("p", { id: "report-totals" }, `${plural(report.totals.opt_outs, "opt-out")}, ${plural(report.totals.opt_ins, "opt-in")}.`),
     optOutChart(report.rows, `Opt-outs per ${unit} by source from ${report.from} to ${report.to}`),
     legend(),
     h("div", { class: "row" }, field("CSV of the rows", csvBy), download),
@@ -794,10 +798,10 @@ async function campaignsPage(main, params, { go }) {
     main.append(
       h(
         "section",
-        { class: "card" },
+        { class: "card", id: "recent-campaigns" },
         h("h3", {}, "Campaigns with opt-outs in the last 30 days"),
         recent.rows.length
-          ? h("ul", {}, recent.rows.map((row) => h("li", {}, h("a", { href: `#/campaigns?campaign=${encodeURIComponent(row.key)}` }, row.key), ` · ${row.sent} sent, ${row.opt_outs} opt-outs`)))
+          ? h("ul", {}, recent.rows.map((row) => h("li", {}, h("a", { href: `#/campaigns?campaign=${encodeURIComponent(row.key)}` }, row.key), ` · ${row.sent} sent, ${plural(row.opt_outs, "opt-out")}`)))
           : h("p", {}, "None: give a campaign id above."),
       ),
     );
@@ -827,7 +831,7 @@ async function campaignsPage(main, params, { go }) {
       "section",
       { class: "card", id: "campaign-counts" },
       h("h3", {}, `Campaign ${counts.campaign_id}`),
-      h("p", {}, `${counts.total} texts: ${counts.sent} sent.`),
+      h("p", {}, `${plural(counts.total, "text")}: ${counts.sent} sent.`),
       h("div", { class: "row" }, h("div", {}, h("h4", {}, "Skipped"), h("ul", {}, reasons(counts.skipped))), h("div", {}, h("h4", {}, "Failed"), h("ul", {}, reasons(counts.failed)))),
       h("div", { class: "row" }, download),
       area,

@@ -230,7 +230,7 @@ def test_a_lift_of_a_contacts_own_opt_out_shows_the_refusal(console: Console) ->
     refusal = console.wait("#suppressions-of-number .notice.error")
     assert refusal.text.startswith("Refused: ") and "keyword" in refusal.text
     assert status.text == "Blocked for all messages."
-    console.wait("#activity li", "opt out")
+    console.wait("#activity li", "Opt out")
     # And nothing changed
     assert number(console, STOPPED)["status"] == "blocked"
 
@@ -346,8 +346,9 @@ def test_reports_count_the_stop_in_the_chart_and_the_tables(console: Console) ->
 @pytest.mark.usefixtures("campaign_then_stop")
 def test_campaigns_list_the_skipped_number_and_why(console: Console) -> None:
     # Given a campaign whose second text went to a number that had texted STOP since its first
-    # When the admin opens Campaigns and asks for it
+    # When the admin opens Campaigns (which lists the campaigns with opt-outs lately) and asks for it
     console.open("campaigns")
+    console.wait("#recent-campaigns li", f"{CAMPAIGN} · 1 sent, 1 opt-out")
     console.wait("input[name=campaign]").send_keys(CAMPAIGN + "\n")
 
     # Then its counts, and the number skipped with why: blocked for all messages, by the contact's keyword
@@ -388,14 +389,15 @@ def test_the_number_page_shows_the_texts_sent_the_reply_and_the_change(console: 
     kinds = [item.get_attribute("data-kind") for item in items]
     assert kinds[0] == "sent" and kinds[-1] == "sent" and sorted(kinds[1:3]) == ["change", "reply"], kinds
     skipped, sent = items[0], items[-1]
-    assert "Text not sent (skipped)" in skipped.text and "All messages (all for business) (keyword)" in skipped.text
+    assert "Text not sent (skipped)" in skipped.text
+    assert "blocked: All messages (all for business), by keyword" in skipped.text
     assert skipped.find_element(By.CSS_SELECTOR, ".sms-body").text == "Last day of the autumn sale"
     assert "Text sent" in sent.text and f"campaign {CAMPAIGN}" in sent.text and "by ana@example.com" in sent.text
     assert sent.find_element(By.CSS_SELECTOR, ".sms-body").text == "Autumn sale: 20% off all week"
     reply = console.wait("#activity li[data-kind=reply]")
     assert reply.find_element(By.CSS_SELECTOR, ".sms-body").text == "STOP" and "read as opt out" in reply.text
     change = console.wait("#activity li[data-kind=change]")
-    assert change.text.split("\n")[0].endswith("opt out · all · keyword")
+    assert change.text.split("\n")[0].endswith("Opt out · all · keyword")
     console.screenshot("number")
 
 
