@@ -28,12 +28,12 @@ CAMPAIGN = "autumn-sale"
 #: Each page, and what it shows once its API answered.
 PAGES_AND_WHAT_THEY_SHOW = {
     "inbound": "#inbound-list > *",
-    f"number?phone={quote(STOPPED)}": "#activity",
+    f"number?phone={quote(CUSTOMER)}": "#activity",
     "unsubscribe": "#unsubscribe-form",
     "suppressions": "#suppressions tbody tr",
     "import": "input[name=file]",
     "reports": "#report-tables",
-    "campaigns?campaign=demo": "#campaign-counts",
+    f"campaigns?campaign={CAMPAIGN}": "#skipped tbody tr",
     "groups": "table tbody tr",
     "settings": "#settings-form",
 }
@@ -173,6 +173,13 @@ def test_unsubscribe_on_please_dont_text_me_again_blocks_the_number(console: Con
     assert [(s["scope"], s["source"]) for s in state["suppressions"]] == [("all", "natural_language")]
     history = console.api("GET", f"/numbers/{quote(POLITE, safe='')}/history").json()["events"]
     assert history[0]["notes"] == "asked by phone too"
+    # And SMS received lists the message among those reviewed, no longer among those awaiting review
+    console.open(f"inbound?phone={quote(POLITE)}&needs_review=true")
+    console.wait("#inbound-list p", "No message matches.")
+    assert Select(console.driver.find_element(By.NAME, "review")).first_selected_option.text == "awaiting review"
+    console.open(f"inbound?phone={quote(POLITE)}&review=resolved")
+    card = console.wait("#inbound-list article.sms", "please don't text me again")
+    assert "Reviewed: unsubscribed" in card.text and "(asked by phone too)" in card.text
 
 
 def test_a_new_unsubscribe_for_a_named_event_blocks_only_that_event(console: Console) -> None:
@@ -301,10 +308,9 @@ def test_sms_received_narrows_by_number_intent_and_review(console: Console) -> N
     verdicts = [e.text for e in console.driver.find_elements(By.CSS_SELECTOR, "#inbound-list .detector strong")]
     assert verdicts and set(verdicts) == {"opt out"}, verdicts
     console.screenshot("sms-received")
-    # And the messages reviewed: none of CHATTY's (the detector was sure of both)
+    # And by review: none of CHATTY's was reviewed (the detector was sure of both)
     console.open(f"inbound?phone={quote(CHATTY)}&review=resolved")
     console.wait("#inbound-list p", "No message matches.")
-    assert Select(console.driver.find_element(By.NAME, "review")).first_selected_option.text == "reviewed"
 
 
 @pytest.mark.usefixtures("campaign_then_stop")
