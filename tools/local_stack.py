@@ -328,6 +328,9 @@ def service_environment(
         # Change events go to the embedded bus, and to event endpoints that may be plain http:// on this machine.
         "OPTOUT_EVENT_BUS_NAME": resources.event_bus_name,
         "OPTOUT_ALLOW_LOOPBACK_ENDPOINTS": "true",
+        # The embedded endpoint answers in milliseconds, but a busy machine (a test run on every core) can hold it
+        # for seconds: 2 s, right in AWS, would turn that into 503s here. The timeout test sets its own.
+        "OPTOUT_AWS_READ_TIMEOUT": "10",
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_REGION": resources.region,
