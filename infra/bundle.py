@@ -7,7 +7,9 @@ write the bytecode anywhere. So the zip is rewritten once, here, at build time:
 - what the service never imports is left out: phonenumbers' geocoding, carrier and time zone data and the modules that
   read it (the service parses, validates and formats numbers only: chalicelib/domain/phone.py), type stubs (`*.pyi`),
   the Swagger UI assets of Powertools' event handler (the app serves its own OpenAPI document, no UI), ecdsa's test
-  suite and every ASN.1 module of pyasn1-modules but RFC 5280's (the SNS certificate check reads that one only);
+  suite and every ASN.1 module of pyasn1-modules but RFC 5280's (the SNS certificate check reads that one only),
+  the Powertools utilities the service does not use, pydantic's V1 API, experimental previews and mypy plugin, and
+  the install records of the packages' metadata (DROPPED_PREFIXES and DROPPED_METADATA say why each is safe);
 - every module is compiled to bytecode for the runtime's Python with unchecked-hash invalidation (PEP 552), so the
   zip's fixed timestamps do not matter and nothing is compiled at run time, and shipped *instead of* its source: the
   .pyc at the module's legacy location (`wiring.pyc` beside where `wiring.py` was), which is where Python imports a
@@ -45,7 +47,33 @@ DROPPED_PREFIXES = (
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/",
     # ecdsa's own test suite, shipped inside the package.
     "ecdsa/test_",
+    # Powertools utilities the service does not use. chalicelib imports from Powertools only `Logger`, `metrics`,
+    # `utilities.parameters`, `utilities.batch` and `utilities.data_classes.sqs_event`; none of the modules kept
+    # (Powertools, pydantic or anything else in the bundle) imports these, statically or through `import_module` /
+    # a lazy `__getattr__` (`utilities.parser.models`' lazy map names `parser/models/kafka.py`, not this `kafka`).
+    # `utilities.validation` stays: the event handler's `middlewares.schema_validation` imports it.
+    "aws_lambda_powertools/utilities/auth_alpha/",
+    "aws_lambda_powertools/utilities/circuit_breaker/",
+    "aws_lambda_powertools/utilities/data_masking/",
+    "aws_lambda_powertools/utilities/feature_flags/",
+    "aws_lambda_powertools/utilities/idempotency/",
+    "aws_lambda_powertools/utilities/kafka/",
+    "aws_lambda_powertools/utilities/streaming/",
+    # pydantic's V1 API. pydantic 2 imports it in two places only: `_migration`, when code reads a name that moved
+    # (`pydantic.utils.deep_update` and the like: nothing in the bundle imports `pydantic.utils`), and schema
+    # generation for a type with `__get_validators__` (the V1 hook: no type in the bundle outside `pydantic/v1/`
+    # defines one). Neither `pydantic/__init__`'s `_dynamic_imports` nor Powertools names it.
+    "pydantic/v1/",
+    # Opt-in previews (`pydantic.experimental.pipeline`, ...): imported by nothing in pydantic or the bundle.
+    "pydantic/experimental/",
+    # pydantic's mypy plugin: read by mypy when type checking, imports mypy (not in the bundle).
+    "pydantic/mypy.py",
 )
+#: Files of the installed packages' metadata (`<name>-<version>.dist-info/`) that only pip and auditing tools read:
+#: the list of installed files with their hashes (stale in the bundle anyway: its .py are .pyc here) and
+#: pydantic-core's software bill of materials. METADATA (read by `importlib.metadata.version`), entry points and
+#: licences stay.
+DROPPED_METADATA = ("RECORD", "sboms/")
 #: Packages of which the service imports only some modules (folder -> module names kept): of pyasn1-modules' ASN.1
 #: definitions, the SNS certificate check reads RFC 5280's only.
 KEPT_MODULES = {"pyasn1_modules/": frozenset({"__init__", "rfc5280"})}
@@ -105,6 +133,9 @@ def kept(name: str) -> bool:
 def dropped(name: str) -> bool:
     """Whether a path is one of those the bundle leaves out as never imported."""
     if name.startswith(DROPPED_PREFIXES) or name.endswith(DROPPED_SUFFIXES):
+        return True
+    top, _, inside = name.partition("/")
+    if top.endswith(".dist-info") and inside.startswith(DROPPED_METADATA):
         return True
     return any(
         name.startswith(folder) and PurePosixPath(name).name.split(".", 1)[0] not in modules

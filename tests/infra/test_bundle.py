@@ -239,3 +239,257 @@ print(json.dumps({"results": results, "loaded": sorted(name for name in sys.modu
     assert result["results"] == ["verified", "verified", "refused", "verified", "refused"]
     assert not [name for name in result["loaded"] if name.split(".")[0] in CRYPTOGRAPHY]
     assert result["files"] == [True]  # the libraries come from the bundle
+
+
+#: What the bundle leaves out of Powertools and pydantic (infra/bundle.py says why each is never imported), as import
+#: names.
+DROPPED_PACKAGES = (
+    "aws_lambda_powertools.utilities.auth_alpha",
+    "aws_lambda_powertools.utilities.circuit_breaker",
+    "aws_lambda_powertools.utilities.data_masking",
+    "aws_lambda_powertools.utilities.feature_flags",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.kafka",
+    "aws_lambda_powertools.utilities.streaming",
+    "pydantic.v1",
+    "pydantic.experimental",
+    "pydantic.mypy",
+)
+
+
+def run_from_bundle(task_root: Path, runtime: Path, code: str, given: object = None, extra_path: Path | None = None):
+    """Run `code` as Lambda runs the bundle (task root first on sys.path, then what the runtime provides, no
+    site-packages; `extra_path` after them) with `given` as JSON on stdin; returns the JSON of its last line."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "POWERTOOLS"))}
+    env.update(
+        PYTHONPATH=os.pathsep.join(str(p) for p in (bundle.runtime_site(runtime), extra_path) if p is not None),
+        PYTHONDONTWRITEBYTECODE="1",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=task_root,
+        env=env,
+        input=json.dumps(given),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_deployed_zip_leaves_out_the_powertools_utilities_and_pydantic_parts_nothing_imports(
+    deployed: zipfile.ZipFile, task_root: Path, tmp_path: Path
+) -> None:
+    """Not in the zip, not importable from it; what stays beside them (the Powertools utilities the service uses,
+    pydantic's deprecated V1-style methods, the packages' METADATA) still is."""
+    names = deployed.namelist()
+    for package in DROPPED_PACKAGES:
+        path = package.replace(".", "/")
+        assert not [name for name in names if name == f"{path}.pyc" or name.startswith(f"{path}/")], package
+    assert not [name for name in names if name.endswith(".dist-info/RECORD") or ".dist-info/sboms/" in name]
+    assert any(name.startswith("pydantic-") and name.endswith(".dist-info/METADATA") for name in names)
+    code = """
+import importlib.metadata, importlib.util, json, os, sys
+sys.path.insert(0, os.getcwd())
+dropped = json.loads(sys.stdin.read())
+print(json.dumps({
+    "found": [name for name in dropped if importlib.util.find_spec(name) is not None],
+    "kept": [name for name in ("aws_lambda_powertools.utilities.parameters", "aws_lambda_powertools.utilities.batch",
+                               "aws_lambda_powertools.utilities.validation", "pydantic.deprecated")
+             if importlib.util.find_spec(name) is None],
+    "version": importlib.metadata.version("pydantic"),
+}))
+"""
+    result = run_from_bundle(task_root, tmp_path / "runtime", code, list(DROPPED_PACKAGES))
+    assert result["found"] == []
+    assert result["kept"] == []
+    assert result["version"] == importlib.metadata.version("pydantic")
+
+
+def test_every_module_the_deployed_zip_ships_imports_from_it_alone(task_root: Path, tmp_path: Path) -> None:
+    """Every module of every package in the zip (Powertools and pydantic whole, as they ship once trimmed) imports
+    with what the bundle and the runtime provide: a module left out that a kept one imports fails here. The one
+    allowance: a module that needs an optional dependency requirements.txt does not install (Powertools' JSON Schema
+    validation needs fastjsonschema) fails as it did before anything was left out, naming that dependency."""
+    code = """
+import importlib, json, os, pkgutil, sys
+sys.path.insert(0, os.getcwd())
+root = os.getcwd()
+tops = sorted(entry.name for entry in os.scandir(root) if os.path.isfile(os.path.join(entry.path, "__init__.pyc")))
+tops += sorted(entry.name[:-4] for entry in os.scandir(root) if entry.name.endswith(".pyc"))
+shipped = set(tops) | {entry.name.split(".")[0] for entry in os.scandir(os.environ["PYTHONPATH"])}
+imported, failed = [], {}
+for top in tops:
+    module = importlib.import_module(top)
+    names = [top] + [info.name for info in pkgutil.walk_packages(getattr(module, "__path__", []), top + ".",
+                                                                  onerror=lambda name: failed.setdefault(name, "walk"))]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            failed[name] = error.name if error.name.split(".")[0] not in shipped else f"missing {error.name}"
+        else:
+            imported.append(name)
+print(json.dumps({"tops": tops, "imported": imported, "failed": failed}))
+"""
+    result = run_from_bundle(task_root, tmp_path / "runtime", code)
+    assert {"aws_lambda_powertools", "pydantic", "pydantic_core", "chalicelib", "app", "phonenumbers"} <= set(
+        result["tops"]
+    )
+    imported = set(result["imported"])
+    assert {
+        "aws_lambda_powertools.utilities.batch",
+        "aws_lambda_powertools.utilities.parameters.ssm",
+        "aws_lambda_powertools.utilities.data_classes.sqs_event",
+        "aws_lambda_powertools.metrics",
+        "aws_lambda_powertools.event_handler.openapi.compat",
+        "pydantic.json_schema",
+        "pydantic.deprecated.copy_internals",
+        "chalicelib.wiring",
+    } <= imported
+    assert len(imported) > 900
+    # Only modules needing a dependency the bundle does not ship (named): none misses a module of a kept package.
+    assert result["failed"] == {
+        "aws_lambda_powertools.utilities.validation": "fastjsonschema",
+        "aws_lambda_powertools.event_handler.middlewares.schema_validation": "fastjsonschema",
+    }
+
+
+#: The account, contact and numbers of the scenario the deployed zip serves.
+OPERATOR = "operator-secret-token"
+CONTACT = "+14255550182"
+SENDER = "+14155550100"
+OTHER_CONTACT = "+14155550300"
+
+
+def lambda_events() -> dict[str, object]:
+    """The events API Gateway and SQS give the functions: an account set up with Telnyx's key, a STOP signed by
+    Telnyx (and a forged one), and a send batch to the contact who stopped and to another."""
+    from chalice.local import LambdaEventConverter, RouteMatcher
+
+    import app as application
+    from tests.fakes import FixedClock
+    from tests.telnyx_api_server import WebhookSigner
+
+    signer = WebhookSigner()
+    to_event = LambdaEventConverter(RouteMatcher(list(application.app.routes))).create_lambda_event
+    account = {
+        "name": "Acme",
+        "sms_provider": "local",
+        "carriers": {"telnyx": {"public_key": signer.public_key, "api_key": "telnyx-api-key"}},
+    }
+    put = to_event(
+        "PUT",
+        "/v1/accounts/acme",
+        {"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"},
+        json.dumps(account),
+    )
+    document = json.loads((Path(__file__).parents[1] / "events" / "telnyx" / "inbound_stop.json").read_text())
+    body = json.dumps(document, separators=(",", ":"))
+    at = FixedClock().now()
+    stop = to_event(
+        "POST", "/webhooks/telnyx/acme", {**signer.headers(body.encode(), at), "Content-Type": "application/json"}, body
+    )
+    forged_body = body.replace('"STOP"', '"START"')
+    forged = to_event(
+        "POST",
+        "/webhooks/telnyx/acme",
+        {**signer.headers(body.encode(), at), "Content-Type": "application/json"},
+        forged_body,
+    )
+    requests = [
+        {
+            "request_id": f"dinner:{to}",
+            "account_id": "acme",
+            "to": to,
+            "sender": SENDER,
+            "body": "Your table is ready",
+            "campaign_id": "dinner",
+            "user_email": "ana@example.com",
+        }
+        for to in (CONTACT, OTHER_CONTACT)
+    ]
+    batch = {
+        "Records": [
+            {
+                "messageId": f"message-{i}",
+                "receiptHandle": f"receipt-{i}",
+                "body": json.dumps(request),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:optout-send",
+                "awsRegion": "us-east-1",
+            }
+            for i, request in enumerate(requests)
+        ]
+    }
+    return {"put": put, "stop": stop, "forged": forged, "batch": batch}
+
+
+def test_the_deployed_zip_alone_serves_a_signed_webhook_and_a_send_batch(task_root: Path, tmp_path: Path) -> None:
+    """The API function and the send function, invoked as Lambda invokes them, with nothing but the bundle and the
+    runtime (the stores are the in-memory fakes the unit tests use, beside it): a STOP Telnyx signed suppresses the
+    contact, a forged one changes nothing, and the send batch skips that contact and texts the other, through
+    Powertools' batch processing and the pydantic models as the bundle ships them."""
+    fakes = tmp_path / "fakes"
+    (fakes / "tests").mkdir(parents=True)
+    here = Path(__file__).parents[1]
+    (fakes / "tests" / "__init__.py").write_text("")
+    for name in ("fakes.py", "containers.py"):
+        (fakes / "tests" / name).write_text((here / name).read_text())
+    code = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from chalicelib.settings import Settings
+from tests.containers import fake_container
+from tests.fakes import RecordingSmsProvider
+import app
+given = json.loads(sys.stdin.read())
+provider = RecordingSmsProvider()
+parts = fake_container(Settings(operator_token=given["operator"], public_base_url="https://sms.example.com/api"),
+                       provider=provider)
+class Context:
+    function_name = "sms-optout-dev"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sms-optout-dev"
+    aws_request_id = "request-1"
+    def get_remaining_time_in_millis(self):
+        return 60_000
+put = app.app(given["put"], Context())
+forged = app.app(given["forged"], Context())
+after_forged = parts.stores.numbers.load("acme", given["contact"])[0].suppressions
+stop = app.app(given["stop"], Context())
+state, _ = parts.stores.numbers.load("acme", given["contact"])
+sent = app.handle_send_queue(given["batch"], Context())
+root, runtime = os.getcwd(), os.environ["PYTHONPATH"].split(os.pathsep)[0]
+print(json.dumps({
+    "statuses": [put["statusCode"], forged["statusCode"], stop["statusCode"]],
+    "suppressed_after_forged": sorted(after_forged),
+    "suppressed": sorted(state.suppressions),
+    "batch": sent,
+    "texted": [message.to for _, message in provider.sent],
+    "counts": parts.stores.outbound.campaign_counts("acme", "dinner"),
+    "batch_from_bundle": sys.modules["aws_lambda_powertools.utilities.batch"].__file__.startswith(root),
+    "outside": sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)
+                       and "site-packages" in m.__file__}),
+}))
+"""
+    result = run_from_bundle(
+        task_root,
+        tmp_path / "runtime",
+        code,
+        {**lambda_events(), "operator": OPERATOR, "contact": CONTACT},
+        extra_path=fakes,
+    )
+    assert result["statuses"] == [201, 403, 200]  # the account created, the forged STOP refused, the signed one taken
+    assert result["suppressed_after_forged"] == []
+    assert result["suppressed"] == ["all"]
+    assert result["batch"] == {"batchItemFailures": []}
+    assert result["texted"] == [OTHER_CONTACT]
+    assert result["counts"] == {"sent": 1, "skipped:suppressed": 1}
+    assert result["batch_from_bundle"] is True
+    assert result["outside"] == []
