@@ -325,7 +325,10 @@ class SendsIn(Frozen):
 
 
 class SendRequestIn(SendRequest):
-    """A send request as the API takes it: a SendRequest whose email addresses are addresses."""
+    """A send request as the API takes it: a SendRequest whose email addresses are addresses, and which confirms
+    nothing (the confirmation of an opt-out, the one text that may reach a suppressed number, is the service's own)."""
+
+    confirms_event: None = Field(default=None, description="not taken: set only on the service's own confirmations")
 
     @field_validator("user_email", "contact_email")
     @classmethod

@@ -461,11 +461,9 @@ class SendRequest(Frozen):
     @field_validator("to")
     @classmethod
     def _recipient(cls, raw: str, info: ValidationInfo) -> str:
+        # Always normalised, off the queue too: producers may put requests on it directly, and an E.164-shaped
+        # `to` may still be another spelling of a suppressed number (`+49015112345678` is `+4915112345678`).
         context = info.context or {}
-        if context.get("queued") and E164_PATTERN.match(raw):
-            # Taken off the send queue, whose requests were normalised when they were accepted (the API's
-            # `POST .../sends`, the service's own replies): an E.164 `to` is as it was checked then.
-            return raw
         return to_e164(raw, context.get("region", "US"))
 
     @field_validator("sender")

@@ -14,6 +14,12 @@ from chalicelib.domain.models import Action, EventRecord, SendRequest
 _MAX_REQUEST_ID = 128
 
 
+def confirmation_id(event_id: str) -> str:
+    """The request id of the confirmation of an opt-out event: the only request the send path lets reach the number
+    it suppressed, and only once (a request id is sent once)."""
+    return _request_id("confirm", event_id)
+
+
 def _request_id(kind: str, event_id: str) -> str:
     """`<kind>:<event id>`, or for an event id too long for that, `<kind>:sha256:<its hash>` (never a cut-off id
     that two events could share)."""
@@ -27,7 +33,7 @@ def confirmation(record: EventRecord, sender: str, body: str, provider: str | No
     """The confirmation text of an opt-out: the one text that may reach a suppressed number (DESIGN rule 9)."""
     event = record.event
     return SendRequest(
-        request_id=_request_id("confirm", event.event_id),
+        request_id=confirmation_id(event.event_id),
         account_id=event.account_id,
         to=event.phone,
         sender=sender,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from chalicelib.domain import services
+from chalicelib.domain import replies, services
 from chalicelib.domain.models import (
     Account,
     Action,
@@ -126,8 +126,12 @@ def send(
 
 
 def _confirms_an_opt_out(deps: SendDeps, request: SendRequest) -> bool:
-    """A confirmation may reach a suppressed number only for that number's own, stored opt-out."""
+    """A confirmation may reach a suppressed number only for that number's own, stored opt-out, and only as the
+    request the service made for it (its id comes from the event's, so one text per opt-out): a producer naming an
+    opt-out in `confirms_event` of its own request gets its text skipped, not sent past the suppression."""
     assert request.confirms_event is not None
+    if request.request_id != replies.confirmation_id(request.confirms_event):
+        return False
     record = deps.stores.history.get_event(request.account_id, request.to, request.confirms_event)
     return record is not None and record.event.action is Action.OPT_OUT and record.outcome == "applied"
 

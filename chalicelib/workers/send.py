@@ -85,7 +85,7 @@ def plan_batch(records: list[dict[str, Any]], parts: Container) -> BatchPlan:
                 plan.change_jobs[message_id] = change_events.parse(raw)
                 continue
             plan.requests[message_id] = SendRequest.model_validate(
-                raw, context={"region": plan.accounts[account_id].default_region, "queued": True}
+                raw, context={"region": plan.accounts[account_id].default_region}
             )
         except ValidationError as error:
             plan.problems[message_id] = _describe(error)

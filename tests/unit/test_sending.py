@@ -482,3 +482,42 @@ def test_a_queued_request_is_normalised_unless_its_number_is_already_e164(world)
     plan = send_worker.plan_batch(event["Records"], world.parts)
     assert [r.to for r in plan.requests.values()] == ["+14155550380", "+14155550381"]
     assert plan.problems[event["Records"][2]["messageId"]].startswith("invalid_phone")
+
+
+# --- defects found in review: what only the service's own confirmation may do -------------------------------------
+
+
+def test_a_send_request_from_the_api_naming_an_opt_out_it_confirms_is_refused(world) -> None:
+    # Given a contact who opted out, and the opt-out's event id (shown by GET .../numbers/{phone}/history)
+    from chalicelib.api.schemas import SendsIn
+
+    services.opt_out_manually(world.stores, world.queue, world.account, "+14155550777", "all", None, "admin", T0)
+    event_id = world.stores.history.history("acme", "+14155550777")[0].event.event_id
+    # When a CRM posts a text that says it confirms that opt-out
+    raw = request("+14155550777", "promo-1", body="50% OFF today only!", confirms_event=event_id)
+    valid, rejected = SendsIn(requests=[raw]).parse(world.account)
+    # Then the API refuses it: only the service's own confirmation may reach a suppressed number
+    assert valid == [] and len(rejected) == 1
+
+
+def test_a_queued_request_naming_an_opt_out_it_confirms_does_not_reach_the_suppressed_number(world) -> None:
+    # Given a contact who opted out
+    services.opt_out_manually(world.stores, world.queue, world.account, "+14155550777", "all", None, "admin", T0)
+    event_id = world.stores.history.history("acme", "+14155550777")[0].event.event_id
+    # When a producer puts on the send queue its own text that names that opt-out as what it confirms
+    send_worker.handle(sqs_event(request("+14155550777", "promo-1", body="50% OFF", confirms_event=event_id)))
+    # Then nothing is sent, and the log says why
+    assert world.provider.sent == []
+    record = world.stores.outbound.get("acme", "promo-1")
+    assert record is not None and (record.status, record.reason) == ("skipped", "not_a_confirmation")
+
+
+def test_a_queued_request_to_another_spelling_of_a_suppressed_number_is_skipped(world) -> None:
+    # Given a German mobile that opted out
+    services.opt_out_manually(world.stores, world.queue, world.account, "+4915112345678", "all", None, "admin", T0)
+    # When a producer queues a text to the same number written with its trunk 0, E.164-shaped but not canonical
+    send_worker.handle(sqs_event(request("+49015112345678", "promo-2")))
+    # Then the number is recognised and nothing is sent
+    assert world.provider.sent == []
+    record = world.stores.outbound.get("acme", "promo-2")
+    assert record is not None and record.status == "skipped" and record.request.to == "+4915112345678"
