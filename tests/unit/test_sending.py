@@ -476,8 +476,8 @@ def test_a_duplicate_that_read_the_number_suppressed_before_an_opt_in_is_sent_at
     assert world.outbound.campaign_counts("acme", "dinner") == {}  # the worker counts only what it recorded
 
 
-def test_a_queued_request_is_normalised_unless_its_number_is_already_e164(world) -> None:
-    # An E.164 number off the queue was checked when the request was accepted; anything else is read again
+def test_a_queued_request_is_normalised_again(world) -> None:
+    # A number off the queue is read again, E.164 or not: producers may queue requests directly
     event = sqs_event(request("(415) 555-0380"), request("+14155550381"), request("415 555"))
     plan = send_worker.plan_batch(event["Records"], world.parts)
     assert [r.to for r in plan.requests.values()] == ["+14155550380", "+14155550381"]
