@@ -37,6 +37,13 @@ from chalicelib.domain.ports import SendQueue, SmsProvider, Stores
 MAX_CLAIM_ATTEMPTS = 5
 #: Seconds a claim is remembered on its number; an older one is forgotten by the next claim of that number.
 CLAIM_MEMORY_SECONDS = 24 * 3600
+#: Claims a number keeps at most (the newest): each is an attribute of the number's state item, which every claim and
+#: every opt-out writes whole; a number texted thousands of times a day would otherwise outgrow the item (400 KB) and
+#: the opt-out itself could not be stored. A request evicted early is still sent once: its outcome, read with the batch,
+#: answers a later delivery.
+MAX_CLAIMS_KEPT = 20
+#: Claims one claim forgets at most: DynamoDB refuses an update expression over 4 KB.
+MAX_FORGOTTEN_PER_CLAIM = 100
 
 
 class RetryLater(Exception):
@@ -98,7 +105,7 @@ def send(
         return Handled(record, True) if deps.stores.outbound.finish(record) else _existing(deps, request)
     for _ in range(MAX_CLAIM_ATTEMPTS):
         if request.request_id in state.recent_sends:
-            return _existing(deps, request)  # another delivery claimed it
+            return _existing(deps, request, last_attempt)  # another delivery claimed it
         blocking = [] if confirmation else state.blocking(request.sender, request.groups)
         if blocking:
             record = OutboundRecord(
@@ -114,9 +121,7 @@ def send(
         # The gate's last step, just before the provider: the recipient must still be as the batch read it,
         # and the request not claimed by another delivery.
         now = deps.now()
-        oldest = now.timestamp() - CLAIM_MEMORY_SECONDS
-        forget = [request_id for request_id, at in state.recent_sends.items() if at < oldest]
-        if deps.stores.numbers.claim_recipient(request, state.version, now, forget=forget):
+        if deps.stores.numbers.claim_recipient(request, state.version, now, forget=_forgotten(state, now)):
             return _send_claimed(deps, account, request, last_attempt)
         # An event changed the recipient since the batch read, or another delivery claimed the request: read
         # again, decide again.
@@ -136,16 +141,33 @@ def _confirms_an_opt_out(deps: SendDeps, request: SendRequest) -> bool:
     return record is not None and record.event.action is Action.OPT_OUT and record.outcome == "applied"
 
 
-def _existing(deps: SendDeps, request: SendRequest) -> Handled:
+def _forgotten(state: NumberState, now: datetime) -> list[str]:
+    """The claims a new claim of the number drops: those over a day old, and the oldest beyond the newest
+    `MAX_CLAIMS_KEPT - 1` (the new one makes it `MAX_CLAIMS_KEPT`), at most `MAX_FORGOTTEN_PER_CLAIM` at once."""
+    oldest = now.timestamp() - CLAIM_MEMORY_SECONDS
+    by_age = sorted(state.recent_sends.items(), key=lambda claim: claim[1])
+    beyond = max(0, len(by_age) - (MAX_CLAIMS_KEPT - 1))
+    forget = [request_id for index, (request_id, at) in enumerate(by_age) if at < oldest or index < beyond]
+    return forget[:MAX_FORGOTTEN_PER_CLAIM]
+
+
+def _existing(deps: SendDeps, request: SendRequest, last_attempt: bool = False) -> Handled:
     """This request was delivered again: it was handled once, and that is what counts.
 
     RetryLater while its outcome is not recorded yet (another delivery is sending it, or was stopped
-    before it recorded it): this delivery comes back later and finds the outcome then.
+    before it recorded it): this delivery comes back later and finds the outcome then. On the queue's last
+    attempt, a claimed request with no outcome is recorded `failed` (`outcome_unknown`: it reached the provider or
+    not, the delivery that claimed it stopped before saying), so it is counted and shown, not dropped.
     """
     existing = deps.stores.outbound.get(request.account_id, request.request_id)
-    if existing is None or existing.status == "retrying":
-        raise RetryLater(f"{request.request_id} is being sent by another delivery")
-    return Handled(existing, first_time=False)
+    if existing is not None and existing.status != "retrying":
+        return Handled(existing, first_time=False)
+    if last_attempt:
+        record = OutboundRecord(request=request, status="failed", reason="outcome_unknown", updated_at=deps.now())
+        if deps.stores.outbound.finish(record):
+            return Handled(record, first_time=True)
+        return _existing(deps, request)
+    raise RetryLater(f"{request.request_id} is being sent by another delivery")
 
 
 def _retrying(

@@ -392,7 +392,7 @@ def test_a_duplicate_after_the_first_was_sent_and_another_text_went_to_the_numbe
     assert world.outbound.campaign_counts("acme", "dinner") == {"sent": 3}
 
 
-def test_a_delivery_stopped_after_its_claim_is_not_sent_again_by_a_redelivery(world) -> None:
+def test_a_delivery_stopped_after_its_claim_is_not_sent_again_and_is_recorded_on_the_last_attempt(world) -> None:
     # Given a delivery that claimed its recipient and stopped before it recorded anything (the function died
     # during the provider call: here the provider raises)
     phone = "+14155550630"
@@ -405,13 +405,18 @@ def test_a_delivery_stopped_after_its_claim_is_not_sent_again_by_a_redelivery(wo
     world.provider.send = dies
     assert len(send_worker.handle(sqs_event(body))["batchItemFailures"]) == 1
     del world.provider.send
-    # When SQS delivers it again, then it is not sent again: it goes back to the queue, to dead-letter in the end
-    for receives in range(2, world.parts.settings.send_max_receives + 1):
+    # When SQS delivers it again, then it is not sent again: it goes back to the queue
+    last = world.parts.settings.send_max_receives
+    for receives in range(2, last):
         response = send_worker.handle(sqs_event(body, receive_count=receives))
         assert len(response["batchItemFailures"]) == 1
+        assert world.outbound.get("acme", "r-630") is None
+    # and on the last attempt it is recorded as failed, its outcome unknown, and counted: nothing silently dropped
+    assert send_worker.handle(sqs_event(body, receive_count=last))["batchItemFailures"] == []
     assert sent_to(world) == [phone]
-    assert world.outbound.get("acme", "r-630") is None
-    assert world.outbound.campaign_counts("acme", "dinner") == {}
+    record = world.outbound.get("acme", "r-630")
+    assert record is not None and (record.status, record.reason) == ("failed", "outcome_unknown")
+    assert world.outbound.campaign_counts("acme", "dinner") == {"failed:outcome_unknown": 1}
 
 
 def test_a_request_given_back_by_the_provider_forgets_its_claim_and_is_sent_on_redelivery(world) -> None:
@@ -521,3 +526,62 @@ def test_a_queued_request_to_another_spelling_of_a_suppressed_number_is_skipped(
     assert world.provider.sent == []
     record = world.stores.outbound.get("acme", "promo-2")
     assert record is not None and record.status == "skipped" and record.request.to == "+4915112345678"
+
+
+# --- defects found in review: claims on a busy number, and a claim whose outcome was never stored -------------------
+
+
+def test_a_number_texted_all_day_keeps_at_most_twenty_claims_and_a_claim_forgets_at_most_a_hundred(world) -> None:
+    # Given a number texted 30 times, one batch after another (an alerts handset, say)
+    for n in range(30):
+        send_worker.handle(sqs_event(request("+14155550889", f"alert-{n}")))
+    assert len(world.provider.sent) == 30
+    # Then its state item keeps only the newest claims, so it cannot outgrow DynamoDB's item size (a batch's own
+    # texts to one number are claimed on the state the batch read: at most a batch's worth more)
+    state, _ = world.stores.numbers.load("acme", "+14155550889")
+    assert len(state.recent_sends) == sending.MAX_CLAIMS_KEPT
+    assert "alert-29" in state.recent_sends and "alert-0" not in state.recent_sends
+    # And a claim after 600 claims of a day ago forgets 100 of them at once (DynamoDB's 4 KB expression limit)
+    stale = state.model_copy(update={"recent_sends": {f"old-{n}": int(T0.timestamp()) - 90_000 for n in range(600)}})
+    assert len(sending._forgotten(stale, T0)) == sending.MAX_FORGOTTEN_PER_CLAIM
+
+
+def test_the_claim_update_forgetting_the_most_claims_stays_within_dynamodbs_4_kb_expression_limit() -> None:
+    from chalicelib.adapters.dynamodb.numbers import DynamoDBNumberStore
+    from chalicelib.domain.models import SendRequest
+
+    class Capture:
+        def update_item(self, **kwargs):
+            self.kwargs = kwargs
+            return {}
+
+    client = Capture()
+    text = SendRequest(request_id="next", account_id="acme", to="+14155550889", sender=SENDER, body="hi")
+    forget = [f"{n:03d}" + "x" * 125 for n in range(sending.MAX_FORGOTTEN_PER_CLAIM)]
+    DynamoDBNumberStore(client, "t").claim_recipient(text, 3, T0, forget=forget)
+    assert len(client.kwargs["UpdateExpression"].encode()) <= 4096
+
+
+def test_a_text_whose_outcome_could_not_be_stored_is_recorded_and_counted_on_the_last_attempt(world) -> None:
+    # Given a text whose outcome write failed once after the provider took it
+    from chalicelib.domain.errors import StoreUnavailable
+
+    body = request("+14155550991", request_id="dinner:+14155550991")
+    finish, calls = world.outbound.finish, []
+
+    def throttled_once(record):
+        calls.append(record)
+        if len(calls) == 1:
+            raise StoreUnavailable("throttled")
+        return finish(record)
+
+    world.outbound.finish = throttled_once
+    assert len(send_worker.handle(sqs_event(body, receive_count=1))["batchItemFailures"]) == 1
+    # When SQS delivers it again, up to its last attempt
+    for receives in range(2, 6):
+        send_worker.handle(sqs_event(body, receive_count=receives))
+    # Then it was sent once, and on the last attempt it is in the log and the campaign's counts, as unknown
+    assert len(world.provider.sent) == 1
+    record = world.outbound.get("acme", "dinner:+14155550991")
+    assert record is not None and (record.status, record.reason) == ("failed", "outcome_unknown")
+    assert world.outbound.campaign_counts("acme", "dinner") == {"failed:outcome_unknown": 1}
