@@ -82,7 +82,7 @@ _COMPILED = {name: re.compile(pattern) for name, pattern in PATH_PATTERNS.items(
 
 def path_value(name: str, value: str) -> str:
     """A decoded path parameter, when it fits its pattern; InvalidRequest (400) otherwise."""
-    if not _COMPILED[name].match(value):
+    if not _COMPILED[name].fullmatch(value):
         refusal = InvalidPhone if name == "phone" else InvalidRequest
         raise refusal(f"{name} is not valid: {PATH_DESCRIPTIONS[name]}", field=name)
     return value
@@ -149,7 +149,7 @@ def _moment(raw: str | None) -> str | None:
     """A day or a moment with an offset, as written; ValueError when it is neither (or no such day)."""
     if raw is None:
         return None
-    if not _MOMENT.match(raw):
+    if not _MOMENT.fullmatch(raw):
         raise ValueError("must be a day (2026-11-22) or a time with its offset (2026-11-22T10:00:00Z)")
     try:
         # Both ends in UTC: a day or an offset at the calendar's edge has none.
