@@ -676,36 +676,16 @@ class ReplyEntry(Frozen):
         )
 
 
-class ChangeEntry(Frozen):
-    """An event of the number's history: what, scope, source, who, why, and what it changed."""
+class ChangeEntry(HistoryEvent):
+    """An event of the number's history, as `.../history` shows it, placed on the timeline by when it was received."""
 
     at: datetime = Field(description="when it was received")
     kind: Literal["change"] = "change"
-    event_id: str
-    action: Action
-    scopes: tuple[str, ...]
-    source: Source | None
-    occurred_at: datetime
-    actor: str
-    notes: str | None
-    outcome: Outcome
-    changes: list[Change]
 
     @classmethod
     def of(cls, record: EventRecord) -> ChangeEntry:
-        event = record.event
-        return cls(
-            at=event.received_at,
-            event_id=event.event_id,
-            action=event.action,
-            scopes=event.scopes,
-            source=event.source,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            notes=event.notes,
-            outcome=record.outcome,
-            changes=list(record.changes),
-        )
+        view = HistoryEvent.of(record)
+        return cls(at=view.received_at, **dict(view))
 
 
 class ActivityPage(Frozen):
