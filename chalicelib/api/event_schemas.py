@@ -30,7 +30,7 @@ _ENDPOINT_ID = re.compile(ENDPOINT_ID_PATTERN)
 
 def endpoint_id_value(value: str) -> str:
     """A decoded `{endpoint_id}`, when it fits its pattern; InvalidRequest (400) otherwise."""
-    if not _ENDPOINT_ID.match(value):
+    if not _ENDPOINT_ID.fullmatch(value):
         raise InvalidRequest(f"endpoint_id is not valid: {PATH_DESCRIPTIONS['endpoint_id']}", field="endpoint_id")
     return value
 

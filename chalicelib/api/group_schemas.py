@@ -22,7 +22,7 @@ _GROUP_ID = re.compile(GROUP_ID_PATTERN.pattern)
 
 def group_id_value(value: str) -> str:
     """A decoded `{group_id}`, when it fits its pattern; InvalidRequest (400) otherwise."""
-    if not _GROUP_ID.match(value):
+    if not _GROUP_ID.fullmatch(value):
         raise InvalidRequest(f"group_id is not valid: {PATH_DESCRIPTIONS['group_id']}", field="group_id")
     return value
 

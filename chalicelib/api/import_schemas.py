@@ -33,7 +33,7 @@ _IMPORT_ID = re.compile(IMPORT_ID_PATTERN)
 
 def import_id_value(value: str) -> str:
     """A decoded `{import_id}`, when it fits its pattern; InvalidRequest (400) otherwise."""
-    if not _IMPORT_ID.match(value):
+    if not _IMPORT_ID.fullmatch(value):
         raise InvalidRequest(f"import_id is not valid: {IMPORT_ID_DESCRIPTION}", field="import_id")
     return value
 

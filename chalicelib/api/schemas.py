@@ -82,7 +82,7 @@ _COMPILED = {name: re.compile(pattern) for name, pattern in PATH_PATTERNS.items(
 
 def path_value(name: str, value: str) -> str:
     """A decoded path parameter, when it fits its pattern; InvalidRequest (400) otherwise."""
-    if not _COMPILED[name].match(value):
+    if not _COMPILED[name].fullmatch(value):
         refusal = InvalidPhone if name == "phone" else InvalidRequest
         raise refusal(f"{name} is not valid: {PATH_DESCRIPTIONS[name]}", field=name)
     return value
@@ -149,7 +149,7 @@ def _moment(raw: str | None) -> str | None:
     """A day or a moment with an offset, as written; ValueError when it is neither (or no such day)."""
     if raw is None:
         return None
-    if not _MOMENT.match(raw):
+    if not _MOMENT.fullmatch(raw):
         raise ValueError("must be a day (2026-11-22) or a time with its offset (2026-11-22T10:00:00Z)")
     try:
         # Both ends in UTC: a day or an offset at the calendar's edge has none.
@@ -679,36 +679,16 @@ class ReplyEntry(Frozen):
         )
 
 
-class ChangeEntry(Frozen):
-    """An event of the number's history: what, scope, source, who, why, and what it changed."""
+class ChangeEntry(HistoryEvent):
+    """An event of the number's history, as `.../history` shows it, placed on the timeline by when it was received."""
 
     at: datetime = Field(description="when it was received")
     kind: Literal["change"] = "change"
-    event_id: str
-    action: Action
-    scopes: tuple[str, ...]
-    source: Source | None
-    occurred_at: datetime
-    actor: str
-    notes: str | None
-    outcome: Outcome
-    changes: list[Change]
 
     @classmethod
     def of(cls, record: EventRecord) -> ChangeEntry:
-        event = record.event
-        return cls(
-            at=event.received_at,
-            event_id=event.event_id,
-            action=event.action,
-            scopes=event.scopes,
-            source=event.source,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            notes=event.notes,
-            outcome=record.outcome,
-            changes=list(record.changes),
-        )
+        view = HistoryEvent.of(record)
+        return cls(at=view.received_at, **dict(view))
 
 
 class ActivityPage(Frozen):

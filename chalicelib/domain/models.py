@@ -52,9 +52,9 @@ def validate_scope(scope: str) -> str:
     if scope == "all":
         return scope
     kind, _, value = scope.partition(":")
-    if kind == "sender" and E164_PATTERN.match(value):
+    if kind == "sender" and E164_PATTERN.fullmatch(value):
         return scope
-    if kind == "group" and GROUP_ID_PATTERN.match(value):
+    if kind == "group" and GROUP_ID_PATTERN.fullmatch(value):
         return scope
     raise ValueError("scope must be 'all', 'sender:<E.164 number>' or 'group:<id>'")
 
@@ -259,7 +259,7 @@ class Replies(Frozen):
         if len(languages) > MAX_REPLY_LANGUAGES:
             raise ValueError(f"at most {MAX_REPLY_LANGUAGES} languages")
         for code in languages:
-            if not LANGUAGE_CODE_PATTERN.match(code):
+            if not LANGUAGE_CODE_PATTERN.fullmatch(code):
                 raise ValueError(f"{code[:10]!r} is not a language code: two lower-case letters (ISO 639-1), e.g. es")
             if code == "en":
                 raise ValueError("English texts are the top-level fields opt_out, opt_in, opt_in_blocked and help")
@@ -469,7 +469,7 @@ class SendRequest(Frozen):
     @field_validator("sender")
     @classmethod
     def _sender(cls, raw: str) -> str:
-        if not E164_PATTERN.match(raw):
+        if not E164_PATTERN.fullmatch(raw):
             raise ValueError("sender must be an E.164 number such as +14155550100")
         return raw
 
@@ -477,7 +477,7 @@ class SendRequest(Frozen):
     @classmethod
     def _groups(cls, groups: tuple[str, ...]) -> tuple[str, ...]:
         for group in groups:
-            if not GROUP_ID_PATTERN.match(group):
+            if not GROUP_ID_PATTERN.fullmatch(group):
                 raise ValueError(f"group {group!r} is not a valid group id")
         return groups
 

@@ -305,6 +305,19 @@ def test_a_numbers_activity_is_its_texts_replies_and_changes_newest_first(client
     assert all(entry["at"] for entry in activity["activity"])
 
 
+def test_a_change_in_the_activity_is_the_history_event_as_history_shows_it(client, token) -> None:
+    # Given the contact's STOP
+    assert signed_sms(client, "Stop please", "SM1").status_code == 200
+    number = f"/v1/accounts/acme/numbers/{quote(CONTACT)}"
+    # When its history and its activity are read
+    (event,) = _get(client, token, f"{number}/history")["events"]
+    (change,) = [entry for entry in _get(client, token, f"{number}/activity")["activity"] if entry["kind"] == "change"]
+    # Then the activity's change entry is that event, its message, keyword and sender with it, placed when received
+    assert (event["message"], event["keyword"], event["sender"]) == ("Stop please", "STOP", OUR_NUMBER)
+    assert {key: value for key, value in change.items() if key not in ("at", "kind")} == event
+    assert change["at"] == event["received_at"]
+
+
 def test_a_numbers_activity_pages_and_refuses_another_numbers_cursor(client, deps, token) -> None:
     for n in range(3):
         assert signed_sms(client, f"message {n}", f"SM{n}").status_code == 200

@@ -126,7 +126,7 @@ def check_signed(
     if not params.get("sig"):
         raise InvalidSignature("the request has no sig: signed webhooks are not enabled on the Vonage account")
     timestamp = params.get("timestamp", "")
-    if not _TIMESTAMP.match(timestamp):
+    if not _TIMESTAMP.fullmatch(timestamp):
         raise InvalidSignature("the request has no Unix timestamp to check the signature with")
     if not is_valid_signature(params, signature_secret, method):
         raise InvalidSignature(f"the sig does not match this request ({method})")
@@ -252,7 +252,7 @@ def carrier_time(fields: Mapping[str, str], received_at: datetime) -> datetime:
     if message_timestamp:
         return parse_message_timestamp(message_timestamp)
     timestamp = fields.get("timestamp", "")
-    if _TIMESTAMP.match(timestamp):
+    if _TIMESTAMP.fullmatch(timestamp):
         return datetime.fromtimestamp(int(timestamp), UTC)
     return received_at
 
