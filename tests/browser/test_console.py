@@ -6,6 +6,7 @@ checks the API's state after through the JSON API. Each uses its own contact num
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -440,7 +441,7 @@ def test_a_number_search_asks_the_service_not_only_the_numbers_loaded(console: C
 
 #: The browser's fetch, for `path`'s listing only, answering pages that go on: with no cursor an empty page and a
 #: cursor; with cursor "1" the server's real first page (when `real`), then empty pages each with a further cursor.
-#: The calls are counted in window.listingCalls.
+#: The calls are counted in window.listingCalls. The stub lasts until the page is loaded again (`unstub`).
 ENDLESS_LISTING = """
 const [path, real] = arguments;
 const fetchFromServer = window.fetch.bind(window);
@@ -459,6 +460,15 @@ window.fetch = async (url, options) => {
 """
 
 
+@pytest.fixture
+def unstub(console: Console) -> Iterator[None]:
+    """The browser's own fetch again after the test: the console loaded afresh."""
+    yield
+    console.driver.refresh()
+    console.wait("main")
+
+
+@pytest.mark.usefixtures("unstub")
 def test_a_group_search_follows_the_pages_that_go_on_and_offers_more(console: Console) -> None:
     # Given a search that answers an empty page first, then the match, then pages that go on
     console.open("groups")
@@ -479,6 +489,7 @@ def test_a_group_search_follows_the_pages_that_go_on_and_offers_more(console: Co
     assert console.errors() == []
 
 
+@pytest.mark.usefixtures("unstub")
 def test_sms_received_stops_after_a_few_calls_and_offers_to_continue(console: Console) -> None:
     # Given a log whose narrowed pages are all empty and go on
     console.open("groups")
