@@ -15,6 +15,13 @@ const SOURCE_TEXT = {
   bounce: "bounce (a text could not be delivered)",
 };
 const KINDS = ["group", "event", "organisation", "employee", "topic"];
+// SMS received: the service reads at most INBOUND_READ messages a call; one "load" makes at most INBOUND_CALLS calls.
+const INBOUND_READ = 1000;
+const INBOUND_CALLS = 5;
+// A group search may answer an empty page that goes on: follow its cursor at most GROUP_CALLS more times.
+const GROUP_CALLS = 10;
+// Suppressions: numbers loaded a page (`?page_size=` in the page's address changes it).
+const SUPPRESSIONS_PAGE = 200;
 
 function phonePath(phone, rest = "") {
   return accountPath(`/numbers/${encodeURIComponent(phone)}${rest}`);
@@ -36,6 +43,24 @@ async function busy(button, area, work, feature) {
   } finally {
     button.disabled = false;
   }
+}
+
+/**
+ * One page of the account's groups matching `query` ({q, kind, limit}), from `cursor`: a search may answer a short
+ * or empty page that still goes on, so follow `next_cursor` (at most GROUP_CALLS more calls) until `limit` groups are
+ * found or the list ends. Resolves to {groups, next_cursor}; a `next_cursor` left means more may match.
+ */
+async function findGroups(query, cursor) {
+  const groups = [];
+  let next = cursor;
+  let calls = 0;
+  do {
+    const page = await call("GET", accountPath("/groups"), { query: { ...query, limit: query.limit - groups.length, cursor: next } });
+    groups.push(...page.groups);
+    next = page.next_cursor;
+    calls += 1;
+  } while (next && groups.length < query.limit && calls <= GROUP_CALLS);
+  return { groups, next_cursor: next || null };
 }
 
 const groupNames = new Map();
@@ -304,23 +329,37 @@ async function inboundPage(main, params, { go }) {
   const query = { limit: 25 };
   for (const name of ["needs_review", "review", "intent", "phone", "from", "to"]) if (params.get(name)) query[name] = params.get(name);
   let shown = 0;
+  let searched = 0;
   const load = async (cursor) => {
     // A narrowed page may hold fewer messages than asked for, even none, and still go on (the service reads at most
-    // 1,000 messages a call): read on until a page's worth is shown or the log ends.
+    // 1,000 messages a call): read on until a page's worth is shown or the log ends, but at most INBOUND_CALLS calls
+    // at a time, then say how far the search got and let the admin go on.
     let page;
     let found = 0;
+    let calls = 0;
     let next = cursor;
     do {
       page = await call("GET", accountPath("/inbound"), { query: { ...query, cursor: next } });
       for (const message of page.messages) list.append(inboundCard(message, go));
       found += page.messages.length;
+      calls += 1;
       next = page.next_cursor;
-    } while (next && found < query.limit);
+    } while (next && found < query.limit && calls < INBOUND_CALLS);
     shown += found;
-    if (!shown) list.append(h("p", {}, "No message matches."));
+    searched += calls;
+    list.querySelector(":scope > p.none")?.remove();
     fill(more);
-    if (page.next_cursor) {
-      const button = h("button", { type: "button", onclick: () => busy(button, more, () => load(page.next_cursor)) }, "Older messages");
+    if (!next) {
+      if (!shown) list.append(h("p", { class: "none" }, "No message matches."));
+      return;
+    }
+    if (found < query.limit) {
+      const button = h("button", { type: "button", onclick: () => busy(button, more, () => load(next)) }, "Continue");
+      more.append(
+        h("p", { class: "searched", role: "status" }, `Searched up to ${(searched * INBOUND_READ).toLocaleString("en")} messages so far, ${shown} shown; older ones are not searched yet — `, button),
+      );
+    } else {
+      const button = h("button", { type: "button", onclick: () => busy(button, more, () => load(next)) }, "Older messages");
       more.append(button);
     }
   };
@@ -414,15 +453,25 @@ async function unsubscribePage(main, params, { go }) {
     fill(results, h("legend", {}, "Matching groups"));
     fill(pickArea);
     if (!q) return;
-    try {
-      const page = await call("GET", accountPath("/groups"), { query: { q, kind: kind.value, limit: 20 } });
+    const show = async (cursor) => {
+      const page = await findGroups({ q, kind: kind.value, limit: 20 }, cursor);
       if (run !== searchRun) return;
-      if (!page.groups.length) results.append(h("p", {}, "No group, event, organisation or employee by that name."));
+      results.querySelector(":scope > .more")?.remove();
       for (const g of page.groups) {
         const id = uid("g");
         const radio = h("input", { type: "radio", name: "group", value: g.id, id, onchange: () => (chosen.group = g) });
         results.append(h("div", { class: "choice" }, radio, h("label", { for: id }, h("strong", {}, g.name), ` · ${g.kind} · ${g.id}`)));
       }
+      const found = results.querySelector(".choice");
+      if (page.next_cursor) {
+        const button = h("button", { type: "button", onclick: () => busy(button, pickArea, () => show(page.next_cursor), "Named groups") }, "More");
+        results.append(h("p", { class: "more" }, found ? "" : "No match yet: the search has not reached every group. ", button));
+      } else if (!found) {
+        results.append(h("p", {}, "No group, event, organisation or employee by that name."));
+      }
+    };
+    try {
+      await show(undefined);
     } catch (error) {
       if (run === searchRun) fill(pickArea, notice("error", describe(error, "Named groups")));
     }
@@ -508,45 +557,95 @@ async function unsubscribePage(main, params, { go }) {
 async function suppressionsPage(main, params, { go }) {
   const source = h("select", { name: "source" }, h("option", { value: "" }, "any source"), Object.keys(SOURCE_TEXT).map((s) => h("option", { value: s }, s.replace("_", " "))));
   const scope = h("select", { name: "scope" }, ["", "all", "sender", "group"].map((s) => h("option", { value: s }, s || "any scope")));
-  const phone = h("input", { type: "search", name: "phone" });
+  const phone = h("input", { type: "search", name: "phone", autocomplete: "off" });
   const body = h("tbody");
   const area = statusArea();
-  const more = h("div");
+  const more = h("div", { id: "suppressions-more" });
   let numbers = [];
+  let nextCursor = null;
+  // A whole number typed in the search is asked of the service (the number's own view, any format): the answer
+  // covers every suppression of the account, not only the pages loaded. A part of a number filters the loaded pages.
+  let lookup = null;
+  const pageSize = Math.min(1000, Math.max(1, Math.trunc(Number(params.get("page_size"))) || SUPPRESSIONS_PAGE));
+  const row = (n, s) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, h("a", { href: `#/number?phone=${encodeURIComponent(n.phone)}` }, n.phone)),
+      h("td", {}, s.scope),
+      h("td", {}, s.source.replace("_", " ")),
+      h("td", {}, when(s.since)),
+      h("td", {}, s.actor || ""),
+      h("td", { class: "notes" }, s.notes || ""),
+    );
+  const kept = (s) => (!source.value || s.source === source.value) && (!scope.value || s.scope === scope.value || s.scope.startsWith(`${scope.value}:`));
   const draw = () => {
     fill(body);
-    for (const n of numbers) {
-      if (phone.value && !n.phone.includes(phone.value.replace(/[^0-9+]/g, ""))) continue;
-      for (const s of n.suppressions) {
-        if (source.value && s.source !== source.value) continue;
-        if (scope.value && !(s.scope === scope.value || s.scope.startsWith(`${scope.value}:`))) continue;
-        body.append(
-          h(
-            "tr",
-            {},
-            h("td", {}, h("a", { href: `#/number?phone=${encodeURIComponent(n.phone)}` }, n.phone)),
-            h("td", {}, s.scope),
-            h("td", {}, s.source.replace("_", " ")),
-            h("td", {}, when(s.since)),
-            h("td", {}, s.actor || ""),
-            h("td", { class: "notes" }, s.notes || ""),
-          ),
-        );
+    fill(more);
+    if (lookup) {
+      for (const s of lookup.suppressions) if (kept(s)) body.append(row(lookup, s));
+      if (!body.children.length) {
+        const what = lookup.suppressions.length ? "No suppression of this number matches the filters." : "This number is not suppressed.";
+        body.append(h("tr", { class: "none" }, h("td", { colspan: 6 }, `${lookup.phone}: ${what} (asked of the service: every suppression of the account.)`)));
       }
+      return;
     }
-    if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No suppression matches.")));
+    const digits = phone.value.replace(/[^0-9+]/g, "");
+    for (const n of numbers) {
+      if (digits && !n.phone.includes(digits)) continue;
+      for (const s of n.suppressions) if (kept(s)) body.append(row(n, s));
+    }
+    const filtered = Boolean(digits || source.value || scope.value);
+    const counted = `${numbers.length} number${numbers.length === 1 ? "" : "s"}`;
+    if (!body.children.length) {
+      const none = nextCursor
+        ? `No match among the ${counted} loaded so far: more numbers are not loaded yet.`
+        : "No suppression matches.";
+      body.append(h("tr", { class: "none" }, h("td", { colspan: 6 }, none)));
+    }
+    if (nextCursor) {
+      const button = h("button", { type: "button", onclick: () => busy(button, area, () => load(nextCursor)) }, "More");
+      more.append(filtered ? h("p", { class: "partial", role: "status" }, `The filters cover only the ${counted} loaded so far. `, button) : button);
+    }
   };
   for (const control of [source, scope]) control.addEventListener("change", draw);
-  phone.addEventListener("input", draw);
-  const load = async (cursor) => {
-    const page = await call("GET", accountPath("/suppressions"), { query: { limit: 200, cursor } });
-    numbers = numbers.concat(page.numbers);
-    draw();
-    fill(more);
-    if (page.next_cursor) {
-      const button = h("button", { type: "button", onclick: () => busy(button, area, () => load(page.next_cursor)) }, "More");
-      more.append(button);
+  let lookupRun = 0;
+  const ask = async () => {
+    const run = ++lookupRun;
+    const typed = phone.value.trim();
+    lookup = null;
+    fill(area);
+    // Too short for a phone number: only a filter over the loaded pages.
+    if (typed.replace(/[^0-9]/g, "").length < 7) return draw();
+    try {
+      const answer = await call("GET", phonePath(typed));
+      if (run === lookupRun) lookup = answer;
+    } catch (error) {
+      if (run !== lookupRun) return;
+      if (error.code !== "invalid_phone") fill(area, notice("error", describe(error)));
     }
+    if (run === lookupRun) draw();
+  };
+  let timer;
+  phone.addEventListener("input", () => {
+    lookupRun += 1;
+    lookup = null;
+    draw();
+    clearTimeout(timer);
+    timer = setTimeout(ask, 300);
+  });
+  phone.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      clearTimeout(timer);
+      ask();
+    }
+  });
+  const load = async (cursor) => {
+    const page = await call("GET", accountPath("/suppressions"), { query: { limit: pageSize, cursor } });
+    numbers = numbers.concat(page.numbers);
+    nextCursor = page.next_cursor;
+    draw();
   };
   const exportButton = h(
     "button",
@@ -561,7 +660,7 @@ async function suppressionsPage(main, params, { go }) {
     "Export CSV",
   );
   main.append(
-    h("div", { class: "card filters" }, field("Source", source), field("Scope", scope), field("Number contains", phone), exportButton, h("a", { href: "#/import", class: "button" }, "Import…")),
+    h("div", { class: "card filters" }, field("Source", source), field("Scope", scope), field("Number", phone, "a whole number (any format) is looked up; a part filters the loaded numbers"), exportButton, h("a", { href: "#/import", class: "button" }, "Import…")),
     area,
     h(
       "div",
@@ -889,9 +988,14 @@ async function groupsPage(main) {
   const area = statusArea();
   const list = h("tbody");
   const q = h("input", { type: "search", name: "q" });
-  const draw = async () => {
-    const page = await call("GET", accountPath("/groups"), { query: { q: q.value.trim(), limit: 200 } });
-    fill(list);
+  const more = h("div", { id: "groups-more" });
+  let drawRun = 0;
+  const draw = async (cursor) => {
+    const run = cursor ? drawRun : ++drawRun;
+    const page = await findGroups({ q: q.value.trim(), limit: 200 }, cursor);
+    if (run !== drawRun) return;
+    if (!cursor) fill(list);
+    list.querySelector("tr.none")?.remove();
     for (const g of page.groups) {
       const remove = h(
         "button",
@@ -907,7 +1011,13 @@ async function groupsPage(main) {
       );
       list.append(h("tr", {}, h("td", {}, g.name), h("td", {}, g.kind), h("td", {}, h("code", {}, g.id)), h("td", {}, remove)));
     }
-    if (!page.groups.length) list.append(h("tr", {}, h("td", { colspan: 4 }, "None.")));
+    fill(more);
+    if (page.next_cursor) {
+      const button = h("button", { type: "button", onclick: () => busy(button, area, () => draw(page.next_cursor)) }, "More");
+      more.append(list.children.length ? "" : "No match yet: the search has not reached every group. ", button);
+    } else if (!list.children.length) {
+      list.append(h("tr", { class: "none" }, h("td", { colspan: 4 }, "None.")));
+    }
   };
   const add = h("button", { type: "submit", class: "primary" }, "Add");
   main.append(
@@ -934,6 +1044,7 @@ async function groupsPage(main) {
     area,
     h("div", { class: "card row" }, field("Find by name", q)),
     h("div", { class: "table-wrap" }, h("table", {}, h("caption", {}, "The account's named groups"), h("thead", {}, h("tr", {}, ["Name", "Kind", "Id", ""].map((t) => h("th", { scope: "col" }, t)))), list)),
+    more,
   );
   let timer;
   q.addEventListener("input", () => {

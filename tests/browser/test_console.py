@@ -6,6 +6,7 @@ checks the API's state after through the JSON API. Each uses its own contact num
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -405,6 +406,104 @@ def test_the_number_page_shows_the_texts_sent_the_reply_and_the_change(console: 
     change = console.wait("#activity li[data-kind=change]")
     assert change.text.split("\n")[0].endswith("Opt out · all · keyword")
     console.screenshot("number")
+
+
+def test_a_number_search_asks_the_service_not_only_the_numbers_loaded(console: Console) -> None:
+    # Given three suppressed numbers and a Suppressions page that loads one number a page
+    for phone in ("+14155550410", "+14155550411", "+14155550412"):
+        body = {"phone": phone, "scope": "all", "notes": "asked by phone"}
+        assert console.api("POST", "/suppressions", json=body).status_code == 201
+    console.open("suppressions?page_size=1")
+    loaded = console.wait("#suppressions td a").text
+    later = next(phone for phone in ("+14155550410", "+14155550411") if phone != loaded)
+    search = console.driver.find_element(By.NAME, "phone")
+
+    # When the admin searches a number that is not on the loaded page, in a national format, the service answers
+    search.send_keys(f"(415) 555-{later[-4:]}")
+    row = console.wait("#suppressions tbody tr", later)
+    assert "all" in row.text and "manual" in row.text and "asked by phone" in row.text
+
+    # A number with no suppression is said to be not suppressed, by the service
+    search.clear()
+    search.send_keys("+14155550498")
+    console.wait("#suppressions tbody tr.none", "+14155550498: This number is not suppressed.")
+
+    # A part of a number filters only the loaded numbers, says so, and offers the next page: never a false "none"
+    search.clear()
+    search.send_keys("0499")
+    none = console.wait("#suppressions tbody tr.none", "loaded so far")
+    assert "No suppression matches" not in none.text
+    partial = console.wait("#suppressions-more .partial", "The filters cover only the 1 number loaded so far.")
+    partial.find_element(By.XPATH, ".//button[text()='More']").click()
+    console.wait("#suppressions-more .partial", "the 2 numbers loaded so far")
+    assert console.errors() == []
+
+
+#: The browser's fetch, for `path`'s listing only, answering pages that go on: with no cursor an empty page and a
+#: cursor; with cursor "1" the server's real first page (when `real`), then empty pages each with a further cursor.
+#: The calls are counted in window.listingCalls. The stub lasts until the page is loaded again (`unstub`).
+ENDLESS_LISTING = """
+const [path, real] = arguments;
+const fetchFromServer = window.fetch.bind(window);
+window.listingCalls = 0;
+window.fetch = async (url, options) => {
+  const address = new URL(url, window.location.href);
+  if (!address.pathname.endsWith(path)) return fetchFromServer(url, options);
+  window.listingCalls += 1;
+  const cursor = Number(address.searchParams.get("cursor") || 0);
+  address.searchParams.delete("cursor");
+  let answer = {groups: [], messages: []};
+  if (cursor === 1 && real) answer = await (await fetchFromServer(address.toString(), options)).json();
+  answer.next_cursor = String(cursor + 1);
+  return new Response(JSON.stringify(answer), {status: 200, headers: {"Content-Type": "application/json"}});
+};
+"""
+
+
+@pytest.fixture
+def unstub(console: Console) -> Iterator[None]:
+    """The browser's own fetch again after the test: the console loaded afresh."""
+    yield
+    console.driver.refresh()
+    console.wait("main")
+
+
+@pytest.mark.usefixtures("unstub")
+def test_a_group_search_follows_the_pages_that_go_on_and_offers_more(console: Console) -> None:
+    # Given a search that answers an empty page first, then the match, then pages that go on
+    console.open("groups")
+    console.wait("table td", "Annual Charity Gala 2026")
+    console.driver.execute_script(ENDLESS_LISTING, "/groups", True)
+    # When the admin looks for the gala, the page follows the cursor to it, not "None."
+    console.driver.execute_script(
+        "const q = document.querySelector('input[name=q]'); q.value = 'gala'; q.dispatchEvent(new Event('input'))"
+    )
+    console.wait("#groups-more button", "More")
+    rows = [row.text for row in console.driver.find_elements(By.CSS_SELECTOR, "table tbody tr")]
+    assert any("Annual Charity Gala 2026" in row for row in rows) and not any(row == "None." for row in rows)
+    # and stops after ten more calls, offering "More" for the rest
+    assert console.driver.execute_script("return window.listingCalls") == 11
+    console.driver.find_element(By.XPATH, "//div[@id='groups-more']/button[text()='More']").click()
+    console.wait("#groups-more button", "More")
+    assert console.driver.execute_script("return window.listingCalls") == 22
+    assert console.errors() == []
+
+
+@pytest.mark.usefixtures("unstub")
+def test_sms_received_stops_after_a_few_calls_and_offers_to_continue(console: Console) -> None:
+    # Given a log whose narrowed pages are all empty and go on
+    console.open("groups")
+    console.wait("table td", "Annual Charity Gala 2026")
+    console.driver.execute_script(ENDLESS_LISTING, "/inbound", False)
+    console.driver.execute_script("window.location.hash = '#/inbound?intent=opt_out'")
+    # SMS received says how far it searched, without claiming that nothing matches, and goes on when asked
+    console.wait("#inbound-list + div .searched", "Searched up to 5,000 messages so far, 0 shown")
+    assert console.driver.execute_script("return window.listingCalls") == 5
+    assert "No message matches" not in console.driver.find_element(By.ID, "inbound-list").text
+    console.driver.find_element(By.XPATH, "//button[text()='Continue']").click()
+    console.wait("#inbound-list + div .searched", "Searched up to 10,000 messages so far")
+    assert console.driver.execute_script("return window.listingCalls") == 10
+    assert console.errors() == []
 
 
 def test_every_page_opens_without_a_script_error(console: Console) -> None:
