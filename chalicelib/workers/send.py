@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from chalicelib.domain import alerts, sending
-from chalicelib.domain.errors import InvalidRequest, MailRetry
+from chalicelib.domain.errors import InvalidRequest, MailRetry, StoreUnavailable
 from chalicelib.domain.imports import ImportTask, run_chunk
 from chalicelib.domain.models import Account, NotificationJob, NumberState, OutboundRecord, SendRequest
-from chalicelib.observability import counts_added_up, logger
+from chalicelib.observability import count, counts_added_up, logger
 from chalicelib.wiring import Container, container
 from chalicelib.workers import change_events
 
@@ -211,7 +211,7 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
     with counts_added_up():  # the batch's metrics, one line per outcome
         response = process_partial_response(event=event, record_handler=send_record, processor=processor)
     for (account_id, campaign_id), campaign_counts in counts.items():
-        parts.stores.outbound.count(account_id, campaign_id, dict(campaign_counts))
+        _add_counts(parts, account_id, campaign_id, dict(campaign_counts))
     logger.info(
         "send batch handled",
         extra={
@@ -227,6 +227,25 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
             parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
     _freeze_once()
     return dict(response)
+
+
+def _add_counts(parts: Container, account_id: str, campaign_id: str, campaign_counts: dict[str, int]) -> None:
+    """Add a batch's outcomes to its campaign's counters. A write that fails (after the client's retries) is logged
+    as an error with the counts and counted as a metric, and the batch is not failed for it: every outcome is stored
+    already, so a redelivery would find them all handled and count nothing; the error line has what to add."""
+    try:
+        parts.stores.outbound.count(account_id, campaign_id, campaign_counts)
+    except StoreUnavailable as error:
+        logger.error(
+            "campaign counts not added",
+            extra={
+                "account_id": account_id,
+                "campaign_id": campaign_id,
+                "counts": campaign_counts,
+                "cause": str(error),
+            },
+        )
+        count("CampaignCountsNotAdded", account=account_id)
 
 
 _frozen = False

@@ -585,3 +585,22 @@ def test_a_text_whose_outcome_could_not_be_stored_is_recorded_and_counted_on_the
     record = world.outbound.get("acme", "dinner:+14155550991")
     assert record is not None and (record.status, record.reason) == ("failed", "outcome_unknown")
     assert world.outbound.campaign_counts("acme", "dinner") == {"failed:outcome_unknown": 1}
+
+
+def test_a_failed_campaign_counter_write_fails_no_text_and_says_what_was_not_added(world, caplog) -> None:
+    # Given a batch whose texts are all sent and recorded, and a counter write DynamoDB refuses
+    from chalicelib.domain.errors import StoreUnavailable
+
+    def throttled(*args, **kwargs):
+        raise StoreUnavailable("throttled")
+
+    world.outbound.count = throttled
+    bodies = [request(f"+1415555{n:04d}") for n in range(500, 510)]
+    # When the batch is handled
+    response = send_worker.handle(sqs_event(*bodies))
+    # Then no record goes back to the queue (a redelivery would find every text handled and count nothing), the
+    # texts went once, and the error says which counts to add
+    assert response["batchItemFailures"] == []
+    assert len(world.provider.sent) == 10
+    errors = [r for r in caplog.records if r.getMessage() == "campaign counts not added"]
+    assert len(errors) == 1 and errors[0].counts == {"sent": 10} and errors[0].campaign_id == "dinner"
