@@ -11,6 +11,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api import cursors, edge
+from chalicelib.api.access import authorised
 from chalicelib.api.http import (
     ConfigurationError,
     InvalidCursor,
@@ -66,14 +67,7 @@ CSV = "text/csv; charset=utf-8"
 
 
 def _authorised(account_id: str) -> tuple[Container, Principal, Account]:
-    parts = container()
-    request = admin.current_request
-    principal, own = accounts.authenticate(
-        request.headers.get("authorization"), parts.operator_token(), parts.stores.accounts
-    )
-    wanted = path_value("account_id", path_param(account_id))
-    account = accounts.authorise(principal, own, wanted, parts.stores.accounts)
-    return parts, principal, account
+    return authorised(admin.current_request, account_id)
 
 
 def _phone(raw: str, account: Account) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api import cursors
+from chalicelib.api.access import authorised
 from chalicelib.api.event_schemas import (
     DeliveriesPage,
     DeliveriesQuery,
@@ -23,12 +24,11 @@ from chalicelib.api.event_schemas import (
 )
 from chalicelib.api.http import InvalidCursor, json_response, parse_json, parse_query, path_param
 from chalicelib.api.openapi import ADMIN_ERRORS, Answer, operation
-from chalicelib.api.schemas import path_value
-from chalicelib.domain import accounts, change_events
+from chalicelib.domain import change_events
 from chalicelib.domain.accounts import Principal
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import Account
-from chalicelib.wiring import Container, container
+from chalicelib.wiring import Container
 
 event_endpoints = Blueprint(__name__)
 
@@ -37,12 +37,7 @@ BASE = "/v1/accounts/{account_id}/event-endpoints"
 
 
 def _authorised(account_id: str) -> tuple[Container, Principal, Account]:
-    parts = container()
-    principal, own = accounts.authenticate(
-        event_endpoints.current_request.headers.get("authorization"), parts.operator_token(), parts.stores.accounts
-    )
-    wanted = path_value("account_id", path_param(account_id))
-    return parts, principal, accounts.authorise(principal, own, wanted, parts.stores.accounts)
+    return authorised(event_endpoints.current_request, account_id)
 
 
 def _endpoint_id(raw: str) -> str:

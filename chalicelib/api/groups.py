@@ -7,15 +7,15 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api import cursors
+from chalicelib.api.access import authorised
 from chalicelib.api.group_schemas import GroupChangeIn, GroupIn, GroupsPage, GroupsQuery, GroupView, group_id_value
 from chalicelib.api.http import ConfigurationError, InvalidCursor, json_response, parse_json, parse_query, path_param
 from chalicelib.api.openapi import ADMIN_ERRORS, Answer, operation
-from chalicelib.api.schemas import path_value
-from chalicelib.domain import accounts, groups
+from chalicelib.domain import groups
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import Account
 from chalicelib.domain.ports import Groups
-from chalicelib.wiring import Container, container
+from chalicelib.wiring import Container
 
 groups_blueprint = Blueprint(__name__)
 
@@ -24,12 +24,7 @@ BASE = "/v1/accounts/{account_id}/groups"
 
 
 def _authorised(account_id: str) -> tuple[Container, Groups, Account]:
-    parts = container()
-    principal, own = accounts.authenticate(
-        groups_blueprint.current_request.headers.get("authorization"), parts.operator_token(), parts.stores.accounts
-    )
-    wanted = path_value("account_id", path_param(account_id))
-    account = accounts.authorise(principal, own, wanted, parts.stores.accounts)
+    parts, _, account = authorised(groups_blueprint.current_request, account_id)
     if parts.stores.groups is None:
         raise ConfigurationError("the stores have no named groups")
     return parts, parts.stores.groups, account

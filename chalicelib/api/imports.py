@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api import cursors
+from chalicelib.api.access import authorised
 from chalicelib.api.http import InvalidCursor, json_response, parse_json, parse_query, path_param, read_body
 from chalicelib.api.import_schemas import (
     CSV_BODY_DESCRIPTION,
@@ -21,12 +22,11 @@ from chalicelib.api.import_schemas import (
     import_id_value,
 )
 from chalicelib.api.openapi import ADMIN_ERRORS, EXTRA_MODELS, REF, Answer, operation
-from chalicelib.api.schemas import path_value
-from chalicelib.domain import accounts, imports
+from chalicelib.domain import imports
 from chalicelib.domain.accounts import Principal
 from chalicelib.domain.errors import InvalidRequest, UnsupportedMediaType
 from chalicelib.domain.models import Account
-from chalicelib.wiring import Container, container
+from chalicelib.wiring import Container
 
 import_blueprint = Blueprint(__name__)
 
@@ -37,12 +37,7 @@ CSV_TYPES = ("text/csv", "application/csv")
 
 def _authorised(account_id: str) -> tuple[Container, Principal, Account]:
     """The operator, or the account's own admin token (another account's is a 403)."""
-    parts = container()
-    principal, own = accounts.authenticate(
-        import_blueprint.current_request.headers.get("authorization"), parts.operator_token(), parts.stores.accounts
-    )
-    wanted = path_value("account_id", path_param(account_id))
-    return parts, principal, accounts.authorise(principal, own, wanted, parts.stores.accounts)
+    return authorised(import_blueprint.current_request, account_id)
 
 
 @operation(

@@ -8,15 +8,14 @@ import io
 
 from chalice import Blueprint, Response
 
+from chalicelib.api.access import authorised
 from chalicelib.api.admin import CSV, csv_cell
-from chalicelib.api.http import json_response, parse_query, path_param
+from chalicelib.api.http import json_response, parse_query
 from chalicelib.api.openapi import Answer, operation
 from chalicelib.api.report_schemas import ReportQuery
-from chalicelib.api.schemas import path_value
-from chalicelib.domain import accounts, reports
+from chalicelib.domain import reports
 from chalicelib.domain.models import Source
 from chalicelib.domain.reports import CampaignRow, KeyRow, OptOutReport, PeriodRow
-from chalicelib.wiring import container
 
 report_blueprint = Blueprint(__name__)
 
@@ -40,13 +39,8 @@ def get_opt_out_report(account_id: str) -> Response:
     From counters kept with each applied change (no scan of the history): every opt-out and opt-in that changed a
     suppression counts once, on its UTC day. `by=campaign`: contacts' own opt-outs within 7 days after a campaign's
     text, over the texts it sent. At most 366 days; `Accept: text/csv` gives the rows as CSV."""
-    parts = container()
     request = report_blueprint.current_request
-    principal, own = accounts.authenticate(
-        request.headers.get("authorization"), parts.operator_token(), parts.stores.accounts
-    )
-    wanted = path_value("account_id", path_param(account_id))
-    account = accounts.authorise(principal, own, wanted, parts.stores.accounts)
+    parts, _, account = authorised(request, account_id)
     query = parse_query(request, ReportQuery)
     first, last = reports.report_range(query.from_, query.to, reports.utc_day(parts.clock.now()))
     assert parts.stores.reports is not None, "the stores have no report counters"
