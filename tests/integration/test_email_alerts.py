@@ -34,8 +34,9 @@ AUTH_TOKEN = "e" * 32
 BASE = "https://sms.example.com/api"
 
 
-@pytest.fixture
-def real(clean_aws):
+def real_parts(clean_aws, **settings_fields) -> wiring.Container:
+    """The app's container on the embedded endpoint's DynamoDB, SQS and SES with a recording SMS provider, in use,
+    and the account `acme` on Twilio; `settings_fields` add to the settings."""
     dynamodb = boto3.client("dynamodb", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
     sqs = boto3.client("sqs", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
     ses = boto3.client("sesv2", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
@@ -44,6 +45,7 @@ def real(clean_aws):
         send_queue_url=clean_aws.queue_url,
         public_base_url=BASE,
         email_sender=clean_aws.email_sender,
+        **settings_fields,
     )
     parts = wiring.Container(
         settings,
@@ -56,6 +58,12 @@ def real(clean_aws):
     wiring.use(parts)
     settings_in = AccountSettingsIn(name="Acme", sms_provider="local", carriers={"twilio": {"auth_token": AUTH_TOKEN}})
     upsert_account(parts.stores.accounts, parts.secrets, parts.carriers, "acme", settings_in, datetime.now(UTC))
+    return parts
+
+
+@pytest.fixture
+def real(clean_aws):
+    parts = real_parts(clean_aws)
     yield type("Real", (), {"resources": clean_aws, "queue": parts.queue, "stores": parts.stores, "parts": parts})
     wiring.use(None)
 
