@@ -8,27 +8,20 @@ import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 import pytest
 from chalice.test import Client
 
 import app as application
 from chalicelib import wiring
-from chalicelib.adapters.carriers import twilio
 from chalicelib.domain import policy, reports, services
 from chalicelib.domain.models import Action, CampaignText, Event, EventRecord, NumberState, Source
 from chalicelib.settings import Settings
 from chalicelib.workers import send
 from tests.containers import fake_container
 from tests.fakes import FixedClock
+from tests.unit.test_api import BASE, CONTACT, OPERATOR, OUR_NUMBER, put_account, signed_sms
 
-OPERATOR = "operator-secret-token"
-BASE = "https://sms.example.com/api"
-AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
-SID = "AC" + "1" * 32
-CONTACT = "+14155550123"
-OUR_NUMBER = "+14155550100"
 #: "Today" for the service: a Tuesday.
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -47,36 +40,9 @@ def client(deps):
         yield test_client
 
 
-def put_account(client, account_id: str = "acme", **body) -> str:
-    payload = {
-        "name": "Acme",
-        "issue_token": True,
-        "carriers": {"twilio": {"account_sid": SID, "auth_token": AUTH_TOKEN}},
-        **body,
-    }
-    response = client.http.put(
-        f"/v1/accounts/{account_id}",
-        headers={"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json"},
-        body=json.dumps(payload),
-    )
-    assert response.status_code in (200, 201), response.body
-    return json.loads(response.body)["token"]
-
-
 @pytest.fixture
 def token(client) -> str:
-    return put_account(client, keywords={"opt_out": ["=SUM"]})
-
-
-def signed_sms(client, body: str, sid: str, sender: str = CONTACT):
-    params = {"MessageSid": sid, "AccountSid": SID, "From": sender, "To": OUR_NUMBER, "Body": body}
-    path = "/webhooks/twilio/acme"
-    signature = twilio.compute_signature(BASE + path, sorted(params.items()), AUTH_TOKEN)
-    return client.http.post(
-        path,
-        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
-        body=urlencode(params),
-    )
+    return put_account(client, keywords={"opt_out": ["=SUM"]})["token"]
 
 
 def get(client, query: str = "", token: str = OPERATOR, **headers: str):
@@ -208,7 +174,7 @@ def test_ranges_at_the_ends_of_the_calendar_are_answered_not_a_500(client, token
 
 
 def test_only_the_operator_and_the_accounts_own_token_read_it(client, token) -> None:
-    other = put_account(client, "globex")
+    other = put_account(client, "globex")["token"]
     assert get(client, token=other).status_code == 403
     assert client.http.get(REPORT).status_code == 401
     assert get(client, token=token).status_code == 200
@@ -234,7 +200,7 @@ def test_csv_is_an_attachment_with_formula_cells_neutralised(client, deps, token
         deps.stores.accounts.get_account("acme").model_copy(update={"sms_provider": "local"})
     )
     assert send.handle({"Records": [record]}) == {"batchItemFailures": []}
-    assert signed_sms(client, "STOP", "SM2", sender=phone).status_code == 200
+    assert signed_sms(client, "STOP", "SM2", From=phone).status_code == 200
     # When the report is asked for as CSV
     by_keyword = get(client, "?by=keyword", **{"Accept": "text/csv"})
     by_campaign = get(client, "?by=campaign", **{"Accept": "text/csv"})
