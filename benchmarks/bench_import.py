@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -40,7 +38,8 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
+import _report  # noqa: E402
+from _endpoint import Endpoint  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
 
 from chalicelib.adapters.dynamodb import dynamodb_stores  # noqa: E402
 from chalicelib.adapters.s3_import_files import S3ImportFiles  # noqa: E402
@@ -80,56 +79,6 @@ def main() -> None:
     if path:
         _report.write_section(path, TITLE, body)
         print(f"wrote section '{TITLE}' of {path}")
-
-
-# --- the embedded endpoint, in a child process ---------------------------------------------------------------------
-
-_ENDPOINT_CHILD = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from tools.local_stack import start_aws
-endpoint = start_aws()
-print(endpoint.url, flush=True)
-sys.stdin.read()  # serve until the parent closes our stdin (or dies)
-endpoint.stop()
-"""
-
-
-class Endpoint:
-    """moto's server on 127.0.0.1 (tools.local_stack.start_aws) in a child process."""
-
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        self.process, self.url = process, url
-
-    @classmethod
-    def start(cls) -> Endpoint:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
-            [sys.executable, "-c", _ENDPOINT_CHILD, str(ROOT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            process.kill()
-            raise RuntimeError(f"the embedded endpoint did not start (it printed {url!r})")
-        return cls(process, url)
-
-    def cpu_seconds(self) -> float:
-        """The child's user + system CPU so far (Linux /proc; 0 where that cannot be read)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 # --- counting DynamoDB requests and writes -------------------------------------------------------------------------
@@ -279,7 +228,7 @@ def _run(args: argparse.Namespace, endpoint: Endpoint) -> str:
 
     def run(name: str, import_id: str, mode: ImportMode) -> Phase:
         before, files.reads = meter.snapshot(), 0
-        cpu_before = (time.process_time(), endpoint.cpu_seconds())
+        cpu_before = (time.process_time(), endpoint.cpu_seconds() or 0.0)
         started = time.perf_counter()
         job, created = imports.start_import(
             stores,
@@ -310,7 +259,7 @@ def _run(args: argparse.Namespace, endpoint: Endpoint) -> str:
             chunks,
             files.reads,
             time.process_time() - cpu_before[0],
-            endpoint.cpu_seconds() - cpu_before[1],
+            (endpoint.cpu_seconds() or 0.0) - cpu_before[1],
         )
 
     phases = [run("opt_out", "bench-opt-out", ImportMode.OPT_OUT)]

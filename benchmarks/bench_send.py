@@ -37,7 +37,6 @@ import math
 import os
 import pstats
 import random
-import subprocess
 import sys
 import sysconfig
 import time
@@ -56,7 +55,8 @@ from botocore.exceptions import ClientError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
+import _report  # noqa: E402
+from _endpoint import Endpoint  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
 
 from chalicelib import wiring  # noqa: E402
 from chalicelib.adapters.dynamodb import dynamodb_stores  # noqa: E402
@@ -143,61 +143,6 @@ def main() -> None:
     if path:
         _report.write_section(path, TITLE, body)
         print(f"wrote section '{TITLE}' of {path}")
-
-
-# --- the embedded endpoint, in a child process ---------------------------------------------------------------------
-
-_ENDPOINT_CHILD = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from tools.local_stack import start_aws
-endpoint = start_aws()
-print(endpoint.url, flush=True)
-sys.stdin.read()  # serve until the parent closes our stdin (or dies)
-endpoint.stop()
-"""
-
-
-class Endpoint:
-    """moto's ThreadedMotoServer on 127.0.0.1 (tools.local_stack.start_aws) in a child process."""
-
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        self.process = process
-        self.url = url
-
-    @classmethod
-    def start(cls) -> Endpoint:
-        process = subprocess.Popen(  # our own interpreter and code
-            [sys.executable, "-c", _ENDPOINT_CHILD, str(ROOT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            process.kill()
-            raise RuntimeError(f"the embedded endpoint did not start (it printed {url!r})")
-        return cls(process, url)
-
-    def cpu_seconds(self) -> float | None:
-        """The child's user + system CPU so far (Linux /proc), or None where that cannot be read."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 # --- counting and timing DynamoDB requests -------------------------------------------------------------------------
