@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from chalice import Blueprint, Response
+from chalice.app import Request
 
 from chalicelib.api import cursors, edge
 from chalicelib.api.access import authorised
@@ -274,26 +275,18 @@ def list_suppressions(account_id: str) -> Response:
     except InvalidRequest as refused:
         raise InvalidCursor(refused.message, field="cursor") from None
     next_cursor = cursors.seal(key, listing, after)
-    if "text/csv" in (request.headers.get("accept") or ""):
+    if wants_csv(request):
         return _csv(account, states, next_cursor)
     return json_response(SuppressedPage(numbers=[NumberView.of(state) for state in states], next_cursor=next_cursor))
 
 
 def _csv(account: Account, states: list[NumberState], next_cursor: str | None) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for state in states:
-        for s in state.suppressions.values():
-            row = [state.phone, s.scope, s.source.value, s.since.isoformat(), s.actor, s.notes, s.event_id]
-            writer.writerow([csv_cell(cell) for cell in row])
-    headers: dict[str, str | list[str]] = {
-        "Content-Type": CSV,
-        "Content-Disposition": f'attachment; filename="suppressions-{account.account_id}.csv"',
-    }
-    if next_cursor:
-        headers["X-Next-Cursor"] = next_cursor
-    return Response(body=out.getvalue(), status_code=200, headers=headers)
+    rows: list[list[object]] = [
+        [state.phone, s.scope, s.source.value, s.since.isoformat(), s.actor, s.notes, s.event_id]
+        for state in states
+        for s in state.suppressions.values()
+    ]
+    return csv_attachment(CSV_COLUMNS, rows, f"suppressions-{account.account_id}.csv", next_cursor)
 
 
 # --- inbound log -----------------------------------------------------------------------------
@@ -332,9 +325,9 @@ def list_inbound(account_id: str) -> Response:
     except InvalidRequest as refused:
         raise InvalidCursor(refused.message, field="cursor") from None
     next_cursor = cursors.seal(key, listing, after)
-    if _wants_csv():
+    if wants_csv(admin.current_request):
         rows = [_inbound_row(entry) for entry in logged]
-        return _csv_attachment(INBOUND_CSV_COLUMNS, rows, f"inbound-{account.account_id}.csv", next_cursor)
+        return csv_attachment(INBOUND_CSV_COLUMNS, rows, f"inbound-{account.account_id}.csv", next_cursor)
     return json_response(InboundPage(messages=[InboundView.of(entry) for entry in logged], next_cursor=next_cursor))
 
 
@@ -376,11 +369,12 @@ def _inbound_row(logged: LoggedInbound) -> list[object]:
     ]
 
 
-def _wants_csv() -> bool:
-    return "text/csv" in (admin.current_request.headers.get("accept") or "")
+def wants_csv(request: Request) -> bool:
+    """The caller asks for CSV (`Accept: text/csv`) rather than JSON."""
+    return "text/csv" in (request.headers.get("accept") or "")
 
 
-def _csv_attachment(columns: list[str], rows: list[list[object]], filename: str, next_cursor: str | None) -> Response:
+def csv_attachment(columns: list[str], rows: list[list[object]], filename: str, next_cursor: str | None) -> Response:
     """Rows as a CSV attachment, every cell neutralised (`csv_cell`), the next page's cursor in X-Next-Cursor."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -508,10 +502,10 @@ def get_sends(account_id: str) -> Response:
     except InvalidRequest as refused:
         raise InvalidCursor(refused.message, field="cursor") from None
     next_cursor = cursors.seal(key, listing, after)
-    if _wants_csv():
+    if wants_csv(admin.current_request):
         rows = [_send_row(record) for record in records]
         filename = f"sends-{account.account_id}-{_filename_part(query.campaign)}.csv"
-        return _csv_attachment(SENDS_CSV_COLUMNS, rows, filename, next_cursor)
+        return csv_attachment(SENDS_CSV_COLUMNS, rows, filename, next_cursor)
     page = SendsPage(campaign_id=query.campaign, sends=[SendView.of(r) for r in records], next_cursor=next_cursor)
     return json_response(SendsAnswer(page))
 

@@ -3,13 +3,10 @@ parses the query, calls `reports.opt_out_report` (which reads counters, never th
 
 from __future__ import annotations
 
-import csv
-import io
-
 from chalice import Blueprint, Response
 
 from chalicelib.api.access import authorised
-from chalicelib.api.admin import CSV, csv_cell
+from chalicelib.api.admin import CSV, csv_attachment, wants_csv
 from chalicelib.api.http import json_response, parse_query
 from chalicelib.api.openapi import Answer, operation
 from chalicelib.api.report_schemas import ReportQuery
@@ -47,22 +44,21 @@ def get_opt_out_report(account_id: str) -> Response:
     report = reports.opt_out_report(
         parts.stores.reports, parts.stores.outbound, account.account_id, first, last, query.by
     )
-    if "text/csv" in (request.headers.get("accept") or ""):
+    if wants_csv(request):
         return _csv(report)
     return json_response(report)
 
 
 def _csv(report: OptOutReport) -> Response:
     """The rows, one line each, with a header; every cell neutralised against formulas (`csv_cell`)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
     sources = [source.value for source in Source]
     if report.by in ("day", "week"):
-        writer.writerow(["period", "opt_outs", "opt_ins", *(f"opt_outs_{source}" for source in sources)])
+        columns = ["period", "opt_outs", "opt_ins", *(f"opt_outs_{source}" for source in sources)]
     elif report.by == "campaign":
-        writer.writerow(["campaign", "sent", "opt_outs", "opt_out_rate"])
+        columns = ["campaign", "sent", "opt_outs", "opt_out_rate"]
     else:
-        writer.writerow([report.by, "opt_outs", "opt_ins"])
+        columns = [report.by, "opt_outs", "opt_ins"]
+    rows: list[list[object]] = []
     for row in report.rows:
         cells: list[object]
         if isinstance(row, PeriodRow):
@@ -72,7 +68,6 @@ def _csv(report: OptOutReport) -> Response:
         else:
             assert isinstance(row, KeyRow)
             cells = [row.key, row.opt_outs, row.opt_ins]
-        writer.writerow([csv_cell(cell) for cell in cells])
+        rows.append(cells)
     name = f"opt-outs-{report.account_id}-{report.from_}-{report.to}-by-{report.by}.csv"
-    headers: dict[str, str | list[str]] = {"Content-Type": CSV, "Content-Disposition": f'attachment; filename="{name}"'}
-    return Response(body=out.getvalue(), status_code=200, headers=headers)
+    return csv_attachment(columns, rows, name, next_cursor=None)
