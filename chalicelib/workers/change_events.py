@@ -18,12 +18,10 @@ from chalicelib.domain.change_events import ChangeEventJob, DeliveryJob
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.observability import logger
 from chalicelib.wiring import container
+from chalicelib.workers.backoff import backoff_seconds
 
 #: What `kind` of queue record this module handles.
 KINDS = change_events.KINDS
-#: A failed fan-out comes back after 2^(receives) * BASE seconds, capped (as a retried send request).
-BACKOFF_BASE_SECONDS = 15
-BACKOFF_MAX_SECONDS = 900
 #: A delivery failed for good comes back at once, to be dead-lettered by the queue on its next receive.
 DEAD_LETTER_DELAY_SECONDS = 1
 
@@ -63,7 +61,7 @@ def _fan_out(job: ChangeEventJob, receipt_handle: str, receives: int) -> str:
             now=parts.clock.now(),
         )
     except StoreUnavailable as error:
-        parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+        parts.queue.delay(receipt_handle, backoff_seconds(receives))
         logger.warning("change events not fanned out", extra={"job_id": job.job_id, "reason": error.message})
         raise RetryChangeEvents(error.message) from error
     logger.info(
@@ -85,7 +83,7 @@ def _deliver(job: DeliveryJob, receipt_handle: str, receives: int) -> str:
             last_receive=receives >= parts.settings.send_max_receives,
         )
     except StoreUnavailable as error:
-        parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+        parts.queue.delay(receipt_handle, backoff_seconds(receives))
         raise RetryChangeEvents(error.message) from error
     extra = {"endpoint_id": job.endpoint_id, "event_id": job.event_id, "detail": attempt.detail}
     if attempt.outcome == "retry":

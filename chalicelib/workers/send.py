@@ -25,15 +25,13 @@ from chalicelib.domain.models import Account, NotificationJob, NumberState, Outb
 from chalicelib.observability import count, counts_added_up, logger
 from chalicelib.wiring import Container, container
 from chalicelib.workers import change_events
+from chalicelib.workers.backoff import backoff_seconds
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 #: Seconds kept free at the end of an invocation beyond one provider call (recording the outcome, the counters).
 TIME_MARGIN_SECONDS = 3.0
-#: Backoff for retryable records: 2^(receives) * BASE seconds, capped (SQS allows up to 12 h).
-BACKOFF_BASE_SECONDS = 15
-BACKOFF_MAX_SECONDS = 900
 
 
 class UnsendableRecord(Exception):
@@ -224,7 +222,7 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
         if receives < 0:  # not tried: back soon
             parts.queue.delay(receipt_handle, OUT_OF_TIME_DELAY_SECONDS)
         else:
-            parts.queue.delay(receipt_handle, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**receives))
+            parts.queue.delay(receipt_handle, backoff_seconds(receives))
     _freeze_once()
     return dict(response)
 
