@@ -20,7 +20,8 @@ from tools import send_sms
 from tools.local_stack import new_demo_credentials, webhook_urls
 from tools.publish_sms import two_way_sms
 
-CARRIERS = ("twilio", "aws", "telnyx", "plivo", "vonage", "bandwidth")
+#: Every carrier, in the order the tools list them.
+CARRIERS = send_sms.CARRIERS
 ACCOUNT = "acme"
 BASE_URL = "https://sms.example.com/api"
 OUR_NUMBER = "+12125550101"
