@@ -1,16 +1,20 @@
 """The Chalice app: create it, register middleware, blueprints and the event handlers; nothing else."""
 
-from chalice import Chalice
+from chalicelib import cold_start
 
-from chalicelib.api.admin import admin
-from chalicelib.api.console import console
-from chalicelib.api.event_endpoints import event_endpoints
-from chalicelib.api.groups import groups_blueprint
-from chalicelib.api.imports import import_blueprint
-from chalicelib.api.reports import report_blueprint
-from chalicelib.api.webhooks import webhooks
-from chalicelib.observability import observe
-from chalicelib.workers import outbox, send, sms_topic
+cold_start.begin()  # no garbage collection until the first event has been handled (in Lambda)
+
+from chalice import Chalice  # noqa: E402
+
+from chalicelib.api.admin import admin  # noqa: E402
+from chalicelib.api.console import console  # noqa: E402
+from chalicelib.api.event_endpoints import event_endpoints  # noqa: E402
+from chalicelib.api.groups import groups_blueprint  # noqa: E402
+from chalicelib.api.imports import import_blueprint  # noqa: E402
+from chalicelib.api.reports import report_blueprint  # noqa: E402
+from chalicelib.api.webhooks import webhooks  # noqa: E402
+from chalicelib.observability import observe  # noqa: E402
+from chalicelib.workers import outbox, send, sms_topic  # noqa: E402
 
 app = Chalice(app_name="sms-optout")
 app.register_middleware(observe, "all")

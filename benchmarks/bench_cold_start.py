@@ -141,7 +141,7 @@ import json, os, sys
 sys.path.insert(0, os.getcwd())
 import app as _application
 _t.append(time.perf_counter())
-import boto3
+import botocore.session
 _t.append(time.perf_counter())
 from chalicelib import wiring
 _parts = wiring.container()
@@ -174,9 +174,9 @@ SERVICE_NAMES = {"dynamodb": "DynamoDB", "ssm": "SSM", "sqs": "SQS", "sesv2": "S
 def _steps(services: list[str]) -> list[str]:
     return [
         "import app",
-        "import boto3",
+        "import botocore (the clients' SDK)",
         *(f"{SERVICE_NAMES.get(service, service)} client" for service in services),
-        "build the container's parts (imports the adapters, Powertools Parameters)",
+        "build the container's parts (imports the adapters)",
         "first webhook",
         "second webhook (warm)",
     ]
@@ -256,7 +256,8 @@ def _child_env(port: int) -> dict[str, str]:
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
-        # As in Lambda: no shared config or credentials files, no instance metadata.
+        # As in Lambda: the function's name set, no shared config or credentials files, no instance metadata.
+        AWS_LAMBDA_FUNCTION_NAME="bench",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
@@ -425,18 +426,19 @@ def _measure_imports(runs: int, env: dict[str, str], place: Place) -> list[list[
 
 
 #: What our cold start imports beyond the bare app's (chalice, boto3), each imported alone in a fresh interpreter from
-#: the deployed bundle; then the app itself, without and with boto3.
+#: the deployed bundle; then the app itself, without and with botocore (our clients come from botocore's session).
 PARTS = {
     "nothing (interpreter start-up)": "pass",
     "chalice": "import chalice.app",
     "boto3": "import boto3",
+    "botocore": "import botocore.session",
     "pydantic": "from pydantic import BaseModel",
     "phonenumbers": "import phonenumbers",
     "Powertools (Logger)": "from aws_lambda_powertools import Logger",
     "chalice + boto3 (what the bare app imports)": "import chalice.app, boto3",
     "pydantic + phonenumbers + Powertools": "import pydantic.main, phonenumbers, aws_lambda_powertools",
     "our app (`import app`)": "import app",
-    "our app + boto3": "import app, boto3",
+    "our app + botocore": "import app, botocore.session",
 }
 PART_CODE = """\
 import os, resource, sys
@@ -638,7 +640,7 @@ def _render_parts(runs: int, results: dict[tuple[str, str], list[dict]], parts: 
     ours = _report.median([r["cpu_to_response_ms"] for r in results[("ours", "bundle")]])
     bare = _report.median([r["cpu_to_response_ms"] for r in results[("baseline", "zip")]])
     bare_imports = median["chalice + boto3 (what the bare app imports)"]
-    imports_extra = median["our app + boto3"] - bare_imports
+    imports_extra = median["our app + botocore"] - bare_imports
     libraries = median["pydantic + phonenumbers + Powertools"] - median["nothing (interpreter start-up)"]
     return "\n".join(
         [
@@ -652,13 +654,13 @@ def _render_parts(runs: int, results: dict[tuple[str, str], list[dict]], parts: 
             "",
             (
                 f"Our cold start took {_ms(ours)} ms of CPU to its response against the bare app's {_ms(bare)} (its "
-                f"`chalice package` zip): {_ms(ours - bare)} more. Imports: our app and boto3 "
-                f"{_ms(median['our app + boto3'])} against chalice and boto3 {_ms(bare_imports)}, "
+                f"`chalice package` zip): {_ms(ours - bare)} more. Imports: our app and botocore "
+                f"{_ms(median['our app + botocore'])} against chalice and boto3 {_ms(bare_imports)}, "
                 f"{_ms(imports_extra)} more, of which pydantic, phonenumbers and Powertools imported alone take "
                 f"{_ms(libraries)}, and the rest is our own modules (routes, the pydantic models' classes, the "
                 f"carriers' adapters). The first request (CPU to response minus those imports): ours "
-                f"{_ms(ours - median['our app + boto3'])}, the bare app's {_ms(bare - bare_imports)}: two more clients "
-                "(SSM, SQS), six more AWS calls, the first use of the models it validates. (Medians of separate runs: "
+                f"{_ms(ours - median['our app + botocore'])}, the bare app's {_ms(bare - bare_imports)}: two more clients "
+                "(SSM, SQS), five more AWS calls, the first use of the models it validates. (Medians of separate runs: "
                 "the differences are approximate.)"
             ),
         ]
@@ -731,7 +733,7 @@ def _render_clients(runs: int, results: dict[tuple[str, str], list[dict]]) -> st
     return "\n".join(
         [
             (
-                "boto3 clients built per cold start, counted for real in every child: botocore's "
+                "AWS SDK clients built per cold start, counted for real in every child: botocore's "
                 "`Session.create_client`, through which `boto3.client`, `boto3.Session().client`, resources and "
                 "Powertools all build theirs, is wrapped by an import hook as `botocore.session` is first imported "
                 f"(so the count imports nothing early). Over the {runs_each} runs of each app (all three bytecode "
@@ -813,9 +815,8 @@ def _render_imports(runs, imports) -> str:
             "",
             (
                 "Top 10 top-level packages by cumulative import time (the time of the outermost imports of the "
-                "package, including whatever they imported first, so `boto3` includes `botocore` and `urllib3`, and "
-                "`aws_lambda_powertools` includes `boto3`, which `chalicelib/adapters/ssm_secrets.py` imports through "
-                "Powertools Parameters; a package imported by another is counted in both):"
+                "package, including whatever they imported first, so `botocore` includes `urllib3`; a package "
+                "imported by another is counted in both):"
             ),
             "",
             _report.table(["package", "cumulative ms"], top("package")),

@@ -16,6 +16,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from chalicelib import cold_start
+
 SERVICE = "sms-optout"
 NAMESPACE = "SmsOptOut"
 
@@ -80,4 +82,7 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
     if request_id:
         logger.append_keys(function_request_id=request_id, function_name=getattr(context, "function_name", None))
         logger.set_correlation_id(request_id)
-    return get_response(event)
+    try:
+        return get_response(event)
+    finally:
+        cold_start.end()

@@ -48,7 +48,7 @@ DROPPED_PREFIXES = (
     # ecdsa's own test suite, shipped inside the package.
     "ecdsa/test_",
     # Powertools utilities the service does not use. chalicelib imports from Powertools only `Logger`, `metrics`,
-    # `utilities.parameters`, `utilities.batch` and `utilities.data_classes.sqs_event`; none of the modules kept
+    # `utilities.batch` and `utilities.data_classes.sqs_event`; none of the modules kept
     # (Powertools, pydantic or anything else in the bundle) imports these, statically or through `import_module` /
     # a lazy `__getattr__` (`utilities.parser.models`' lazy map names `parser/models/kafka.py`, not this `kafka`).
     # `utilities.validation` stays: the event handler's `middlewares.schema_validation` imports it.
@@ -58,6 +58,8 @@ DROPPED_PREFIXES = (
     "aws_lambda_powertools/utilities/feature_flags/",
     "aws_lambda_powertools/utilities/idempotency/",
     "aws_lambda_powertools/utilities/kafka/",
+    # (Parameters: the SSM secret store calls GetParameter itself, chalicelib/adapters/ssm_secrets.py says why.)
+    "aws_lambda_powertools/utilities/parameters/",
     "aws_lambda_powertools/utilities/streaming/",
     # pydantic's V1 API. pydantic 2 imports it in two places only: `_migration`, when code reads a name that moved
     # (`pydantic.utils.deep_update` and the like: nothing in the bundle imports `pydantic.utils`), and schema

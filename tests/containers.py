@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chalicelib import wiring
 from chalicelib.adapters.carriers.registry import CarrierRegistry, carriers
 from chalicelib.domain.change_events import ChangeEventJob
@@ -37,13 +39,14 @@ class RecordingQueue:
         self.requests.extend(requests)
         return {}
 
-    def enqueue_job(self, job: NotificationJob | ChangeEventJob) -> None:
+    def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> None:
         if self.fail:
             raise StoreUnavailable("SQS did not answer")
-        if isinstance(job, ChangeEventJob):
-            self.change_jobs.append(job)
-            return
-        self.jobs.append(job)
+        for job in jobs:
+            if isinstance(job, ChangeEventJob):
+                self.change_jobs.append(job)
+            else:
+                self.jobs.append(job)
 
     def enqueue_import(self, task: ImportTask) -> None:
         if self.fail:

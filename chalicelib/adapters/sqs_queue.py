@@ -37,12 +37,19 @@ class SqsSendQueue:
                 failed[chunk[int(failure["Id"])].request_id] = failure.get("Message") or failure.get("Code", "failed")
         return failed
 
-    def enqueue_job(self, job: NotificationJob | ChangeEventJob) -> None:
-        """Queue one email job or change-event job; StoreUnavailable when SQS did not take it."""
-        try:
-            self._client.send_message(QueueUrl=self._url, MessageBody=job.model_dump_json())
-        except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"could not queue email job {job.job_id}: {error}") from error
+    def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> None:
+        """Queue one event's jobs, ten per SendMessageBatch (an opt-out's email job and change-event job: one call);
+        StoreUnavailable when SQS did not take every one of them."""
+        for start in range(0, len(jobs), SEND_BATCH_LIMIT):
+            chunk = jobs[start : start + SEND_BATCH_LIMIT]
+            entries = [{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(chunk)]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError) as error:
+                raise StoreUnavailable(f"could not queue jobs {_ids(chunk)}: {error}") from error
+            refused = [chunk[int(failure["Id"])] for failure in response.get("Failed", [])]
+            if refused:
+                raise StoreUnavailable(f"SQS did not take jobs {_ids(refused)}: {response['Failed'][0]}")
 
     def enqueue_import(self, task: ImportTask) -> None:
         """Queue an import's next chunk; StoreUnavailable when SQS did not take it."""
@@ -60,3 +67,7 @@ class SqsSendQueue:
         except (ClientError, BotoCoreError) as error:
             # Without the delay the record is simply redelivered when its visibility timeout ends.
             logger.warning("could not delay a record for retry", extra={"error": str(error)})
+
+
+def _ids(jobs: Sequence[NotificationJob | ChangeEventJob]) -> str:
+    return ", ".join(job.job_id for job in jobs)

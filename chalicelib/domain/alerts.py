@@ -66,8 +66,7 @@ def dispatch(outbox: Outbox, queue: SendQueue, *jobs: OutboxJob) -> bool:
     outbox. False (and still pending, all of them) when the queue failed: a later flush queues them all again, and
     each consumer handles a job delivered twice once."""
     try:
-        for job in jobs:
-            queue.enqueue_job(job)
+        queue.enqueue_jobs(jobs)
     except StoreUnavailable:
         return False
     if jobs and jobs[0].event_id is not None:

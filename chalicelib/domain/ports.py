@@ -329,8 +329,9 @@ class SendQueue(Protocol):
         """Back off before a record is delivered again."""
         ...
 
-    def enqueue_job(self, job: NotificationJob | ChangeEventJob) -> None:
-        """Queue an email job or a change-event job; raises StoreUnavailable when the queue did not take it."""
+    def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> None:
+        """Queue one event's email job and change-event jobs together; raises StoreUnavailable when the queue did not
+        take them all (some may have gone: their consumers handle a job delivered twice once)."""
         ...
 
     def enqueue_import(self, task: ImportTask) -> None:

@@ -9,7 +9,6 @@ succeed (bad JSON, bad fields, unknown account) until SQS moves it to the dead-l
 
 from __future__ import annotations
 
-import gc
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from chalicelib import cold_start
 from chalicelib.domain import alerts, sending
 from chalicelib.domain.errors import InvalidRequest, MailRetry, StoreUnavailable
 from chalicelib.domain.imports import ImportTask, run_chunk
@@ -223,7 +223,7 @@ def handle(event: dict[str, Any], seconds_left: Callable[[], float] | None = Non
             parts.queue.delay(receipt_handle, OUT_OF_TIME_DELAY_SECONDS)
         else:
             parts.queue.delay(receipt_handle, backoff_seconds(receives))
-    _freeze_once()
+    cold_start.end()  # what the first batch built lives as long as the function: out of the collector's way
     return dict(response)
 
 
@@ -244,16 +244,3 @@ def _add_counts(parts: Container, account_id: str, campaign_id: str, campaign_co
             },
         )
         count("CampaignCountsNotAdded", account=account_id)
-
-
-_frozen = False
-
-
-def _freeze_once() -> None:
-    """After the first batch, what the function imported and built to handle it (botocore's models, pydantic's
-    validators, the clients: some 200,000 objects) lives as long as the function does: it is moved out of the garbage
-    collector's way, so that a full collection looks only at what later batches allocate."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.freeze()

@@ -250,6 +250,7 @@ DROPPED_PACKAGES = (
     "aws_lambda_powertools.utilities.feature_flags",
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.utilities.kafka",
+    "aws_lambda_powertools.utilities.parameters",
     "aws_lambda_powertools.utilities.streaming",
     "pydantic.v1",
     "pydantic.experimental",
@@ -296,8 +297,8 @@ sys.path.insert(0, os.getcwd())
 dropped = json.loads(sys.stdin.read())
 print(json.dumps({
     "found": [name for name in dropped if importlib.util.find_spec(name) is not None],
-    "kept": [name for name in ("aws_lambda_powertools.utilities.parameters", "aws_lambda_powertools.utilities.batch",
-                               "aws_lambda_powertools.utilities.validation", "pydantic.deprecated")
+    "kept": [name for name in ("aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.validation",
+                               "pydantic.deprecated")
              if importlib.util.find_spec(name) is None],
     "version": importlib.metadata.version("pydantic"),
 }))
@@ -341,7 +342,6 @@ print(json.dumps({"tops": tops, "imported": imported, "failed": failed}))
     imported = set(result["imported"])
     assert {
         "aws_lambda_powertools.utilities.batch",
-        "aws_lambda_powertools.utilities.parameters.ssm",
         "aws_lambda_powertools.utilities.data_classes.sqs_event",
         "aws_lambda_powertools.metrics",
         "aws_lambda_powertools.event_handler.openapi.compat",

@@ -40,11 +40,11 @@ class ChangeEventsAside(SqsSendQueue):
         super().__init__(client, queue_url)
         self.change_jobs: list[ChangeEventJob] = []
 
-    def enqueue_job(self, job) -> None:
-        if isinstance(job, ChangeEventJob):
-            self.change_jobs.append(job)
-        else:
-            super().enqueue_job(job)
+    def enqueue_jobs(self, jobs) -> None:
+        self.change_jobs.extend(job for job in jobs if isinstance(job, ChangeEventJob))
+        emails = [job for job in jobs if not isinstance(job, ChangeEventJob)]
+        if emails:
+            super().enqueue_jobs(emails)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import hmac
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from html import escape
 from urllib.parse import parse_qs, urlsplit
-from xml.sax.saxutils import escape
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -181,7 +181,7 @@ def twiml(message: str | None) -> str:
     """
     if not message:
         return f"{_XML_DECLARATION}<Response/>"
-    text = escape(_XML_INVALID_CHARS.sub("", message))
+    text = escape(_XML_INVALID_CHARS.sub("", message), quote=False)
     return f"{_XML_DECLARATION}<Response><Message>{text}</Message></Response>"
 
 
