@@ -659,9 +659,9 @@ def _render_parts(runs: int, results: dict[tuple[str, str], list[dict]], parts: 
                 f"{_ms(imports_extra)} more, of which pydantic, phonenumbers and Powertools imported alone take "
                 f"{_ms(libraries)}, and the rest is our own modules (routes, the pydantic models' classes, the "
                 f"carriers' adapters). The first request (CPU to response minus those imports): ours "
-                f"{_ms(ours - median['our app + botocore'])}, the bare app's {_ms(bare - bare_imports)}: two more clients "
-                "(SSM, SQS), five more AWS calls, the first use of the models it validates. (Medians of separate runs: "
-                "the differences are approximate.)"
+                f"{_ms(ours - median['our app + botocore'])}, the bare app's {_ms(bare - bare_imports)}: two more "
+                "clients (SSM, SQS), five more AWS calls, the first use of the models it validates. (Medians of "
+                "separate runs: the differences are approximate.)"
             ),
         ]
     )
