@@ -19,15 +19,16 @@ HTTP server answering 204). In order, each phase counted apart:
    events run from the queue.
 
 Every call of the container's boto3 clients is counted with botocore's event hooks (`provide-client-params`,
-`after-call`). moto reports no consumed capacity (its ConsumedCapacity is a constant), so units are computed from the
-items themselves: a second, uncounted client reads each item a write touches just before and just after the write,
-and each item a read returns or a GetItem/BatchGetItem names. DynamoDB's documented rules: a read costs 1 unit per
-4 KB (an eventually consistent read half that; GetItem and BatchGetItem per item, Query per 4 KB of all items read),
-a write 1 unit per 1 KB of the larger of the item before and after, transactions twice that; each global secondary
-index the item is in before or after costs a write of its entry (projection ALL: the item plus 100 bytes, per KB):
-one to put or rewrite it, one to remove it, two when its key changes. An item size is the sum of its attribute names'
-and values' UTF-8 lengths (numbers: 1 byte per two digits plus 1). SQS receives and deletes are the Lambda event
-source's, not counted here (see docs/capacity.md).
+`after-call`). moto reports no consumed capacity (its ConsumedCapacity is a constant), so units are computed from
+the items themselves: a second, uncounted client reads each item a write touches just before and just after the
+write, and each item a read returns or a GetItem/BatchGetItem names. DynamoDB's documented rules: a read costs 1
+unit per 4 KB (an eventually consistent read half that; GetItem and BatchGetItem per item, Query per 4 KB of all
+items read), a write 1 unit per 1 KB of the larger of the item before and after, transactions twice that; each
+global secondary index the item is in before or after costs a write of its entry (the item plus 100 bytes, per KB,
+for `gsi1` and `gsi2`, which project ALL; for `gsi3`, which INCLUDEs a few attributes, the keys and those), one to
+put or rewrite it (`gsi3`: only when a key or an included attribute changed), one to remove it, two when its key
+changes. An item size is the sum of its attribute names' and values' UTF-8 lengths (numbers: 1 byte per two digits
+plus 1). SQS receives and deletes are the Lambda event source's, not counted here (see docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.pa
 
 from chalicelib import wiring  # noqa: E402
 from chalicelib.adapters.carriers import twilio  # noqa: E402
-from chalicelib.adapters.dynamodb.table import GSI1, GSI2  # noqa: E402
+from chalicelib.adapters.dynamodb.table import ACTIVITY_PROJECTION, GSI1, GSI2, GSI3  # noqa: E402
 from chalicelib.domain import change_events, imports  # noqa: E402
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account  # noqa: E402
 from chalicelib.domain.imports import ImportMode  # noqa: E402
@@ -75,7 +76,12 @@ SID = "AC" + "1" * 32
 OUR_NUMBER = "+14155550100"
 RESOURCE = "/webhooks/{carrier}/{account_id}"
 STATUS_RESOURCE = "/webhooks/{carrier}/{account_id}/status"
-INDEXES = {GSI1: ("gsi1pk", "gsi1sk"), GSI2: ("gsi2pk", "gsi2sk")}
+#: Each index's key attributes, and the attributes it projects besides the keys (None: ALL, the whole item).
+INDEXES: dict[str, tuple[str, str, frozenset[str] | None]] = {
+    GSI1: ("gsi1pk", "gsi1sk", None),
+    GSI2: ("gsi2pk", "gsi2sk", None),
+    GSI3: ("gsi3pk", "gsi3sk", frozenset({"pk", "sk", "gsi3pk", "gsi3sk", *ACTIVITY_PROJECTION})),
+}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 #: Index entry overhead DynamoDB adds to the projected item (bytes).
 INDEX_OVERHEAD = 100
@@ -122,6 +128,8 @@ def partition_kind(value: str) -> str:
     head, _, rest = value.partition("#")
     if head == "OUTBOX":
         return "OUTBOX#<shard>" if rest else "OUTBOX"
+    if head == "ACTIVITY":
+        return "ACTIVITY#<account>#<phone>"
     if head == "CAMPAIGN":
         parts = rest.split("#")
         return "CAMPAIGN#<account>#<campaign>" + ("#<shard>" if len(parts) > 2 else "")
@@ -249,18 +257,26 @@ class Meter:
             tally.sizes[item_kind(key)].append(item_size(after))
         if before == after:
             return  # a write that changed nothing (a failed condition): no index entry moves
-        for pk_name, sk_name in INDEXES.values():
+        for pk_name, sk_name, projected in INDEXES.values():
             old = (before or {}).get(pk_name, {}).get("S"), (before or {}).get(sk_name, {}).get("S")
             new = (after or {}).get(pk_name, {}).get("S"), (after or {}).get(sk_name, {}).get("S")
             was, now = None not in old, None not in new
+
+            def entry(item: dict | None, projected: frozenset[str] | None = projected) -> int:
+                """The index entry's size: the item, or its keys and the attributes the index includes."""
+                kept = item or {}
+                return item_size(kept if projected is None else {k: v for k, v in kept.items() if k in projected})
+
             moves: list[tuple[str, int]] = []
             if was and now and old == new:
-                moves.append((str(new[0]), item_size(after)))
+                if projected is not None and entry(before) == entry(after):
+                    continue  # no attribute the index holds changed: its entry is not rewritten
+                moves.append((str(new[0]), entry(after)))
             else:
                 if was:
-                    moves.append((str(old[0]), item_size(before)))
+                    moves.append((str(old[0]), entry(before)))
                 if now:
-                    moves.append((str(new[0]), item_size(after)))
+                    moves.append((str(new[0]), entry(after)))
             for partition, entry in moves:
                 index_units = kb_units(entry + INDEX_OVERHEAD)
                 tally.wcu_index += index_units
@@ -593,7 +609,8 @@ def render(args: argparse.Namespace, rows: dict[str, tuple[int, Tally]]) -> str:
         "service's own boto3 clients; the SQS receives and deletes of Lambda's event source are not ours and not "
         "here. Units are computed from item sizes under DynamoDB's rules (moto reports none): reads 1 per 4 KB "
         "(eventually consistent: half), writes 1 per KB of the larger image, transactions twice, each index entry "
-        "put, rewritten or removed 1 per KB of the item plus 100 bytes.",
+        "put, rewritten or removed 1 per KB of the entry plus 100 bytes (`gsi1` and `gsi2` hold the whole item, "
+        "`gsi3`, the activity index, its keys and the attributes it includes).",
         "",
         f"Checked after the run: the campaign's counters read {dict(counts)}.",
         "",

@@ -2,10 +2,11 @@
 
 What a cold start builds (modules, classes, the Chalice app, botocore's models and clients, pydantic's validators:
 some 200,000 objects) lives as long as the function does. Collecting garbage while it is built finds next to nothing
-and cost about a tenth of the cold start (30 ms of CPU in 194 collections, one of them a full one of 12 ms: BENCHMARKS
-"Cold start"). So, in Lambda, collection is off from the app's first import to the end of its first event; then what
-was built is frozen (moved out of every later collection's way, so a full collection looks only at what later events
-allocate) and collection is on again. Elsewhere (tests, `make run`) only the freeze after the first event happens.
+and cost about a tenth of the cold start (about 30 ms of CPU in some 190 collections, one a full collection of 12
+ms, before this module; BENCHMARKS "Cold start" counts them). So, in Lambda, collection is off from the app's first
+import to the end of its first event; then what was built is frozen (moved out of every later collection's way, so a
+full collection looks only at what later events allocate) and collection is on again. Elsewhere (tests, `make run`)
+only the freeze after the first event happens.
 """
 
 from __future__ import annotations
