@@ -111,9 +111,10 @@ def receive_inbound(
     once; a likely opt-out below it is flagged for review in the inbound log. The opt-out is
     stored before this returns, so the caller acknowledges only what is stored.
 
-    `reply_in_answer`: the carrier's webhook answer carries the reply (a TwiML answer, say). Otherwise the
-    reply goes through the send path, back through the carrier it came from, and is queued before this
-    returns; a redelivery queues it again under the same request id, which the send path sends once.
+    `reply_in_answer`: the carrier's webhook answer carries the reply (a TwiML answer, say), and the answer to a
+    redelivery carries it again (the first answer never reached the carrier). Otherwise the reply goes through the
+    send path, back through the carrier it came from, and is queued before this returns; a redelivery queues it
+    again under the same request id, which the send path sends once.
     """
     whole = _whole_message(stores, message)
     if whole is None:
@@ -134,8 +135,9 @@ def receive_inbound(
     recorded = record_event(stores, queue, event, inbound=logged)
     record = recorded.record
     if recorded.duplicate:
-        if reply_in_answer:
-            return InboundResult(intent=intent, reply=None, duplicate=True, reason=reason)
+        # The same reply as the first time. A carrier whose answer carries it (TwiML) sends a message again only when
+        # our first answer did not reach it, so that reply never went out; through the send path it is queued again
+        # under the same request id, which is sent once.
         record = stores.history.get_event(event.account_id, event.phone, event.event_id)
     elif intent is Intent.NONE:
         # Anything but a keyword or an opt-out goes to the user who last texted the number.

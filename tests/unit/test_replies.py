@@ -27,9 +27,11 @@ def world():
     return type("World", (), {"stores": stores, "queue": queue, "account": account})()
 
 
-def texted(world, body: str, message_id: str, carrier_confirms: bool = False) -> services.InboundResult:
+def texted(
+    world, body: str, message_id: str, carrier_confirms: bool = False, *, in_answer: bool = False
+) -> services.InboundResult:
     message = InboundMessage(
-        carrier="aws",
+        carrier="twilio" if in_answer else "aws",
         message_id=message_id,
         account_id="acme",
         from_phone=CONTACT,
@@ -39,7 +41,7 @@ def texted(world, body: str, message_id: str, carrier_confirms: bool = False) ->
         received_at=T0,
         carrier_confirms=carrier_confirms,
     )
-    return services.receive_inbound(world.stores, world.queue, world.account, message, reply_in_answer=False)
+    return services.receive_inbound(world.stores, world.queue, world.account, message, reply_in_answer=in_answer)
 
 
 def test_rule9_a_stop_is_confirmed_through_the_send_path_back_through_the_carrier_it_came_from(world) -> None:
@@ -57,6 +59,25 @@ def test_rule9_a_redelivered_stop_queues_the_same_confirmation_which_the_send_pa
     assert again.duplicate
     assert [r.request_id for r in world.queue.requests] == ["confirm:aws:m-1", "confirm:aws:m-1"]
     assert len(world.stores.history.history("acme", CONTACT)) == 1
+
+
+def test_rule9_a_stop_redelivered_after_its_answer_was_lost_is_confirmed_in_the_answer_to_the_retry(world) -> None:
+    # A carrier whose answer carries the reply (Twilio's TwiML) sends a message again only when it did not get our
+    # first answer (a timeout, a 5xx): the confirmation in that answer never went out. The stored STOP reads back as
+    # a duplicate; the answer to the retry carries the same confirmation, and nothing is stored twice.
+    first = texted(world, "STOP", "SM1", in_answer=True)
+    again = texted(world, "STOP", "SM1", in_answer=True)
+    assert again.duplicate
+    assert first.reply == again.reply == world.account.replies.opt_out
+    assert world.queue.requests == []  # in the answer, not through the send path
+    assert len(world.stores.history.history("acme", CONTACT)) == 1
+
+
+def test_a_start_redelivered_after_its_answer_was_lost_gets_the_same_answer(world) -> None:
+    texted(world, "STOP", "SM1", in_answer=True)
+    first = texted(world, "START", "SM2", in_answer=True)
+    again = texted(world, "START", "SM2", in_answer=True)
+    assert first.reply == again.reply == world.account.replies.opt_in
 
 
 def test_help_and_start_are_answered_as_ordinary_texts(world) -> None:
