@@ -197,11 +197,11 @@ def render(
         "sources). The bundle is that zip without phonenumbers' geocoding, carrier and time zone data and modules, "
         "type stubs, Powertools' Swagger UI assets, ecdsa's tests and pyasn1-modules' ASN.1 modules other than RFC "
         "5280's, the Powertools utilities the service does not use (auth_alpha, circuit_breaker, data_masking, "
-        "feature_flags, idempotency, kafka, streaming), pydantic's V1 API, experimental previews and mypy plugin, and "
-        "the packages' install records (`*.dist-info/RECORD`, pydantic-core's SBOM), with every module as "
-        "unchecked-hash bytecode (.pyc) in place of its source; beside it, the same "
-        "build with the sources kept (the .pyc in `__pycache__`, as deployed before). boto3 and botocore are in "
-        "none: the Lambda runtime provides them. Measured by `benchmarks/bench_bundle.py`.",
+        "feature_flags, idempotency, kafka, parameters, streaming), pydantic's V1 API, experimental previews and "
+        "mypy plugin, and the packages' install records (`*.dist-info/RECORD`, pydantic-core's SBOM), with every "
+        "module as unchecked-hash bytecode (.pyc, compiled without column positions) in place of its source; beside "
+        "it, the same build with the sources kept (the .pyc in `__pycache__`, as deployed before). boto3 and "
+        "botocore are in none: the Lambda runtime provides them. Measured by `benchmarks/bench_bundle.py`.",
         "",
         _report.table(
             ["bundle", "`chalice package` alone (before)", "with sources kept", "deployed bundle (infra/bundle.py)"],
