@@ -986,7 +986,8 @@ def _before_after(
                 "unit) a message costs "
                 f"{(BEFORE['WCU per message'] * 5 + BEFORE['RCU per message']):.1f} read-unit equivalents before and "
                 f"{(after['WCU per message'] * 5 + after['RCU per message']):.1f} after. (The stub figure before is "
-                "from a run of 1,000 texts, the stub pass being new.)"
+                "from a run of 1,000 texts, the stub pass being new.) Write units after include the entry each text "
+                "now also has in the number's activity index (`gsi3`, 1 unit), which came after that commit."
             ),
             "",
             _report.table(["figure", f"before ({BEFORE['commit']})", "after (this run)"], rows),
