@@ -7,13 +7,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.sqs_batches import send_in_batches
 from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.imports import ImportTask
 from chalicelib.domain.models import NotificationJob, SendRequest
 from chalicelib.observability import logger
-
-SEND_BATCH_LIMIT = 10
 
 
 class SqsSendQueue:
@@ -25,31 +24,21 @@ class SqsSendQueue:
 
     def enqueue(self, requests: Sequence[SendRequest]) -> dict[str, str]:
         """Queue the requests, ten per SendMessageBatch; returns request id -> why it was not queued."""
-        failed: dict[str, str] = {}
-        for start in range(0, len(requests), SEND_BATCH_LIMIT):
-            chunk = requests[start : start + SEND_BATCH_LIMIT]
-            entries = [{"Id": str(i), "MessageBody": r.model_dump_json()} for i, r in enumerate(chunk)]
-            try:
-                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
-            except (ClientError, BotoCoreError) as error:
-                raise StoreUnavailable(f"could not queue send requests: {error}") from error
-            for failure in response.get("Failed", []):
-                failed[chunk[int(failure["Id"])].request_id] = failure.get("Message") or failure.get("Code", "failed")
-        return failed
+        bodies = [request.model_dump_json() for request in requests]
+        refused = send_in_batches(self._client, self._url, bodies, "send requests")
+        return {
+            requests[i].request_id: failure.get("Message") or failure.get("Code", "failed") for i, failure in refused
+        }
 
     def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> None:
         """Queue one event's jobs, ten per SendMessageBatch (an opt-out's email job and change-event job: one call);
         StoreUnavailable when SQS did not take every one of them."""
-        for start in range(0, len(jobs), SEND_BATCH_LIMIT):
-            chunk = jobs[start : start + SEND_BATCH_LIMIT]
-            entries = [{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(chunk)]
-            try:
-                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
-            except (ClientError, BotoCoreError) as error:
-                raise StoreUnavailable(f"could not queue jobs {_ids(chunk)}: {error}") from error
-            refused = [chunk[int(failure["Id"])] for failure in response.get("Failed", [])]
-            if refused:
-                raise StoreUnavailable(f"SQS did not take jobs {_ids(refused)}: {response['Failed'][0]}")
+        names = ", ".join(job.job_id for job in jobs)
+        refused = send_in_batches(self._client, self._url, [job.model_dump_json() for job in jobs], f"jobs {names}")
+        if refused:
+            raise StoreUnavailable(
+                f"SQS did not take jobs {', '.join(jobs[i].job_id for i, _ in refused)}: {refused[0][1]}"
+            )
 
     def enqueue_import(self, task: ImportTask) -> None:
         """Queue an import's next chunk; StoreUnavailable when SQS did not take it."""
@@ -67,7 +56,3 @@ class SqsSendQueue:
         except (ClientError, BotoCoreError) as error:
             # Without the delay the record is simply redelivered when its visibility timeout ends.
             logger.warning("could not delay a record for retry", extra={"error": str(error)})
-
-
-def _ids(jobs: Sequence[NotificationJob | ChangeEventJob]) -> str:
-    return ", ".join(job.job_id for job in jobs)
