@@ -15,7 +15,8 @@ write the bytecode anywhere. So the zip is rewritten once, here, at build time:
   .pyc at the module's legacy location (`wiring.pyc` beside where `wiring.py` was), which is where Python imports a
   module without source from. That keeps the bundle about a third smaller. A traceback still names the file and line
   (`File "/var/task/chalicelib/wiring.py", line 42, in build`: the path the code was compiled for) but cannot print the
-  line's source text under it. `package(..., sources=True)` builds the bundle with the sources kept and the bytecode in
+  line's source text under it, so the bytecode is compiled without the column positions that would point into it.
+  `package(..., sources=True)` builds the bundle with the sources kept and the bytecode in
   `__pycache__/<name>.cpython-311.pyc` instead (the benchmarks compare the two).
 
 `package()` is the one build: the stack's construct calls it (infra/stack.py) and so do the benchmarks
@@ -182,7 +183,8 @@ def _compile(root: Path, *, sources: bool) -> None:
     """Compile every module under `root` to unchecked-hash bytecode, naming TASK_ROOT as its directory: beside its
     source in `__pycache__` (`sources`), else at the module's legacy location and without column positions (`-X
     no_debug_ranges`: a traceback's `^^^^` markers point into the source line, which a sourceless bundle cannot show
-    anyway; the bytecode is a sixth smaller and loads faster). In a child interpreter: the flag is the process's."""
+    anyway; the bytecode is about a tenth smaller, BENCHMARKS "Lambda bundle"). In a child interpreter: the flag is
+    the process's."""
     command = [
         sys.executable,
         *([] if sources else ["-X", "no_debug_ranges"]),
