@@ -421,7 +421,7 @@ def _render_webhooks(args: argparse.Namespace, webhooks: Webhooks) -> str:
         warmed = webhooks.warmed[kind]
         store = sum(webhooks.store_calls[kind].values()) / warmed
         others = webhooks.other_calls[kind]
-        queued = (others["enqueue_job"] + others["enqueue"] + others["job_queued"]) / warmed
+        queued = (others["enqueue_jobs"] + others["enqueue"] + others["job_queued"]) / warmed
         (status,) = webhooks.answers[kind]
         applied = f"{webhooks.applied[kind]:,} of {len(cpu):,}" if status in STORED else "(stores nothing)"
         rows.append(
@@ -458,7 +458,7 @@ def _render_webhooks(args: argparse.Namespace, webhooks: Webhooks) -> str:
                 "mean over the timed webhooks; the mean also carries the garbage collector's passes, which fall on "
                 "whichever webhook is running), wall is `time.perf_counter()`. Calls per webhook (warm-up): store "
                 "round trips (the fakes' `calls` counters; each is one DynamoDB request) and SQS sends plus outbox "
-                "updates (`enqueue_job`, `job_queued`, `enqueue`): Twilio's confirmation goes back in its answer "
+                "updates (`enqueue_jobs`, `job_queued`, `enqueue`): Twilio's confirmation goes back in its answer "
                 "(TwiML), the others' through the send queue. Applied: timed STOPs whose sender is then suppressed "
                 "for `all`."
             ),

@@ -137,7 +137,7 @@ class OtherCalls:
 
     def __init__(self, parts: wiring.Container) -> None:
         self.counts: Counter[str] = Counter()
-        self._count(parts.queue, "enqueue_job", "enqueue")
+        self._count(parts.queue, "enqueue_jobs", "enqueue")
         self._count(parts.stores.outbox, "job_queued")
         self._count(parts.secrets, "get", label="secret get")
 
@@ -363,7 +363,7 @@ def _render(args, stores, calls, elapsed, cpu, wall_total, collections, intents,
     call_names = sorted({name for counter in calls_by_kind.values() for name in counter})
     other_names = [
         name
-        for name in ("enqueue_job", "job_queued", "enqueue", "secret get")
+        for name in ("enqueue_jobs", "job_queued", "enqueue", "secret get")
         if any(counter[name] for counter in other_by_kind.values())
     ]
     call_rows = [
@@ -427,8 +427,8 @@ def _render(args, stores, calls, elapsed, cpu, wall_total, collections, intents,
                 f"the store fakes' `calls` counters ({counted}); with the DynamoDB stores each is "
                 "one round trip: `get_account` a GetItem, `load` a BatchGetItem (the state and the event key), "
                 "`commit` a TransactWriteItems, `log_inbound` a conditional PutItem. Beside them, counted by this "
-                "benchmark, calls that the stores' counters do not see: `enqueue_job`, a job queued on the send "
-                "queue (an SQS SendMessage each: the email alert, and any other job the event calls for); "
+                "benchmark, calls that the stores' counters do not see: `enqueue_jobs`, an event's jobs queued on "
+                "the send queue (one SQS SendMessageBatch: the email alert and any other job the event calls for); "
                 "`job_queued`, the event's jobs taken out of the outbox once queued (a DynamoDB UpdateItem); "
                 "`secret get`, the carrier's auth token (an SSM GetParameter, cached for "
                 "`secrets_max_age` = 60 s in a warm function, so not a round trip per webhook). "
