@@ -125,6 +125,8 @@ WEBHOOK_ROUTE_PREFIX = "/webhooks/"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 TTL_ATTRIBUTE = "expires_at"
 SERVICE_NAME = "sms-optout"
+#: Where the functions write their own metrics (chalicelib/observability.py's NAMESPACE).
+METRICS_NAMESPACE = "SmsOptOut"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 #: sms-voice resource types SendTextMessage is authorised on, when no `sms_resource_arns` narrows them.
 SMS_RESOURCE_TYPES = ("phone-number", "pool", "sender-id", "configuration-set", "opt-out-list")
@@ -962,6 +964,19 @@ class SmsOptoutStack(cdk.Stack):
                         period=five_minutes,
                     ),
                 )
+        alarm(
+            "CampaignCountsNotAdded",
+            "A send batch's outcomes could not be added to its campaign's counters (every text was sent or skipped "
+            "and logged; the campaign's counts are short). The send function's error line `campaign counts not "
+            "added` has the account, the campaign and the counts to add.",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="CampaignCountsNotAdded",
+                dimensions_map={"service": SERVICE_NAME},
+                statistic="Sum",
+                period=five_minutes,
+            ),
+        )
         alarm(
             "ApiThrottled",
             "API Gateway refused requests over a method's throttling budget (429). A webhook flood, or carriers' "

@@ -243,4 +243,6 @@ def _add_counts(parts: Container, account_id: str, campaign_id: str, campaign_co
                 "cause": str(error),
             },
         )
-        count("CampaignCountsNotAdded", account=account_id)
+        # One series for the whole service, so that one alarm (infra/stack.py) watches it; the line above names
+        # the account and campaign.
+        count("CampaignCountsNotAdded")

@@ -17,6 +17,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from chalicelib.adapters.dynamodb.table import table_definition
+from chalicelib.observability import NAMESPACE, SERVICE
 from chalicelib.settings import Settings
 from infra.config import (
     DEFAULT_ADMIN_BURST_LIMIT,
@@ -1140,6 +1141,9 @@ def test_alarms_exist(stage: Synthesised) -> None:
         for index in INDEXES:
             assert watched(f"{kind}ThrottleEvents", TableName=table, GlobalSecondaryIndexName=index), (kind, index)
     assert watched("ThrottledRequests", TableName=table)
+    # The app's own metric: the namespace and the one series the send function writes (tests/unit/test_sending.py)
+    (counts,) = [p for m, d, p in metrics if m == "CampaignCountsNotAdded" and d == {"service": SERVICE}]
+    assert counts["Namespace"] == NAMESPACE
     # The 5xx alarm watches this stage's API alone: the API is named after the stage.
     assert stage.resource("AWS::Serverless::Api")["Properties"]["Name"] == prefix
 

@@ -587,7 +587,7 @@ def test_a_text_whose_outcome_could_not_be_stored_is_recorded_and_counted_on_the
     assert world.outbound.campaign_counts("acme", "dinner") == {"failed:outcome_unknown": 1}
 
 
-def test_a_failed_campaign_counter_write_fails_no_text_and_says_what_was_not_added(world, caplog) -> None:
+def test_a_failed_campaign_counter_write_fails_no_text_and_says_what_was_not_added(world, caplog, capsys) -> None:
     # Given a batch whose texts are all sent and recorded, and a counter write DynamoDB refuses
     from chalicelib.domain.errors import StoreUnavailable
 
@@ -604,3 +604,8 @@ def test_a_failed_campaign_counter_write_fails_no_text_and_says_what_was_not_add
     assert len(world.provider.sent) == 10
     errors = [r for r in caplog.records if r.getMessage() == "campaign counts not added"]
     assert len(errors) == 1 and errors[0].counts == {"sent": 10} and errors[0].campaign_id == "dinner"
+    # And the metric the stack's alarm watches is written once, in the service's one series
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"CampaignCountsNotAdded"' in line]
+    assert len(metrics) == 1 and metrics[0]["CampaignCountsNotAdded"] == [1.0]
+    (directive,) = metrics[0]["_aws"]["CloudWatchMetrics"]
+    assert (directive["Namespace"], directive["Dimensions"]) == ("SmsOptOut", [["service"]])
