@@ -407,16 +407,29 @@ function inboundCard(m, go) {
     h("p", { class: "sms-body" }, m.body),
     h("p", { class: "detector" }, "Detector: ", verdict),
     reviewText ? h("p", { class: "review-state" }, reviewText) : null,
-    h(
-      "div",
-      { class: "actions" },
-      field("Note", note),
-      h("button", { type: "button", class: "danger", onclick: act("unsubscribe") }, "Unsubscribe"),
-      h("button", { type: "button", onclick: act("dismiss") }, "Dismiss"),
-    ),
+    actions(m, note, act),
     area,
   );
   return card;
+}
+
+/** What may still be done with a message: nothing when the number was unsubscribed for it already (the service read
+ * it as an opt-out, or an admin unsubscribed it), else Unsubscribe, and Dismiss until it is reviewed. */
+function actions(m, note, act) {
+  const number = h("a", { href: `#/number?phone=${encodeURIComponent(m.from_phone)}` }, "See the number");
+  if (m.intent === "opt_out") {
+    return h("p", { class: "acted" }, "Read as an opt-out: the service unsubscribed the number when the message came. ", number);
+  }
+  if (m.review && m.review.resolution === "unsubscribed") {
+    return h("p", { class: "acted" }, "Unsubscribed for this message. ", number);
+  }
+  return h(
+    "div",
+    { class: "actions" },
+    field("Note", note),
+    h("button", { type: "button", class: "danger", onclick: act("unsubscribe") }, "Unsubscribe"),
+    m.review ? null : h("button", { type: "button", onclick: act("dismiss") }, "Dismiss"),
+  );
 }
 
 // --- New unsubscribe -------------------------------------------------------------------------------------------------

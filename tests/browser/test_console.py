@@ -133,7 +133,11 @@ def test_a_stop_sent_through_the_webhook_appears_in_sms_received(console: Consol
 
     # Then the message is there, newest first, with the detector's verdict and why
     assert "opt out" in card.find_element(By.CSS_SELECTOR, ".detector").text
-    assert card.find_element(By.CSS_SELECTOR, "button.danger").text == "Unsubscribe"
+    # And, the service having unsubscribed the number for it already, it offers nothing more to do but the number
+    assert card.find_elements(By.CSS_SELECTOR, "button") == []
+    acted = card.find_element(By.CSS_SELECTOR, ".acted")
+    assert "the service unsubscribed the number" in acted.text
+    assert acted.find_element(By.TAG_NAME, "a").get_attribute("href").endswith(f"#/number?phone={quote(STOPPED)}")
     console.screenshot("sms-received-phone", PHONE)
     # And the page fits a phone's width: nothing scrolls sideways
     console.driver.set_window_size(*PHONE)
