@@ -334,7 +334,8 @@ def test_reports_count_the_stop_in_the_chart_and_the_tables(console: Console) ->
     # Then the chart has today's STOPs as its keyword part, the tables count them, and the campaign is charged
     bar = console.wait("#report svg rect.bar.keyword")
     assert bar.get_attribute("textContent") == f"{today['period']}: {today['by_source']['keyword']} keyword"
-    assert console.wait("#report-totals").text.startswith(f"{report['totals']['opt_outs']} opt-outs")
+    opt_outs = report["totals"]["opt_outs"]
+    assert console.wait("#report-totals").text.startswith(f"{opt_outs} opt-out{'' if opt_outs == 1 else 's'},")
     row = console.wait("#by-keyword tbody tr", "STOP")
     assert row.text.split() == ["STOP", str(keywords["STOP"]["opt_outs"]), str(keywords["STOP"]["opt_ins"])]
     source = console.wait("#by-source tbody tr", "keyword")

@@ -13,12 +13,12 @@ campaign's order, so its cursor is one sort key: every shard goes on after it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional, get_document
 from chalicelib.adapters.dynamodb.cursors import decode_position, encode_position
+from chalicelib.adapters.dynamodb.parallel import each_shard
 from chalicelib.adapters.dynamodb.table import (
     CAMPAIGN_SHARDS,
     GSI1,
@@ -32,18 +32,8 @@ from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import OutboundRecord
 from chalicelib.domain.ports import SendOutcome
 
-#: Shard queries run at once (botocore keeps 10 connections per client).
-SHARD_THREADS = 8
 #: Entries each shard is asked for beyond its even share of a page: shards are filled by a hash, so unevenly.
 SHARD_MARGIN = 4
-_pool: ThreadPoolExecutor | None = None
-
-
-def _shard_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=SHARD_THREADS, thread_name_prefix="campaign-shard")
-    return _pool
 
 
 #: The condition of every write of a request's item: the request is new, or was handed back for a retry.
@@ -147,7 +137,7 @@ class DynamoDBOutboundLog:
             _Shard(campaign_index_partition(account_id, campaign_id, shard), prefix, after)
             for shard in range(CAMPAIGN_SHARDS)
         ]
-        list(_shard_pool().map(lambda shard: shard.fetch(self._client, self._table, share), shards))
+        each_shard(lambda shard: shard.fetch(self._client, self._table, share), shards)
         while True:
             open_shards = [shard for shard in shards if not shard.done]
             frontier = min((shard.last for shard in open_shards), default=None)

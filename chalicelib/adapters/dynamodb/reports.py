@@ -1,13 +1,14 @@
 """ReportCounters on the single table: the opt-out report's counter items (layout in `table`).
 
 Written only inside a number's event transaction (`numbers.DynamoDBNumberStore.commit` adds `counter_update`), so a
-change counts once, with its event; read here, a range of days in one Query.
+change counts once, with its event; read here, a range of days in one Query per shard, the shards read at once.
 
-A day's counters are spread over REPORT_SHARDS items by a hash of the phone: DynamoDB cancels a transaction that
-meets another one in flight on the same item (`TransactionConflict`), and an account's opt-outs arrive together (a
-campaign's STOPs, an import's rows, 8 at a time). A conflict cancels the whole transaction, the event with it: the
-store reports it as ConcurrentUpdate, and the use case reads the number again and retries (a webhook is answered
-only once its event is stored, else a 503 the carrier retries).
+An account's counters are spread over REPORT_SHARDS partitions by a hash of the phone: an account's opt-outs arrive
+together (a campaign's STOPs, an import's rows, 8 at a time), and one partition takes at most 1,000 write units a
+second; and DynamoDB cancels a transaction that meets another one in flight on the same item
+(`TransactionConflict`). A conflict cancels the whole transaction, the event with it: the store reports it as
+ConcurrentUpdate, and the use case reads the number again and retries (a webhook is answered only once its event is
+stored, else a 503 the carrier retries).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.adapters.dynamodb.calls import call
+from chalicelib.adapters.dynamodb.parallel import each_shard
 from chalicelib.adapters.dynamodb.table import REPORT_SHARDS, report_day_key, report_day_sort_key, report_partition
 from chalicelib.domain.reports import Tally
 
@@ -48,26 +50,30 @@ class DynamoDBReportCounters:
         self._table = table_name
 
     def daily_counts(self, account_id: str, first: date, last: date) -> dict[date, dict[str, int]]:
-        """One Query over the account's counter items from `first` to `last` (paged; a day is up to REPORT_SHARDS
-        items, only days with events have any), the shards of each day summed."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": report_partition(account_id)},
-                ":first": {"S": report_day_sort_key(first.isoformat())},
-                # Every shard of the last day: shard numbers are digits, which sort before "~".
-                ":last": {"S": report_day_sort_key(last.isoformat()) + "~"},
-            },
-        }
+        """A Query of each of the account's REPORT_SHARDS counter partitions from `first` to `last` (paged; only days
+        with events have an item), run at once, the shards of each day summed."""
+
+        def shard_items(shard: int) -> list[dict[str, Any]]:
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": report_partition(account_id, shard)},
+                    ":first": {"S": report_day_sort_key(first.isoformat())},
+                    ":last": {"S": report_day_sort_key(last.isoformat())},
+                },
+            }
+            return list(self._items(query))
+
         days: dict[date, Counter[str]] = {}
-        for item in self._items(query):
-            day = date.fromisoformat(item["sk"]["S"].split("#")[1])
-            counts = days.setdefault(day, Counter())
-            for name, value in item.items():
-                if name not in ("pk", "sk"):
-                    counts[name] += int(value["N"])
-        return {day: dict(counts) for day, counts in days.items()}
+        for items in each_shard(shard_items, range(REPORT_SHARDS)):
+            for item in items:
+                day = date.fromisoformat(item["sk"]["S"].removeprefix("DAY#"))
+                counts = days.setdefault(day, Counter())
+                for name, value in item.items():
+                    if name not in ("pk", "sk"):
+                        counts[name] += int(value["N"])
+        return {day: dict(counts) for day, counts in sorted(days.items())}
 
     def _items(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of the query, page after page, eventually consistent: half the read units of a strongly

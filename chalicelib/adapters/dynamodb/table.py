@@ -55,9 +55,10 @@ Items (pk / sk), with the module that owns them:
   ones kept), `version` (N), every write conditional on it. One item: the send path reads it by key.
 - `ENDPOINT#<account>#<endpoint id>` / `DELIVERY#<change event id>` (endpoints): `doc`, the Delivery of one change
   event to one endpoint (the delivery log; change event ids sort by when the change was recorded), `status`.
-- `REPORT#<account>` / `DAY#<yyyy-mm-dd>#<shard, 2 digits>` (reports; added to by numbers in an event's
+- `REPORT#<account>#<shard, 2 digits>` / `DAY#<yyyy-mm-dd>` (reports; added to by numbers in an event's
   transaction): one number attribute per counter of the opt-out report (`reports.counter_name`: `o`,
-  `i#s#keyword`, `o#c#spring`, ...), ADDed to; a day's counters spread over REPORT_SHARDS items by the phone.
+  `i#s#keyword`, `o#c#spring`, ...), ADDed to; an account's counters spread over REPORT_SHARDS partitions by the
+  phone, a day's being one item in each.
 - The number's state item also gets `last_campaign_id` and `last_campaign_at` from the send path's claim of a
   campaign's text (read with the state as `NumberState.last_campaign`).
 """
@@ -380,23 +381,25 @@ def inbound_item(inbound: LoggedInbound) -> dict[str, Any]:
     return item
 
 
-#: A day's report counters are spread over this many items (by the phone): concurrent events of one account rarely
-#: write the same item, so their transactions rarely conflict (an import runs 8 numbers at once: each meets one of the
-#: 7 others on its item about 1 - (31/32)^7 = 20% of the time at worst, and is retried); a day is read as up to this
-#: many items, a year as up to 11,712 (only days and shards that had an event have one).
+#: An account's report counters are spread over this many partitions (by the phone), a day's being one item in each: an
+#: import at 333 rows a second (666 write units a second of counters) writes about 21 a second on each, against a
+#: partition's 1,000 (one partition would cap it at 500 rows a second), and concurrent events of one account rarely
+#: write the same item, so their transactions rarely conflict (an import runs 8 numbers at once: each meets one of the 7
+#: others on its item about 1 - (31/32)^7 = 20% of the time at worst, and is retried). A report reads all of them: a
+#: Query each, a day up to this many items, a year up to 11,712 (only days and shards that had an event have one).
 REPORT_SHARDS = 32
 
 
-def report_partition(account_id: str) -> str:
-    """The account's report counters: every day's items, in date order."""
-    return f"REPORT#{account_id}"
+def report_partition(account_id: str, shard: int) -> str:
+    """One shard of the account's report counters: its items of every day, in date order."""
+    return f"REPORT#{account_id}#{shard:02d}"
 
 
-def report_day_sort_key(day: str, shard: int | None = None) -> str:
-    """The sort key of one of a day's counter items (`day` as YYYY-MM-DD); without a shard, the prefix of them all."""
-    return f"DAY#{day}#" if shard is None else f"DAY#{day}#{shard:02d}"
+def report_day_sort_key(day: str) -> str:
+    """The sort key of a day's counter item (`day` as YYYY-MM-DD)."""
+    return f"DAY#{day}"
 
 
 def report_day_key(account_id: str, day: str, shard: int) -> Key:
     """One shard of an account's report counters of one day."""
-    return {"pk": {"S": report_partition(account_id)}, "sk": {"S": report_day_sort_key(day, shard)}}
+    return {"pk": {"S": report_partition(account_id, shard)}, "sk": {"S": report_day_sort_key(day)}}
