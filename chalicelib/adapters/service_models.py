@@ -3,7 +3,7 @@
 Before it reads a service's model, botocore's `Loader.list_available_services` lists every service it has a model of
 that type for, to check that the one asked for is among them: it opens each of some 400 service folders and looks
 for the model file in every API version's folder, once for service models and once for endpoint rules: about 20 ms
-of the first client a cold start builds (BENCHMARKS "Cold start": the DynamoDB client took 45 ms before, 31 after).
+of the first client a cold start builds (BENCHMARKS "Cold start": the DynamoDB client took 45 ms before, 27-31 after).
 A service's folder bears its name, so `ServiceLoader` lists the folders alone (one directory read per search path).
 What differs: a folder without a model of the type asked for is listed too, and a client for it fails when its model
 is read (`DataNotFoundError`) rather than when it is looked up (`UnknownServiceError`). Everything else is
