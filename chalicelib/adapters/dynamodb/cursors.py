@@ -67,7 +67,9 @@ def decode_position(cursor: str, listing: list[str]) -> str:
     """The position `cursor` holds, when it was made for `listing`; InvalidRequest otherwise."""
     decoded = _decode(cursor)
     after = decoded.get("after")
-    if set(decoded) != {"listing", "after"} or not isinstance(after, str) or not 0 < len(after) <= MAX_SORT_KEY_BYTES:
+    if set(decoded) != {"listing", "after"} or not isinstance(after, str):
+        raise _refused(cursor)
+    if not 0 < len(after.encode("utf-8", "surrogatepass")) <= MAX_SORT_KEY_BYTES:  # DynamoDB's limit is in bytes
         raise _refused(cursor)
     if decoded["listing"] != listing:
         raise InvalidRequest("the cursor belongs to another listing", cursor=cursor)

@@ -4,24 +4,19 @@ word of its name in the account's name-word partition, so a search is a Query wi
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.dynamodb.calls import call
+from chalicelib.adapters.dynamodb.cursors import decode_position, encode_position
 from chalicelib.adapters.dynamodb.table import group_key, group_word_key, group_word_partition, groups_partition
 from chalicelib.domain.errors import InvalidRequest, StoreUnavailable
 from chalicelib.domain.groups import Group, GroupKind, indexed_by, matches, search_word
 
 #: Queries one page may take before it answers short, with a cursor to go on from.
 MAX_QUERIES_PER_PAGE = 10
-MAX_SORT_KEY_BYTES = 1024
-_URLSAFE = re.compile(r"[A-Za-z0-9_-]{1,2000}")
 
 
 class DynamoDBGroups:
@@ -86,32 +81,37 @@ class DynamoDBGroups:
         self, account_id: str, kind: GroupKind | None, cursor: str | None, limit: int
     ) -> tuple[list[Group], str | None]:
         partition = groups_partition(account_id)
-        start = _start(cursor, "")
-        return self._page(partition, None, start, limit, lambda group, _: kind is None or group.kind == kind)
+        return self._page(partition, None, cursor, limit, lambda group, _: kind is None or group.kind == kind)
 
     def search_groups(
         self, account_id: str, words: Sequence[str], kind: GroupKind | None, cursor: str | None, limit: int
     ) -> tuple[list[Group], str | None]:
         prefix = search_word(words)
-        start = _start(cursor, prefix)
 
         def wanted(group: Group, sort_key: str) -> bool:
             # Only under the first word of its name with the prefix: a group is answered once.
             word = indexed_by(group, prefix)
             return word is not None and sort_key == f"{word}#{group.id}" and matches(group, words, kind)
 
-        return self._page(group_word_partition(account_id), prefix, start, limit, wanted)
+        return self._page(group_word_partition(account_id), prefix, cursor, limit, wanted)
 
     def _page(
         self,
         partition: str,
         prefix: str | None,
-        start: str | None,
+        cursor: str | None,
         limit: int,
         wanted: Callable[[Group, str], bool],
     ) -> tuple[list[Group], str | None]:
-        """Up to `limit` wanted groups of `partition` (sort keys beginning with `prefix`) after sort key `start`, and
-        the cursor of the rest (None: no more). Reads one item past a full page, so an unfiltered listing knows."""
+        """Up to `limit` wanted groups of `partition` (sort keys beginning with `prefix`) after `cursor`, and the
+        cursor of the rest (None: no more). Reads one item past a full page, so an unfiltered listing knows.
+
+        A cursor is a position (a sort key) in this listing (`cursors.encode_position`): one of another listing, or
+        a sort key without the prefix, is an InvalidRequest, never a ValidationException from DynamoDB."""
+        listing = [partition, prefix or ""]
+        start = decode_position(cursor, listing) if cursor is not None else None
+        if start is not None and not start.startswith(prefix or ""):
+            raise InvalidRequest("the cursor is not one this service returned", cursor=cursor)
         condition = "pk = :p" + (" AND begins_with(sk, :prefix)" if prefix else "")
         values: dict[str, Any] = {":p": {"S": partition}}
         if prefix:
@@ -135,12 +135,12 @@ class DynamoDBGroups:
                 if wanted(group, sort_key):
                     if len(found) == limit:
                         # One more wanted than the page holds: the page ends at the item before.
-                        return found, _encode(start) if start is not None else None
+                        return found, encode_position(listing, start) if start is not None else None
                     found.append(group)
                 start = sort_key
             if not response.get("LastEvaluatedKey"):
                 return found, None
-        return found, _encode(start) if start is not None else None
+        return found, encode_position(listing, start) if start is not None else None
 
 
 def _group(item: dict[str, Any], *, with_version: bool) -> Group:
@@ -148,26 +148,3 @@ def _group(item: dict[str, Any], *, with_version: bool) -> Group:
     if with_version:
         group = group.model_copy(update={"version": int(item["version"]["N"])})
     return group
-
-
-def _encode(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps(sort_key).encode()).decode().rstrip("=")
-
-
-def _start(cursor: str | None, prefix: str) -> str | None:
-    """The sort key `cursor` encodes, when it is one of this listing's; InvalidRequest otherwise (never a
-    ValidationException from DynamoDB, which would be a 503)."""
-    if cursor is None:
-        return None
-    refused = InvalidRequest("the cursor is not one this service returned", cursor=cursor[:100])
-    if not _URLSAFE.fullmatch(cursor):
-        raise refused
-    try:
-        sort_key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
-        raise refused from None
-    if not isinstance(sort_key, str) or not sort_key or not sort_key.startswith(prefix):
-        raise refused
-    if len(sort_key.encode("utf-8", "surrogatepass")) > MAX_SORT_KEY_BYTES:
-        raise refused
-    return sort_key
