@@ -39,6 +39,21 @@ def conditional(client: Any, operation: str, **kwargs: Any) -> bool:
     return True
 
 
+def transaction(client: Any, items: list[dict[str, Any]], what: str) -> list[str | None] | None:
+    """Run a TransactWriteItems; None when it was written, else the code of each item's cancellation reason, in the
+    items' order (`ConditionalCheckFailed`, `TransactionConflict`, `None`...). StoreUnavailable, naming `what`, when
+    DynamoDB refused it otherwise or did not answer."""
+    try:
+        client.transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise StoreUnavailable(f"could not {what}: {error}") from error
+        return [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+    except BotoCoreError as error:
+        raise StoreUnavailable(f"could not {what}: {error}") from error
+    return None
+
+
 def get_document(client: Any, table: str, key: dict[str, Any], model: type[Model]) -> Model | None:
     """The item's `doc` attribute as `model`, strongly consistent; None when there is no such item."""
     item = call(client, "get_item", TableName=table, Key=key, ConsistentRead=True).get("Item")

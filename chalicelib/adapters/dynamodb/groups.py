@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.adapters.dynamodb.calls import call
+from chalicelib.adapters.dynamodb.calls import call, transaction
 from chalicelib.adapters.dynamodb.cursors import decode_position, encode_position
 from chalicelib.adapters.dynamodb.table import group_key, group_word_key, group_word_partition, groups_partition
 from chalicelib.domain.errors import InvalidRequest, StoreUnavailable
@@ -49,18 +47,12 @@ class DynamoDBGroups:
         for word in sorted(stale):
             key = group_word_key(group.account_id, word, group.id)
             items.append({"Delete": {"TableName": self._table, "Key": key}})
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise StoreUnavailable(f"could not save the group: {error}") from error
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise StoreUnavailable(f"could not save the group: {reasons}") from None
-        except BotoCoreError as error:
-            raise StoreUnavailable(f"could not save the group: {error}") from error
-        return True
+        reasons = transaction(self._client, items, "save the group")
+        if reasons is None:
+            return True
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise StoreUnavailable(f"could not save the group: {reasons}")
 
     def get_group(self, account_id: str, group_id: str) -> Group | None:
         item = call(
@@ -72,10 +64,9 @@ class DynamoDBGroups:
         keys = [group_key(group.account_id, group.id)]
         keys += [group_word_key(group.account_id, word, group.id) for word in group.words]
         items = [{"Delete": {"TableName": self._table, "Key": key}} for key in keys]
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"could not delete the group: {error}") from error
+        reasons = transaction(self._client, items, "delete the group")
+        if reasons is not None:
+            raise StoreUnavailable(f"could not delete the group: {reasons}")
 
     def list_groups(
         self, account_id: str, kind: GroupKind | None, cursor: str | None, limit: int

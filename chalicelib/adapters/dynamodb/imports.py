@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ConfigDict, TypeAdapter
 
-from chalicelib.adapters.dynamodb.calls import call, conditional
+from chalicelib.adapters.dynamodb.calls import call, conditional, transaction
 from chalicelib.adapters.dynamodb.table import REJECTED_PREFIX, import_job_key, import_partition, rejected_sort_key
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.imports import ImportJob, RejectedRow
@@ -88,17 +87,12 @@ class DynamoDBImportJobs:
             }
             for page in (ordered[start : start + ROWS_PER_ITEM] for start in range(0, len(ordered), ROWS_PER_ITEM))
         ]
-        try:
-            self._client.transact_write_items(TransactItems=[{"Update": update}, *puts])
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
-                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return False
-            raise StoreUnavailable(f"could not save the import's progress: {error}") from error
-        except BotoCoreError as error:
-            raise StoreUnavailable(f"could not save the import's progress: {error}") from error
-        return True
+        reasons = transaction(self._client, [{"Update": update}, *puts], "save the import's progress")
+        if reasons is None:
+            return True
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise StoreUnavailable(f"could not save the import's progress: {reasons}")
 
     def rejected_rows(
         self, account_id: str, import_id: str, after_line: int, limit: int

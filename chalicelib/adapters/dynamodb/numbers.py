@@ -16,9 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional
+from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional, transaction
 from chalicelib.adapters.dynamodb.reports import counter_update
 from chalicelib.adapters.dynamodb.table import (
     GSI1,
@@ -33,7 +31,7 @@ from chalicelib.adapters.dynamodb.table import (
 )
 from chalicelib.domain import reports
 from chalicelib.domain.change_events import ChangeEventJob
-from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest, StoreUnavailable
+from chalicelib.domain.errors import ConcurrentUpdate, DuplicateEvent, InvalidRequest
 from chalicelib.domain.models import (
     CampaignText,
     Contact,
@@ -124,19 +122,14 @@ class DynamoDBNumberStore:
         if counted is not None:
             # The opt-out report's counters, last: the condition checks above keep their places (items 0 and 1).
             items.append({"Update": counter_update(self._table, counted)})
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise StoreUnavailable(f"could not record the event: {error}") from error
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise DuplicateEvent(record.event.event_id) from None
-            # The version moved on, or another transaction on the number or on its report counters was in flight
-            # (TransactionConflict): nothing was written; reload and try again.
-            raise ConcurrentUpdate(state.phone) from None
-        except BotoCoreError as error:
-            raise StoreUnavailable(f"could not record the event: {error}") from error
+        reasons = transaction(self._client, items, "record the event")
+        if reasons is None:
+            return
+        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            raise DuplicateEvent(record.event.event_id)
+        # The version moved on, or another transaction on the number or on its report counters was in flight
+        # (TransactionConflict): nothing was written; reload and try again.
+        raise ConcurrentUpdate(state.phone)
 
     def claim_recipient(
         self, request: SendRequest, expected_version: int, now: datetime, *, forget: Iterable[str] = ()
