@@ -7,9 +7,6 @@ remembers who texted the number, so that an opt-out stored since the batch read 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import heapq
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamodb.calls import BATCH_GET_LIMIT, batch_get, call, conditional, transaction
+from chalicelib.adapters.dynamodb.cursors import decode_position, encode_position
 from chalicelib.adapters.dynamodb.reports import counter_update
 from chalicelib.adapters.dynamodb.table import (
     GSI1,
@@ -44,7 +42,6 @@ from chalicelib.domain.models import (
 
 #: A suppression list cursor is the last phone of a page (E.164).
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-_URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class DynamoDBNumberStore:
@@ -200,8 +197,8 @@ class DynamoDBNumberStore:
         The cursor is the last phone of the page (each shard is read from there); every shard is read a few items at
         a time, and only as far as the merge needs it.
         """
-        after = _after_phone(cursor)
-        partitions = suppressed_partitions(account_id)
+        partitions = list(suppressed_partitions(account_id))
+        after = _after_phone(cursor, partitions)
         chunk = -(-limit // len(partitions)) + 2
         merged = heapq.merge(
             *(self._suppressed_from(partition, after, chunk) for partition in partitions),
@@ -212,7 +209,7 @@ class DynamoDBNumberStore:
             if items and item["gsi1sk"]["S"] == items[-1]["gsi1sk"]["S"]:
                 continue  # listed in two partitions for a moment, while the index moves it
             if len(items) == limit:
-                return _listed(items), _phone_cursor(items[-1]["gsi1sk"]["S"])
+                return _listed(items), encode_position(partitions, items[-1]["gsi1sk"]["S"])
             items.append(item)
         return _listed(items), None
 
@@ -268,18 +265,12 @@ def _listed(items: list[dict[str, Any]]) -> list[NumberState]:
     return [state for state in map(_state_from, items) if state.suppressed]
 
 
-def _phone_cursor(phone: str) -> str:
-    return base64.urlsafe_b64encode(phone.encode()).decode().rstrip("=")
-
-
-def _after_phone(cursor: str | None) -> str | None:
-    """The phone a suppression list cursor continues after; InvalidRequest for anything else."""
+def _after_phone(cursor: str | None, partitions: list[str]) -> str | None:
+    """The phone a suppression list cursor (a position in the list's partitions, merged) continues after;
+    InvalidRequest for anything else."""
     if cursor is None:
         return None
-    phone = ""
-    if len(cursor) < 64 and _URLSAFE.fullmatch(cursor):
-        with contextlib.suppress(binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
-            phone = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    phone = decode_position(cursor, partitions)
     if not _E164.fullmatch(phone):
         raise InvalidRequest("the cursor is not one this service returned", cursor=cursor[:100])
     return phone
