@@ -76,13 +76,14 @@ def batch_get(client: Any, table: str, keys: list[dict[str, Any]]) -> list[dict[
     raise StoreUnavailable("the store kept throttling a batch read")
 
 
-def query_all(client: Any, table: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """Every item a strongly consistent query on the table finds, page after page."""
+def query_all(client: Any, table: str, *, consistent: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item a query on the table finds, page after page; strongly consistent unless not `consistent` (half the
+    read units)."""
     items: list[dict[str, Any]] = []
     start: dict[str, Any] | None = None
     while True:
         extra = {"ExclusiveStartKey": start} if start else {}
-        response = call(client, "query", TableName=table, ConsistentRead=True, **kwargs, **extra)
+        response = call(client, "query", TableName=table, ConsistentRead=consistent, **kwargs, **extra)
         items.extend(response.get("Items", []))
         start = response.get("LastEvaluatedKey")
         if not start:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from chalicelib.adapters.dynamodb.calls import call
+from chalicelib.adapters.dynamodb.calls import query_all
 from chalicelib.adapters.dynamodb.parallel import each_shard
 from chalicelib.adapters.dynamodb.table import REPORT_SHARDS, report_day_key, report_day_sort_key, report_partition
 from chalicelib.domain.reports import Tally
@@ -54,16 +53,19 @@ class DynamoDBReportCounters:
         with events have an item), run at once, the shards of each day summed."""
 
         def shard_items(shard: int) -> list[dict[str, Any]]:
-            query: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
-                "ExpressionAttributeValues": {
+            # Eventually consistent: half the read units of a strongly consistent read, and a report may miss a
+            # change of the last second.
+            return query_all(
+                self._client,
+                self._table,
+                consistent=False,
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+                ExpressionAttributeValues={
                     ":pk": {"S": report_partition(account_id, shard)},
                     ":first": {"S": report_day_sort_key(first.isoformat())},
                     ":last": {"S": report_day_sort_key(last.isoformat())},
                 },
-            }
-            return list(self._items(query))
+            )
 
         days: dict[date, Counter[str]] = {}
         for items in each_shard(shard_items, range(REPORT_SHARDS)):
@@ -74,14 +76,3 @@ class DynamoDBReportCounters:
                     if name not in ("pk", "sk"):
                         counts[name] += int(value["N"])
         return {day: dict(counts) for day, counts in sorted(days.items())}
-
-    def _items(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of the query, page after page, eventually consistent: half the read units of a strongly
-        consistent read, and a report may miss a change of the last second."""
-        start: dict[str, Any] | None = None
-        while True:
-            page = call(self._client, "query", **query, **({"ExclusiveStartKey": start} if start else {}))
-            yield from page.get("Items", [])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
