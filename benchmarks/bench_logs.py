@@ -51,13 +51,13 @@ from chalicelib.domain.models import (  # noqa: E402
     InboundMessage,
     Intent,
     LoggedInbound,
-    NotificationJob,
     OutboundRecord,
     SendRequest,
     Source,
     Suppression,
 )
 from chalicelib.domain.ports import InboundFilter  # noqa: E402
+from tests.integration.contract.examples import job_of  # noqa: E402
 from tools import local_stack  # noqa: E402
 
 TITLE = "Logs: index writes per text, and what a page costs"
@@ -193,7 +193,7 @@ def _writes() -> str:
             table, index = _units(None, item)
             rows.append([label, name, "1", str(table), str(index), str(table + index)])
     # An opt-out's event with its email job: stored in the outbox (gsi2), then taken out once queued.
-    with_job = _event_item(event, _job(event), None)
+    with_job = _event_item(event, job_of(event), None)
     for name, item in (
         ("before", {k: v for k, v in with_job.items() if not k.startswith("gsi3")}),
         ("after", with_job),
@@ -245,21 +245,6 @@ def _event_record() -> EventRecord:
         message="STOP",
     )
     return EventRecord(event=event, outcome="applied", changes=(), sequence=1)
-
-
-def _job(record: EventRecord) -> NotificationJob:
-    event = record.event
-    return NotificationJob(
-        job_id=f"opt_out:{event.event_id}",
-        account_id=event.account_id,
-        phone=event.phone,
-        topic="opt_out",
-        event_id=event.event_id,
-        source=event.source,
-        scopes=event.scopes,
-        occurred_at=event.occurred_at,
-        message=event.message,
-    )
 
 
 def _inbound(n: int, intent: Intent, review: bool = False) -> LoggedInbound:
