@@ -17,9 +17,7 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,8 +34,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.integration.test_make_run_carriers import READY_TIMEOUT, STOP_TIMEOUT, MakeRun
-from tools.demo_file import DEMO_FILE_VARIABLE, PROJECT_ROOT, read_demo_file
-from tools.local_stack import free_port
+from tools.demo_file import PROJECT_ROOT, read_demo_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -71,23 +68,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
     """`python -m tools.run_local` (what `make run` runs) on free ports with its own demo file, started (not yet
     ready: the browser starts meanwhile). Killed afterwards with everything it started (its process group)."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OPTOUT_")}
-    demo_file = tmp_path_factory.mktemp("console") / "demo.json"
-    env |= {"PORT": str(free_port()), "AWS_PORT": str(free_port()), DEMO_FILE_VARIABLE: str(demo_file)}
-    env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen(  # noqa: S603 (this Python, our module)
-        [sys.executable, "-m", "tools.run_local"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: stopped as one below
-    )
-    run = MakeRun(process, int(env["PORT"]), int(env["AWS_PORT"]), demo_file)
-    reader = threading.Thread(target=run.read_output, name="console-stack-output", daemon=True)
-    reader.start()
+    run = MakeRun.start(tmp_path_factory.mktemp("console") / "demo.json", "console-stack-output")
+    process = run.process
     try:
         yield run
     finally:
@@ -96,7 +78,8 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
             os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(STOP_TIMEOUT)
-        reader.join(5)
+        assert run.reader is not None
+        run.reader.join(5)
 
 
 @pytest.fixture(scope="session")

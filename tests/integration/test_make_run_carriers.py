@@ -53,6 +53,31 @@ class MakeRun:
     demo_file: Path
     output: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
+    reader: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, demo_file: Path, name: str) -> MakeRun:
+        """`python -m tools.run_local` (what `make run` runs) on free ports, writing `demo_file`, in its own process
+        group (a Ctrl-C in the terminal running pytest is not one for it); its output read by a thread named `name`.
+        Started, not yet ready: `ready` is set when it says so (or ends)."""
+        env = {variable: value for variable, value in os.environ.items() if not variable.startswith("OPTOUT_")}
+        api_port, aws_port = free_port(), free_port()
+        env |= {"PORT": str(api_port), "AWS_PORT": str(aws_port), DEMO_FILE_VARIABLE: str(demo_file)}
+        env["PYTHONUNBUFFERED"] = "1"
+        process = subprocess.Popen(  # noqa: S603 (this Python, our module)
+            [sys.executable, "-m", "tools.run_local"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        run = cls(process, api_port, aws_port, demo_file)
+        run.reader = threading.Thread(target=run.read_output, name=name, daemon=True)
+        run.reader.start()
+        return run
 
     def read_output(self) -> None:
         assert self.process.stdout is not None
@@ -69,24 +94,8 @@ class MakeRun:
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[MakeRun]:
     """`python -m tools.run_local` (what `make run` runs), ready; killed afterwards if the test left it running."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OPTOUT_")}
-    api_port, aws_port = free_port(), free_port()
-    demo_file = tmp_path / "run" / "demo.json"
-    env |= {"PORT": str(api_port), "AWS_PORT": str(aws_port), DEMO_FILE_VARIABLE: str(demo_file)}
-    env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen(  # noqa: S603 (this Python, our module)
-        [sys.executable, "-m", "tools.run_local"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # a Ctrl-C in the terminal running pytest is not one for make run
-    )
-    run = MakeRun(process, api_port, aws_port, demo_file)
-    reader = threading.Thread(target=run.read_output, name="make-run-output", daemon=True)
-    reader.start()
+    run = MakeRun.start(tmp_path / "run" / "demo.json", "make-run-output")
+    process = run.process
     try:
         if not run.ready.wait(READY_TIMEOUT) or process.poll() is not None:
             pytest.fail(f"make run was not ready within {READY_TIMEOUT} s; its output ends:\n{run.tail()}")
@@ -95,7 +104,8 @@ def make_run(tmp_path: Path) -> Iterator[MakeRun]:
         if process.poll() is None:
             process.kill()  # SIGKILL: chalice local gets SIGTERM through its parent-death signal
             process.wait(10)
-        reader.join(5)
+        assert run.reader is not None
+        run.reader.join(5)
 
 
 def number(run: dict[str, Any], phone: str) -> dict[str, Any]:
