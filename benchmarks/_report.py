@@ -124,6 +124,14 @@ def _find_section(lines: list[str], title: str) -> tuple[int | None, int]:
     return start, len(lines)
 
 
+def write_if_asked(value: str | None, title: str, body: str) -> None:
+    """Replace section `title` of the file `--write` named (`value`; nothing without one) with `body`, and say so."""
+    path = output_path(value)
+    if path:
+        write_section(path, title, body)
+        print(f"\nwrote section '{title}' of {path}")
+
+
 def output_path(value: str | None) -> Path | None:
     """The file given to `--write`, relative to the project root unless absolute; None when not given."""
     if not value:

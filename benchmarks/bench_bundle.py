@@ -294,10 +294,7 @@ def main() -> None:
         phone = phonenumbers_sizes(deployed_zip), phonenumberslite_wheel(Path(workdir) / "lite")
     body = render(plain, with_sources, deployed, natives, bytecode, phone, args.top)
     print(body)
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"\nwrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 if __name__ == "__main__":

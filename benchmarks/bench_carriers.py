@@ -86,10 +86,7 @@ def main() -> None:
 
     body = _render(args, webhooks, cold, imports)
     print(body)
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"\nwrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 # --- webhook CPU, in process ---------------------------------------------------------------------------------------

@@ -238,10 +238,7 @@ def main() -> None:
 
     body = _render(args.runs, args.importtime_runs, runs, (services, steps), imports, parts)
     print(body)
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"\nwrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 # --- set-up --------------------------------------------------------------------------------------------------------

@@ -74,10 +74,7 @@ def main() -> None:
 
     body = _render(args, rows)
     print(body)
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"\nwrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 # --- the endpoint in a child process ---------------------------------------------------------------------------------

@@ -83,8 +83,7 @@ def main() -> None:
         endpoint.stop()
     body = "\n\n".join([_report.machine(), writes, reads])
     print(body)
-    if args.write:
-        _report.write_section(_report.output_path(args.write), TITLE, body)
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 # --- writes --------------------------------------------------------------------------------------------------------

@@ -84,10 +84,7 @@ def main() -> None:
     finally:
         endpoint.stop()
     print(body)
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"wrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 class Transactions:

@@ -140,10 +140,7 @@ def main() -> None:
         endpoint.stop()
     print(body)
     print(f"\n(the whole run took {time.perf_counter() - started:,.0f} s)")
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"wrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 # --- counting and timing DynamoDB requests -------------------------------------------------------------------------

@@ -704,10 +704,7 @@ def main() -> None:
     body = render(args, rows)
     print(body)
     print(f"\n(the run took {time.perf_counter() - started:,.0f} s; the endpoint took {Receiver.received} POSTs)")
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"\nwrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 if __name__ == "__main__":

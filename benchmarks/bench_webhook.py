@@ -122,10 +122,7 @@ def main() -> None:
     body = _render(args, stores, calls, elapsed, cpu, wall_total, collections, intents, profile)
     body += "\n\n" + pieces
     print(body)
-    path = _report.output_path(args.write)
-    if path:
-        _report.write_section(path, TITLE, body)
-        print(f"\nwrote section '{TITLE}' of {path}")
+    _report.write_if_asked(args.write, TITLE, body)
 
 
 # --- set-up --------------------------------------------------------------------------------------------------------
