@@ -23,18 +23,6 @@ CONTACT = "+14155550123"
 OUR_NUMBER = "+14155550100"
 
 
-@pytest.fixture
-def deps():
-    yield fake_container(Settings(operator_token=OPERATOR, public_base_url=BASE))
-    wiring.use(None)
-
-
-@pytest.fixture
-def client(deps):
-    with Client(application.app) as test_client:
-        yield test_client
-
-
 def put_account(client, account_id: str = "acme", **body) -> dict:
     payload = {
         "name": "Acme",
@@ -49,11 +37,6 @@ def put_account(client, account_id: str = "acme", **body) -> dict:
     )
     assert response.status_code in (200, 201), response.body
     return json.loads(response.body)
-
-
-@pytest.fixture
-def token(client) -> str:
-    return put_account(client)["token"]
 
 
 def admin(client, method: str, path: str, token: str, body: object | None = None, **headers: str):

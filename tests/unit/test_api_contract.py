@@ -36,18 +36,6 @@ BOTOCORE_TEXT = (
 )
 
 
-@pytest.fixture
-def deps():
-    yield fake_container(Settings(operator_token=OPERATOR, public_base_url=BASE))
-    wiring.use(None)
-
-
-@pytest.fixture
-def client(deps):
-    with Client(application.app) as test_client:
-        yield test_client
-
-
 def put_account(client, account_id: str = "acme", **body) -> dict:
     payload = {
         "name": "Acme",

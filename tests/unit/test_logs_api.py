@@ -9,33 +9,11 @@ import json
 from urllib.parse import quote
 
 import pytest
-from chalice.test import Client
 
-import app as application
-from chalicelib import wiring
 from chalicelib.domain.models import OutboundRecord, SendRequest, Suppression
-from chalicelib.settings import Settings
-from tests.containers import fake_container
-from tests.unit.test_api import BASE, CONTACT, OPERATOR, OUR_NUMBER, admin, error_code, put_account, signed_sms
+from tests.unit.test_api import CONTACT, OUR_NUMBER, admin, error_code, put_account, signed_sms
 
 OTHER = "+14155550199"
-
-
-@pytest.fixture
-def deps():
-    yield fake_container(Settings(operator_token=OPERATOR, public_base_url=BASE))
-    wiring.use(None)
-
-
-@pytest.fixture
-def client(deps):
-    with Client(application.app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def token(client) -> str:
-    return put_account(client)["token"]
 
 
 def _record(deps, request_id: str, status: str, reason: str | None = None, to: str = CONTACT, **extra) -> None:

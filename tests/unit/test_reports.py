@@ -10,9 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from chalice.test import Client
 
-import app as application
 from chalicelib import wiring
 from chalicelib.domain import policy, reports, services
 from chalicelib.domain.models import Action, CampaignText, Event, EventRecord, NumberState, Source
@@ -32,12 +30,6 @@ REPORT = "/v1/accounts/acme/reports/opt-outs"
 def deps():
     yield fake_container(Settings(operator_token=OPERATOR, public_base_url=BASE), clock=FixedClock(NOW))
     wiring.use(None)
-
-
-@pytest.fixture
-def client(deps):
-    with Client(application.app) as test_client:
-        yield test_client
 
 
 @pytest.fixture

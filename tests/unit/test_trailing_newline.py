@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.domain.models import SendRequest, validate_scope
-from tests.unit.test_api import CONTACT, OUR_NUMBER, admin, client, deps, error_code, token  # noqa: F401
+from tests.unit.test_api import CONTACT, OUR_NUMBER, admin, error_code
 
 ACME = "/v1/accounts/acme"
 
