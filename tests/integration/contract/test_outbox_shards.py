@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-import boto3
 import pytest
 
 from chalicelib.adapters.dynamodb import dynamodb_stores
@@ -15,13 +14,8 @@ from tests.integration.contract.examples import ACCOUNT, T0, commit, opt_out
 
 
 @pytest.fixture
-def table(clean_aws):  # type: ignore[no-untyped-def]
-    client = boto3.client("dynamodb", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
-    return client, clean_aws.table_name
-
-
-@pytest.fixture
 def stores(table) -> Stores:  # type: ignore[no-untyped-def]
+    """DynamoDB's alone (the shards are its layout)."""
     client, table_name = table
     return dynamodb_stores(client, table_name)
 

@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -301,11 +300,11 @@ class ConflictingClient:
         return self._client.transact_write_items(**kwargs)
 
 
-def test_a_transaction_conflict_on_the_counters_is_retried_never_lost_nor_counted_twice(clean_aws) -> None:
-    client = boto3.client("dynamodb", endpoint_url=clean_aws.endpoint_url, region_name=clean_aws.region)
+def test_a_transaction_conflict_on_the_counters_is_retried_never_lost_nor_counted_twice(table) -> None:
+    client, table_name = table
     conflicting = ConflictingClient(client, conflicts=2)
-    stores = dynamodb_stores(client, clean_aws.table_name)
-    stores = replace(stores, numbers=DynamoDBNumberStore(conflicting, clean_aws.table_name))
+    stores = dynamodb_stores(client, table_name)
+    stores = replace(stores, numbers=DynamoDBNumberStore(conflicting, table_name))
     event = opt_out(PHONE, "twilio:SM1").model_copy(update={"keyword": "STOP"})
     # A conflict is a ConcurrentUpdate: nothing of the transaction is written
     state, _ = stores.numbers.load(ACCOUNT, PHONE)
