@@ -80,13 +80,7 @@ except Exception as error:
     print(json.dumps({"file": frame.filename, "line": frame.lineno, "function": frame.name, "text": frame.line,
                       "printed": traceback.format_exc()}))
 """
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")), PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", code], cwd=task_root, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = run_from_bundle(task_root, tmp_path / "runtime", code)
     source = (Path(__file__).parents[2] / "chalicelib" / "adapters" / "carriers" / "sns.py").read_text().splitlines()
     assert result["file"] == f"{bundle.TASK_ROOT}/chalicelib/adapters/carriers/sns.py"
     assert result["function"] == "parse_message"
@@ -126,17 +120,7 @@ print(json.dumps({
                        if getattr(m, "__file__", None) and "site-packages" in m.__file__}),
 }))
 """
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(
-        PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")),
-        PYTHONDONTWRITEBYTECODE="1",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", code], cwd=task_root, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = run_from_bundle(task_root, tmp_path / "runtime", code)
     assert "chalicelib.wiring" in result["modules"] and "chalicelib.workers.send" in result["modules"]
     assert result["compiled"] == []
     assert result["e164"] == "+14155550123"
@@ -223,19 +207,7 @@ print(json.dumps({"results": results, "loaded": sorted(name for name in sys.modu
                   "files": sorted({os.path.dirname(sys.modules[m].__file__).startswith(os.getcwd())
                                    for m in ("rsa", "ecdsa", "pyasn1", "pyasn1_modules")})}))
 """
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(PYTHONPATH=str(bundle.runtime_site(tmp_path / "runtime")), PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        cwd=task_root,
-        env=env,
-        input=json.dumps(spec),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = run_from_bundle(task_root, tmp_path / "runtime", code, spec)
     assert result["results"] == ["verified", "verified", "refused", "verified", "refused"]
     assert not [name for name in result["loaded"] if name.split(".")[0] in CRYPTOGRAPHY]
     assert result["files"] == [True]  # the libraries come from the bundle
