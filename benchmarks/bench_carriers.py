@@ -31,7 +31,6 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,10 +40,9 @@ import bench_webhook  # noqa: E402  (its counters of store round trips and other
 
 from app import app  # noqa: E402
 from chalicelib import wiring  # noqa: E402
-from chalicelib.adapters.carriers.registry import CarrierRegistry, carriers  # noqa: E402
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account  # noqa: E402
 from chalicelib.settings import Settings  # noqa: E402
-from tests.containers import fake_container  # noqa: E402
+from tests.containers import fake_container, registry  # noqa: E402
 from tests.fakes import FixedClock  # noqa: E402
 from tests.signed_webhooks import ACCOUNT, BASE_URL, CARRIERS, CERT_URL, CarrierSigner, SignedRequest  # noqa: E402
 
@@ -92,28 +90,6 @@ def main() -> None:
 # --- webhook CPU, in process ---------------------------------------------------------------------------------------
 
 
-def _no_client(service: str) -> Any:
-    raise AssertionError(f"the benchmark builds no AWS client ({service})")
-
-
-def _registry(signer: CarrierSigner) -> CarrierRegistry:
-    """The registry the settings build, but for `aws`, whose SNS certificate comes from the signer's stand-in host."""
-
-    def aws() -> Any:
-        from chalicelib.adapters.carriers.aws import AwsCarrier
-
-        return AwsCarrier(sms_client=lambda: _no_client("pinpoint-sms-voice-v2"), fetch=signer.fetch)
-
-    settings = Settings()
-    every = carriers(
-        client=_no_client,
-        api_urls={"twilio": settings.twilio_api_url},
-        sms_configuration_set=None,
-        http_timeout=settings.carrier_http_timeout,
-    )
-    return CarrierRegistry({**every, "aws": aws})
-
-
 def _event(signed: SignedRequest, *, without: tuple[str, ...] = ()) -> dict:
     """The API Gateway proxy event of `_report.api_gateway_event`, with the carrier's headers instead of Twilio's."""
     event = _report.api_gateway_event(
@@ -141,7 +117,9 @@ class Webhooks:
 
 
 def _measure_webhooks(signer: CarrierSigner, count: int, warm_up: int) -> Webhooks:
-    parts = fake_container(Settings(operator_token=OPERATOR, public_base_url=BASE_URL), carriers=_registry(signer))
+    parts = fake_container(
+        Settings(operator_token=OPERATOR, public_base_url=BASE_URL), carriers=registry(sns_fetch=signer.fetch)
+    )
     form = AccountSettingsIn.model_validate({"name": "Acme", "carriers": signer.account_carriers()})
     upsert_account(parts.stores.accounts, parts.secrets, parts.carriers, ACCOUNT, form, parts.clock.now())
     stores = parts.stores
@@ -217,40 +195,26 @@ def phase(name):
 started = time.perf_counter()
 import app
 import boto3  # a cold start's first store call imports it (and http.client, email, urllib.request with it)
-from chalicelib.adapters.carriers.registry import CarrierRegistry, carriers
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.settings import Settings
-from tests.containers import fake_container
+from tests.containers import fake_container, registry
 
 certificate = spec["certificate"].encode()
-
-def no_client(service):
-    raise AssertionError(service)
 
 def fetch(url):
     if url != spec["cert_url"]:
         raise AssertionError(url)
     return certificate
 
-def aws():
-    from chalicelib.adapters.carriers.aws import AwsCarrier
-    return AwsCarrier(sms_client=lambda: no_client("pinpoint-sms-voice-v2"), fetch=fetch)
-
-settings = Settings()
-every = carriers(
-    client=no_client,
-    api_urls={"twilio": settings.twilio_api_url},
-    sms_configuration_set=None,
-    http_timeout=settings.carrier_http_timeout,
+parts = fake_container(
+    Settings(operator_token="operator", public_base_url=spec["base_url"]), carriers=registry(sns_fetch=fetch)
 )
-registry = CarrierRegistry({**every, "aws": aws})
-parts = fake_container(Settings(operator_token="operator", public_base_url=spec["base_url"]), carriers=registry)
 result = {"app_ms": (time.perf_counter() - started) * 1000}
 before = set(sys.modules)
 phase("import")
 started = time.perf_counter()
 for name in spec["carriers"]:
-    registry.get(name)
+    parts.carriers.get(name)
 result["import_ms"] = (time.perf_counter() - started) * 1000
 phase("set-up")
 result["imported"] = sorted(set(sys.modules) - before)

@@ -71,8 +71,11 @@ class RecordingMailer:
         return f"ses-{len(self.sent)}"
 
 
-def registry(local=None, settings: Settings | None = None) -> CarrierRegistry:
-    """The real carriers, and `local` (e.g. a RecordingSmsProvider) as the provider accounts name `local`."""
+def registry(local=None, settings: Settings | None = None, *, sns_fetch=None) -> CarrierRegistry:
+    """The real carriers, and `local` (e.g. a RecordingSmsProvider) as the provider accounts name `local`.
+
+    `sns_fetch` (url -> bytes): where `aws` reads SNS signing certificates instead of SNS's host (a test's stand-in).
+    """
     settings = settings or Settings()
 
     def no_aws_client(service: str):
@@ -84,6 +87,14 @@ def registry(local=None, settings: Settings | None = None) -> CarrierRegistry:
         sms_configuration_set=None,
         http_timeout=settings.carrier_http_timeout,
     )
+    if sns_fetch is not None:
+
+        def aws():  # imported when first used, as the registry does
+            from chalicelib.adapters.carriers.aws import AwsCarrier
+
+            return AwsCarrier(sms_client=lambda: no_aws_client("pinpoint-sms-voice-v2"), fetch=sns_fetch)
+
+        every = {**every, "aws": aws}
     return CarrierRegistry(every, local=local)
 
 

@@ -56,9 +56,8 @@ def carrier_modules():
 from chalice.test import Client
 
 import app
-from chalicelib.adapters.carriers.registry import CarrierRegistry, carriers
 from chalicelib.settings import Settings
-from tests.containers import fake_container
+from tests.containers import fake_container, registry
 
 parts = {}
 if spec["carrier"] == "aws":
@@ -71,22 +70,7 @@ if spec["carrier"] == "aws":
             raise FetchFailed("HTTP 404", transient=False)
         return certificate
 
-    def no_client(service):
-        raise AssertionError(f"no AWS client here ({service})")
-
-    def aws():
-        from chalicelib.adapters.carriers.aws import AwsCarrier
-
-        return AwsCarrier(sms_client=lambda: no_client("pinpoint-sms-voice-v2"), fetch=fetch)
-
-    settings = Settings()
-    every = carriers(
-        client=no_client,
-        api_urls={"twilio": settings.twilio_api_url},
-        sms_configuration_set=None,
-        http_timeout=settings.carrier_http_timeout,
-    )
-    parts["carriers"] = CarrierRegistry({**every, "aws": aws})
+    parts["carriers"] = registry(sns_fetch=fetch)
 container = fake_container(Settings(operator_token="operator", public_base_url=spec["base_url"]), **parts)
 result = {"at_start": carrier_modules(), "names": sorted(container.carriers.provider_names())}
 result["after_names"] = carrier_modules()
