@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -18,6 +17,7 @@ from chalicelib.settings import Settings
 from chalicelib.workers import send
 from tests.containers import fake_container
 from tests.fakes import FixedClock
+from tests.lambda_events import sqs_event
 from tests.unit.test_api import BASE, CONTACT, OPERATOR, OUR_NUMBER, put_account, signed_sms
 
 #: "Today" for the service: a Tuesday.
@@ -177,21 +177,10 @@ def test_csv_is_an_attachment_with_formula_cells_neutralised(client, deps, token
     assert signed_sms(client, "=SUM", "SM1").status_code == 200
     phone = "+14155550124"
     request = {"request_id": "r1", "account_id": "acme", "to": phone, "sender": OUR_NUMBER, "body": "Hi"}
-    record = {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "r",
-        "body": json.dumps(request | {"campaign_id": "spring"}),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:optout-send",
-        "awsRegion": "us-east-1",
-    }
     deps.stores.accounts.put_account(
         deps.stores.accounts.get_account("acme").model_copy(update={"sms_provider": "local"})
     )
-    assert send.handle({"Records": [record]}) == {"batchItemFailures": []}
+    assert send.handle(sqs_event(request | {"campaign_id": "spring"})) == {"batchItemFailures": []}
     assert signed_sms(client, "STOP", "SM2", From=phone).status_code == 200
     # When the report is asked for as CSV
     by_keyword = get(client, "?by=keyword", **{"Accept": "text/csv"})
@@ -234,18 +223,7 @@ def test_an_imports_rows_count_as_import_opt_outs_and_a_reset_as_opt_ins(client,
 def run_imports(deps) -> None:
     while deps.queue.imports:
         task = deps.queue.imports.pop(0)
-        record = {
-            "messageId": str(uuid.uuid4()),
-            "receiptHandle": "r",
-            "body": task.model_dump_json(),
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:optout-send",
-            "awsRegion": "us-east-1",
-            "md5OfBody": "",
-        }
-        assert send.handle({"Records": [record]}) == {"batchItemFailures": []}
+        assert send.handle(sqs_event(task.model_dump_json())) == {"batchItemFailures": []}
 
 
 # --- the rules of `tally`, alone -----------------------------------------------------------------------------

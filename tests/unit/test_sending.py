@@ -15,6 +15,7 @@ from chalicelib.domain.models import Contact, SmsResult, Source
 from chalicelib.workers import send as send_worker
 from tests.containers import fake_container
 from tests.fakes import FixedClock, RecordingSmsProvider
+from tests.lambda_events import sqs_event
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SENDER = "+14155550100"
@@ -55,25 +56,6 @@ def request(to: str, request_id: str | None = None, **fields) -> dict:
         "user_email": "ana@example.com",
         "contact_email": "bo@example.com",
         **fields,
-    }
-
-
-def sqs_event(*bodies: object, receive_count: int = 1) -> dict:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": f"receipt-{i}",
-                "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:optout-send",
-                "awsRegion": "us-east-1",
-            }
-            for i, body in enumerate(bodies)
-        ]
     }
 
 

@@ -3,8 +3,6 @@ a campaign's report matching its history events counted one by one."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -32,6 +30,7 @@ from chalicelib.workers import send as send_worker
 from tests.containers import RecordingQueue, fake_container
 from tests.fakes import FixedClock, RecordingSmsProvider
 from tests.integration.contract.examples import ACCOUNT, PHONE, T0, commit, opt_in, opt_out, send_request
+from tests.lambda_events import sqs_event
 
 SENDER = "+14155550100"
 DAY = T0.date()
@@ -115,25 +114,6 @@ def test_the_last_campaign_is_kept_by_the_claim_and_survives_the_numbers_events(
 
 
 # --- the campaign ----------------------------------------------------------------------------------------------
-
-
-def sqs_event(*bodies: dict) -> dict:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": f"receipt-{index}",
-                "body": json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:optout-send",
-                "awsRegion": "us-east-1",
-            }
-            for index, body in enumerate(bodies)
-        ]
-    }
 
 
 def text(message_id: str, phone: str, body: str, at: datetime) -> InboundMessage:
