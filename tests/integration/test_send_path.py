@@ -25,6 +25,7 @@ from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.domain.models import SendRequest
 from chalicelib.settings import Settings
 from chalicelib.workers import send as send_worker
+from tests import lambda_events
 from tests.containers import registry
 from tests.fakes import InMemorySecretStore, RecordingSmsProvider
 from tests.integration.conftest import impatient_queue
@@ -220,22 +221,7 @@ def test_a_poisoned_record_ends_in_the_dead_letter_queue_and_the_rest_are_sent(r
 
 def sqs_event(requests: list[SendRequest], receive_count: int = 1) -> dict:
     """An SQS event as Lambda hands it to the send function, one record per request."""
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": f"receipt-{uuid.uuid4().hex}",
-                "body": request.model_dump_json(),
-                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:optout-send",
-                "awsRegion": "us-east-1",
-            }
-            for request in requests
-        ]
-    }
+    return lambda_events.sqs_event(*(request.model_dump_json() for request in requests), receive_count=receive_count)
 
 
 def test_a_campaign_delivered_twice_at_once_reaches_the_provider_once_per_request(real) -> None:
