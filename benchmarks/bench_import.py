@@ -131,6 +131,19 @@ def _size(attributes: dict[str, Any]) -> int:
     return sum(len(name) + len(str(next(iter(value.values())))) for name, value in attributes.items())
 
 
+class CountingQueue(RecordingQueue):
+    """The recording queue, counting the calls that queue jobs and the jobs they carry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = self.jobs_queued = 0
+
+    def enqueue_jobs(self, jobs):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        self.jobs_queued += len(jobs)
+        return super().enqueue_jobs(jobs)
+
+
 @dataclass
 class Phase:
     name: str
@@ -145,6 +158,9 @@ class Phase:
     #: CPU seconds of this process, and of the embedded endpoint's.
     our_cpu: float = 0.0
     endpoint_cpu: float = 0.0
+    #: Calls to the queue for the rows' change events (a SendMessageBatch each on SQS), and the jobs they carried.
+    queue_calls: int = 0
+    queued_jobs: int = 0
 
     @property
     def write_requests(self) -> int:
@@ -198,7 +214,7 @@ def _run(args: argparse.Namespace, endpoint: Endpoint) -> str:
     files = CountingFiles(S3ImportFiles(lambda: s3, resources.import_bucket))
     stores: Stores = replace(dynamodb_stores(dynamodb, resources.table_name), import_files=files)  # type: ignore[arg-type]
     clock = FixedClock(datetime.now(UTC))
-    queue = RecordingQueue()
+    queue = CountingQueue()
     account, _, _ = upsert_account(
         stores.accounts, InMemorySecretStore(), registry(), ACCOUNT, AccountSettingsIn(name="Acme"), clock.now()
     )
@@ -224,7 +240,7 @@ def _run(args: argparse.Namespace, endpoint: Endpoint) -> str:
     clock.advance(60)
 
     def run(name: str, import_id: str, mode: ImportMode) -> Phase:
-        before, files.reads = meter.snapshot(), 0
+        before, files.reads, queue.calls, queue.jobs_queued = meter.snapshot(), 0, 0, 0
         cpu_before = (time.process_time(), endpoint.cpu_seconds() or 0.0)
         started = time.perf_counter()
         job, created = imports.start_import(
@@ -257,6 +273,8 @@ def _run(args: argparse.Namespace, endpoint: Endpoint) -> str:
             files.reads,
             time.process_time() - cpu_before[0],
             (endpoint.cpu_seconds() or 0.0) - cpu_before[1],
+            queue.calls,
+            queue.jobs_queued,
         )
 
     phases = [run("opt_out", "bench-opt-out", ImportMode.OPT_OUT)]
@@ -320,7 +338,8 @@ def _render(args: argparse.Namespace, phases: list[Phase], again: Phase, setup_s
     for phase in phases:
         calls = ", ".join(f"{operation} {count:,}" for operation, count in sorted(phase.calls.items()))
         lines.append(
-            f"- {phase.name}: {calls}; S3 ranged reads {phase.s3_reads}; status `{phase.job.status}`. CPU a row: "
+            f"- {phase.name}: {calls}; S3 ranged reads {phase.s3_reads}; queue calls {phase.queue_calls:,} for "
+            f"{phase.queued_jobs:,} change events; status `{phase.job.status}`. CPU a row: "
             f"{phase.our_cpu / rows * 1000:.2f} ms here (the import, boto3), {phase.endpoint_cpu / rows * 1000:.2f} ms "
             "in the endpoint."
         )
@@ -332,9 +351,10 @@ def _render(args: argparse.Namespace, phases: list[Phase], again: Phase, setup_s
         "A row that changes a number is one TransactWriteItems of three items (the number's state, conditional on its "
         "version; the history event, conditional on its id, carrying its change events and listed in the outbox "
         "index; the opt-out report's counters of the day, an ADD to one of its 32 shards), then one UpdateItem "
-        "taking the event out of the outbox once its change events are queued (an SQS "
-        "SendMessage, not counted: a recording queue stands in; their fan-out to the bus and endpoints runs later in "
-        "the send function and is not in these figures). A row that changes nothing (already suppressed, invalid, "
+        "taking the event out of the outbox once its change events are queued (ten rows' change events to a queue "
+        "call, an SQS SendMessageBatch, sent from the pool beside the next rows; a recording queue counts the calls "
+        "here; their fan-out to the bus and endpoints runs later in the send function and is not in these figures). "
+        "A row that changes nothing (already suppressed, invalid, "
         "refused) writes nothing. Each chunk reads its numbers 100 per BatchGetItem, and writes the job "
         "twice (its start, then its progress with its rejected rows, in one transaction). The rows of a chunk go 8 "
         "numbers at a time, but the embedded endpoint answers one request at a time (tools/local_dynamodb.py) and "

@@ -525,8 +525,8 @@ class SmsOptoutStack(cdk.Stack):
 
     def _outbox_statements(self) -> list[iam.PolicyStatement]:
         """What the outbox function calls (chalicelib/workers/outbox.py, domain/alerts.flush_outbox): the store's
-        pending_jobs (Query on gsi2) and job_queued (UpdateItem of an event item), and SendMessage of each job. No
-        secrets, no table reads by key, nothing else on the queue."""
+        pending_jobs (Query on gsi2) and job_queued (UpdateItem of an event item), and the jobs queued by
+        SendMessageBatch (sqs:SendMessage). No secrets, no table reads by key, nothing else on the queue."""
         return [
             self._logs_statement(self.outbox_log_group),
             iam.PolicyStatement(

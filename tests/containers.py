@@ -39,14 +39,15 @@ class RecordingQueue:
         self.requests.extend(requests)
         return {}
 
-    def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> None:
+    def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> dict[str, str]:
         if self.fail:
-            raise StoreUnavailable("SQS did not answer")
+            return {job.job_id: "SQS did not answer" for job in jobs}
         for job in jobs:
             if isinstance(job, ChangeEventJob):
                 self.change_jobs.append(job)
             else:
                 self.jobs.append(job)
+        return {}
 
     def enqueue_import(self, task: ImportTask) -> None:
         if self.fail:

@@ -8,12 +8,12 @@ whose queueing failed stays pending until `flush_outbox` queues it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chalicelib.domain.errors import MailRejected, MailRetry, StoreUnavailable
+from chalicelib.domain.errors import MailRejected, MailRetry
 from chalicelib.domain.models import Account, Action, EventRecord, InboundMessage, NotificationJob, Source
 from chalicelib.domain.notifications import NotificationKind, NotificationValues, build_email, valid_email
 from chalicelib.domain.ports import Mailer, Outbox, OutboxJob, SendQueue, Stores
@@ -65,13 +65,18 @@ def dispatch(outbox: Outbox, queue: SendQueue, *jobs: OutboxJob) -> bool:
     """Queue the jobs of one event (its email job, its change events); once all are queued, the event leaves the
     outbox. False (and still pending, all of them) when the queue failed: a later flush queues them all again, and
     each consumer handles a job delivered twice once."""
-    try:
-        queue.enqueue_jobs(jobs)
-    except StoreUnavailable:
-        return False
-    if jobs and jobs[0].event_id is not None:
-        outbox.job_queued(jobs[0])
-    return True
+    return bool(dispatch_events(outbox, queue, [jobs]))
+
+
+def dispatch_events(outbox: Outbox, queue: SendQueue, events: Sequence[Sequence[OutboxJob]]) -> list[Sequence[OutboxJob]]:
+    """`dispatch` for several events' jobs at once (one queue call, not one per event): the events all of whose jobs
+    were queued, each then out of the outbox. The others stay pending, all their jobs."""
+    refused = queue.enqueue_jobs([job for jobs in events for job in jobs])
+    went = [jobs for jobs in events if not any(job.job_id in refused for job in jobs)]
+    for jobs in went:
+        if jobs and jobs[0].event_id is not None:
+            outbox.job_queued(jobs[0])
+    return went
 
 
 def flush_outbox(outbox: Outbox, queue: SendQueue, limit: int = 100) -> int:
@@ -96,7 +101,7 @@ def _sweep(outbox: Outbox, queue: SendQueue, limit: int) -> tuple[int, bool]:
     by_event: dict[tuple[str, str, str | None], list[OutboxJob]] = defaultdict(list)
     for job in outbox.pending_jobs(limit):
         by_event[(job.account_id, job.phone, job.event_id)].append(job)
-    went = [jobs for jobs in by_event.values() if dispatch(outbox, queue, *jobs)]
+    went = dispatch_events(outbox, queue, list(by_event.values()))
     return sum(map(len, went)), len(by_event) >= limit and len(went) == len(by_event)
 
 

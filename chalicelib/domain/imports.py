@@ -27,7 +27,7 @@ import itertools
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from chalicelib.domain import alerts, change_events, policy
+from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
@@ -82,6 +83,8 @@ GROUP_LINES = 100
 #: Numbers of a group applied at once (threads, each waiting for its number's transaction): DynamoDB answers each in
 #: milliseconds, so a chunk's time is mostly waiting. The boto3 client's pool holds 10 connections.
 WORKERS = 8
+#: Events whose change events go to the queue in one call (SQS takes ten messages a call), as a task of the pool.
+DISPATCH_EVENTS = 10
 #: A chunk starts no new group of lines with less than this many seconds left in the invocation.
 TIME_MARGIN_SECONDS = 5.0
 #: Bytes of the file read at a time.
@@ -554,6 +557,7 @@ def _process(
     #: States read (or, in a dry run, as the rows before would have left them), by number.
     states: dict[str, NumberState] = {}
     read = 0
+    dispatching: list[Future[object]] = []
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="import") as pool:
         while read < CHUNK_LINES:
             if seconds_left is not None and seconds_left() < TIME_MARGIN_SECONDS:
@@ -578,13 +582,21 @@ def _process(
             for row in rows:
                 by_number.setdefault(row.phone, []).append(row)
             applied = [
-                pool.submit(_apply_rows, stores, queue, job, number_rows, states.get(phone), clock, rerun=rerun)
+                pool.submit(_apply_rows, stores, job, number_rows, states.get(phone), clock, rerun=rerun)
                 for phone, number_rows in by_number.items()
             ]
             results: dict[int, tuple[Outcome, str | None]] = {}
+            change_jobs: list[list[ChangeEventJob]] = []
             for (phone, _), future in zip(by_number.items(), applied, strict=True):
-                states[phone], outcomes = future.result()
+                states[phone], outcomes, stored = future.result()
                 results.update(outcomes)
+                change_jobs += [[job] for job in stored]
+            # The group's change events go to the queue ten at a time, beside the next group's rows; each event then
+            # leaves the outbox. What the queue refused stays in the outbox, and the outbox sweep queues it.
+            dispatching += [
+                pool.submit(alerts.dispatch_events, stores.outbox, queue, change_jobs[start : start + DISPATCH_EVENTS])
+                for start in range(0, len(change_jobs), DISPATCH_EVENTS)
+            ]
             for row in rows:
                 outcome, reason = results[row.line]
                 chunk.counts[outcome] += 1
@@ -603,29 +615,34 @@ def _process(
                     )
             read += len(group)
             chunk.next_line, chunk.next_offset = group[-1].number + 1, group[-1].end
+        for dispatched in dispatching:
+            dispatched.result()  # a store that failed fails the chunk (it runs again)
     return chunk
 
 
 def _apply_rows(
     stores: Stores,
-    queue: SendQueue,
     job: ImportJob,
     rows: list[ImportRow],
     state: NumberState | None,
     clock: Clock,
     *,
     rerun: bool,
-) -> tuple[NumberState, dict[int, tuple[Outcome, str | None]]]:
-    """One number's rows, in file order: the state after them, and each row's outcome and reason by line.
+) -> tuple[NumberState, dict[int, tuple[Outcome, str | None]], list[ChangeEventJob]]:
+    """One number's rows, in file order: the state after them, each row's outcome and reason by line, and the change
+    events stored with them (in the outbox, to queue).
 
     A chunk that may have run before (`rerun`) reads the number with each row's event ("applied already?").
     """
     outcomes: dict[int, tuple[Outcome, str | None]] = {}
+    stored: list[ChangeEventJob] = []
     for row in rows:
-        outcome, reason, after = _apply_row(stores, queue, job, row, None if rerun else state, clock)
+        outcome, reason, after, change_job = _apply_row(stores, job, row, None if rerun else state, clock)
         outcomes[row.line], state = (outcome, reason), after
+        if change_job is not None:
+            stored.append(change_job)
     assert state is not None
-    return state, outcomes
+    return state, outcomes, stored
 
 
 def event_id(import_id: str, line: int) -> str:
@@ -634,13 +651,14 @@ def event_id(import_id: str, line: int) -> str:
 
 
 def _apply_row(
-    stores: Stores, queue: SendQueue, job: ImportJob, row: ImportRow, state: NumberState | None, clock: Clock
-) -> tuple[Outcome, str | None, NumberState]:
-    """Apply one row (or, in a dry run, work out what it would do); its outcome, why it was refused, and the
-    number's state after it. `state` None: read it with the row's event (a chunk that may have run before).
+    stores: Stores, job: ImportJob, row: ImportRow, state: NumberState | None, clock: Clock
+) -> tuple[Outcome, str | None, NumberState, ChangeEventJob | None]:
+    """Apply one row (or, in a dry run, work out what it would do); its outcome, why it was refused, the number's
+    state after it, and the change events stored with it. `state` None: read it with the row's event (a chunk that
+    may have run before).
 
-    A change is stored with its change events (the outbox, as every change's are), queued once it is stored. No email
-    alert: one per imported number would be a flood, and the admin who imported knows."""
+    A change is stored with its change events (the outbox, as every change's are), queued by the caller once stored.
+    No email alert: one per imported number would be a flood, and the admin who imported knows."""
     row_event = event_id(job.import_id, row.line)
     recorded: EventRecord | None = None
     if state is None:
@@ -648,20 +666,17 @@ def _apply_row(
     for _ in range(MAX_ATTEMPTS):
         outcome, reason, write = _decide(job, row, state, clock.now(), recorded)
         if write is None:
-            return outcome, reason, state
+            return outcome, reason, state, None
         new_state, record = write
         if job.dry_run:
-            return outcome, reason, new_state.model_copy(update={"version": state.version + 1})
+            return outcome, reason, new_state.model_copy(update={"version": state.version + 1}), None
         change_job = change_events.job_for(record, new_state)
         try:
             stores.numbers.commit(new_state, record, change_job=change_job)
         except (ConcurrentUpdate, DuplicateEvent):  # the number changed since it was read: read it again
             state, recorded = _load(stores, job, row, row_event)
             continue
-        if change_job is not None:
-            # A job the queue refused stays in the outbox, and the outbox sweep queues it.
-            alerts.dispatch(stores.outbox, queue, change_job)
-        return outcome, reason, new_state.model_copy(update={"version": state.version + 1})
+        return outcome, reason, new_state.model_copy(update={"version": state.version + 1}), change_job
     raise StoreUnavailable("a number of the import is changing too fast to apply its row; retry", phone=row.phone)
 
 

@@ -329,9 +329,9 @@ class SendQueue(Protocol):
         """Back off before a record is delivered again."""
         ...
 
-    def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> None:
-        """Queue one event's email job and change-event jobs together; raises StoreUnavailable when the queue did not
-        take them all (some may have gone: their consumers handle a job delivered twice once)."""
+    def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> dict[str, str]:
+        """Queue jobs (one event's email and change-event jobs, or many events' together); returns job id -> why it
+        was not queued, for each job the queue did not take (a job may go twice: its consumer handles it once)."""
         ...
 
     def enqueue_import(self, task: ImportTask) -> None:

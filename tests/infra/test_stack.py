@@ -696,7 +696,8 @@ def test_send_role_has_only_what_the_send_function_calls(stage: Synthesised) -> 
 
 
 def test_outbox_role_has_only_what_the_outbox_function_calls(stage: Synthesised) -> None:
-    # chalicelib/workers/outbox.py: pending_jobs (Query on gsi2), then per job SendMessage and job_queued (UpdateItem).
+    # chalicelib/workers/outbox.py: pending_jobs (Query on gsi2), then the jobs by SendMessageBatch and job_queued
+    # (UpdateItem) of each event.
     role = role_of(stage, OUTBOX_FUNCTION)
     assert all_actions(stage, role) == {
         "logs:CreateLogStream",

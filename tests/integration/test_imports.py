@@ -40,11 +40,10 @@ class ChangeEventsAside(SqsSendQueue):
         super().__init__(client, queue_url)
         self.change_jobs: list[ChangeEventJob] = []
 
-    def enqueue_jobs(self, jobs) -> None:
+    def enqueue_jobs(self, jobs) -> dict[str, str]:
         self.change_jobs.extend(job for job in jobs if isinstance(job, ChangeEventJob))
         emails = [job for job in jobs if not isinstance(job, ChangeEventJob)]
-        if emails:
-            super().enqueue_jobs(emails)
+        return super().enqueue_jobs(emails) if emails else {}
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from chalice.test import Client
 
 import app as application
 from chalicelib import wiring
-from chalicelib.domain import imports, services
+from chalicelib.domain import alerts, imports, services
 from chalicelib.domain.accounts import AccountSettingsIn, upsert_account
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.imports import ImportMode, ImportTask, RejectedRow, lines, read_header
@@ -283,6 +283,50 @@ def test_every_change_of_an_import_goes_out_as_change_events_and_no_email_alert_
         "import:events:2",
     )
     assert parts.stores.outbox.pending_jobs(10) == []  # queued, so out of the outbox
+
+
+def test_an_imports_change_events_go_to_the_queue_ten_to_a_call_not_one_a_row(client, parts, token, monkeypatch) -> None:
+    # Given a queue that counts its calls
+    calls: list[int] = []
+    enqueue_jobs = parts.queue.enqueue_jobs
+    monkeypatch.setattr(parts.queue, "enqueue_jobs", lambda jobs: calls.append(len(jobs)) or enqueue_jobs(jobs))
+
+    # When 250 numbers are imported
+    post_csv(client, big_csv(250), token, import_id="together")
+    run_queued_chunks(parts)
+
+    # Then their change events went ten to a call, and every event left the outbox
+    assert calls == [imports.DISPATCH_EVENTS] * 25
+    assert len(parts.queue.change_jobs) == 250
+    assert parts.stores.outbox.pending_jobs(300) == []
+
+
+def test_change_events_the_queue_refused_stay_in_the_outbox_and_the_sweep_queues_them(
+    client, parts, token, monkeypatch
+) -> None:
+    # Given a queue that refuses the first change event of every call while an import runs
+    enqueue_jobs = parts.queue.enqueue_jobs
+
+    def refuse_some(jobs):
+        refused = {jobs[0].job_id: "throttled"}
+        return enqueue_jobs([job for job in jobs if job.job_id not in refused]) | refused
+
+    monkeypatch.setattr(parts.queue, "enqueue_jobs", refuse_some)
+    post_csv(client, big_csv(30), token, import_id="refused")
+    run_queued_chunks(parts)
+
+    # Then the import is done, and the refused ones are still in the outbox, the others out of it
+    assert counts(client, "refused")["counts"]["added"] == 30
+    assert len(parts.queue.change_jobs) == 27
+    assert len(parts.stores.outbox.pending_jobs(100)) == 3
+
+    # And once the queue takes them again, the sweep queues the rest
+    monkeypatch.setattr(parts.queue, "enqueue_jobs", enqueue_jobs)
+    assert alerts.flush_outbox(parts.stores.outbox, parts.queue) == 3
+    assert sorted(change.phone for job in parts.queue.change_jobs for change in job.events) == sorted(
+        number(n) for n in range(30)
+    )
+    assert parts.stores.outbox.pending_jobs(100) == []
 
 
 def test_a_dry_run_queues_no_change_event(client, parts, token) -> None:

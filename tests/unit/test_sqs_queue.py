@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.adapters.sqs_queue import SqsSendQueue
-from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.models import NotificationJob
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/optout-send"
@@ -50,9 +49,34 @@ def test_an_events_jobs_go_in_one_call_and_eleven_in_two() -> None:
     assert NotificationJob.model_validate_json(sqs.batches[0][1]["MessageBody"]) == job(2)
 
 
-def test_a_job_sqs_did_not_take_makes_the_whole_call_unavailable() -> None:
-    # The outbox then keeps every job of the event pending and a flush queues them all again.
+def test_a_job_sqs_did_not_take_is_named_with_why() -> None:
+    # The outbox then keeps every job of that job's event pending and a flush queues them all again.
     queue = SqsSendQueue(FakeSqs(refuse=frozenset({"1"})), QUEUE)
 
-    with pytest.raises(StoreUnavailable, match="optout:event-2"):
-        queue.enqueue_jobs([job(1), job(2)])
+    assert queue.enqueue_jobs([job(1), job(2)]) == {"optout:event-2": "InternalError"}
+
+
+class DownAfter(FakeSqs):
+    """SQS that takes `calls` SendMessageBatch calls, then fails every one."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict]) -> dict:  # noqa: N803 (the SDK's names)
+        if len(self.batches) == self.calls:
+            self.batches.append(Entries)
+            raise EndpointConnectionError(endpoint_url=QUEUE)
+        return super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+
+def test_a_call_that_fails_leaves_its_jobs_and_every_later_one_unqueued_and_tries_no_more() -> None:
+    # Many events' jobs go together (an import's group, an outbox sweep): those of the batches before went.
+    sqs = DownAfter(calls=1)
+    queue = SqsSendQueue(sqs, QUEUE)
+
+    refused = queue.enqueue_jobs([job(n) for n in range(25)])
+
+    assert sorted(refused) == sorted(job(n).job_id for n in range(10, 25))
+    assert "could not queue jobs" in refused["optout:event-10"]
+    assert [len(batch) for batch in sqs.batches] == [10, 10]
