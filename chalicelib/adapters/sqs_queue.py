@@ -41,7 +41,9 @@ class SqsSendQueue:
             except StoreUnavailable as error:
                 refused.update((job.job_id, str(error)) for job in jobs[start:])
                 break
-            refused.update((batch[i].job_id, failure.get("Message") or failure.get("Code", "failed")) for i, failure in failures)
+            refused.update(
+                (batch[i].job_id, failure.get("Message") or failure.get("Code", "failed")) for i, failure in failures
+            )
         return refused
 
     def enqueue_import(self, task: ImportTask) -> None:

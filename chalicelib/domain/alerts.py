@@ -68,7 +68,9 @@ def dispatch(outbox: Outbox, queue: SendQueue, *jobs: OutboxJob) -> bool:
     return bool(dispatch_events(outbox, queue, [jobs]))
 
 
-def dispatch_events(outbox: Outbox, queue: SendQueue, events: Sequence[Sequence[OutboxJob]]) -> list[Sequence[OutboxJob]]:
+def dispatch_events(
+    outbox: Outbox, queue: SendQueue, events: Sequence[Sequence[OutboxJob]]
+) -> list[Sequence[OutboxJob]]:
     """`dispatch` for several events' jobs at once (one queue call, not one per event): the events all of whose jobs
     were queued, each then out of the outbox. The others stay pending, all their jobs."""
     refused = queue.enqueue_jobs([job for jobs in events for job in jobs])

@@ -285,7 +285,9 @@ def test_every_change_of_an_import_goes_out_as_change_events_and_no_email_alert_
     assert parts.stores.outbox.pending_jobs(10) == []  # queued, so out of the outbox
 
 
-def test_an_imports_change_events_go_to_the_queue_ten_to_a_call_not_one_a_row(client, parts, token, monkeypatch) -> None:
+def test_an_imports_change_events_go_to_the_queue_ten_to_a_call_not_one_a_row(
+    client, parts, token, monkeypatch
+) -> None:
     # Given a queue that counts its calls
     calls: list[int] = []
     enqueue_jobs = parts.queue.enqueue_jobs
