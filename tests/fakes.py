@@ -309,7 +309,6 @@ class InMemoryOutboundLog:
                 for (acct, _), record in self.records.items()
                 if acct == account_id
                 and record.request.campaign_id == campaign_id
-                and record.status != "sending"
                 and outcome in (None, record.status)
                 and (outcome is None or reason in (None, record.reason))
             ),
@@ -340,7 +339,7 @@ class InMemoryActivityLog:
         entries: list[tuple[str, object]] = [
             (_activity_key(r.updated_at, "sent", r.request.request_id), r)
             for (acct, _), r in self.outbound.records.items()
-            if acct == account_id and r.request.to == phone and r.status != "sending"
+            if acct == account_id and r.request.to == phone
         ]
         entries += [
             (_activity_key(m.message.received_at, "reply", m.message.message_id), m)

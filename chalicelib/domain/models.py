@@ -489,7 +489,9 @@ class SendRequest(Frozen):
         return tags
 
 
-SendStatus = Literal["sending", "sent", "skipped", "failed", "retrying"]
+#: A send request's outcome. A text being sent has no record yet: the log is written once, with its outcome (or
+#: `retrying`), so there is no in-flight status.
+SendStatus = Literal["sent", "skipped", "failed", "retrying"]
 
 
 class OutboundRecord(Frozen):

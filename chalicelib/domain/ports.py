@@ -34,6 +34,7 @@ from chalicelib.domain.models import (
     OutboundRecord,
     OutboundSms,
     SendRequest,
+    SendStatus,
     SmsResult,
     Source,
 )
@@ -192,8 +193,8 @@ class Outbox(Protocol):
         ...
 
 
-#: The outcomes the outbound log is searched by (`sending`, in flight, is listed under none of them).
-SendOutcome = Literal["sent", "skipped", "failed", "retrying"]
+#: The outcomes the outbound log is searched by: every status a record has.
+SendOutcome = SendStatus
 
 
 class OutboundLog(Protocol):

@@ -120,3 +120,9 @@ def test_a_history_event_is_the_event_without_its_keys_plus_what_it_changed() ->
 def test_an_inbound_view_is_the_logged_message_without_its_account() -> None:
     expected = set(InboundMessage.model_fields) - {"account_id"} | set(LoggedInbound.model_fields) - {"message"}
     assert set(InboundView.model_fields) == expected
+
+
+def test_a_campaign_texts_status_lists_only_outcomes_a_record_has_no_sending(document) -> None:
+    # A text being sent has no record (the log is written once, with its outcome): `sending` was listed, never seen.
+    status = document["components"]["schemas"]["SendView"]["properties"]["status"]
+    assert set(status["enum"]) == {"sent", "skipped", "failed", "retrying"}

@@ -272,10 +272,8 @@ def activity_keys(account_id: str, phone: str, at: datetime, kind: str, entry_id
 
 
 def outbound_index_keys(record: OutboundRecord) -> dict[str, Any]:
-    """The index keys of an outbound record: none while `sending`; then its campaign entry (with a campaign) and its
-    recipient's activity entry. The one place these keys are computed."""
-    if record.status == "sending":
-        return {}
+    """The index keys of an outbound record: its campaign entry (with a campaign) and its recipient's activity entry.
+    The one place these keys are computed."""
     request = record.request
     keys = activity_keys(request.account_id, request.to, record.updated_at, "sent", request.request_id)
     if request.campaign_id:
