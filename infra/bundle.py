@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from infra import aws_models
+
 #: Zip entries (by path prefix) that nothing in the service imports.
 DROPPED_PREFIXES = (
     "phonenumbers/geodata/",
@@ -147,8 +149,9 @@ def dropped(name: str) -> bool:
 
 def finish(bundle: Path, runtime: str, *, sources: bool = False) -> None:
     """Rewrite the zip `bundle`: drop what is never imported, compile every module to unchecked-hash .pyc and ship that
-    in place of its source (`sources`: beside it, in `__pycache__`). The bytecode is only valid for the Python that
-    wrote it, so this Python must be the functions' runtime."""
+    in place of its source (`sources`: beside it, in `__pycache__`), and add botocore's data trimmed to what the service
+    uses (infra/aws_models.py). The bytecode is only valid for the Python that wrote it, so this Python must be the
+    functions' runtime."""
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if runtime != here:
         raise BundleError(f"the functions run {runtime}, this is {here}: build the bundle with {runtime}")
@@ -171,11 +174,12 @@ def finish(bundle: Path, runtime: str, *, sources: bool = False) -> None:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as target:
             for name in sorted(contents):
                 target.writestr(by_name[name], contents[name])
-            for name in compiled:
+            added = {name: (root / name).read_bytes() for name in compiled} | aws_models.trimmed_files()
+            for name, data in added.items():
                 info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
                 info.external_attr = 0o644 << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                target.writestr(info, (root / name).read_bytes())
+                target.writestr(info, data)
         temporary.replace(bundle)
 
 

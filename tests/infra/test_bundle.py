@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import bundle
+from chalicelib.adapters.service_models import TRIMMED_OPERATIONS
+from infra import aws_models, bundle
 from tests.infra.conftest import Synthesised
 
 FUNCTIONS = ("APIHandler", "HandleSendQueue", "FlushEmailOutbox", "HandleSmsTopic")
@@ -250,6 +251,30 @@ def run_from_bundle(task_root: Path, runtime: Path, code: str, given: object = N
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_deployed_zips_clients_read_the_trimmed_models_it_carries_and_botocores_own_for_the_rest(
+    deployed: zipfile.ZipFile, task_root: Path, tmp_path: Path
+) -> None:
+    # The webhook's clients (DynamoDB, SSM, SQS) from botocore's data trimmed at build time (infra/aws_models.py);
+    # the others from botocore's own models. tests/infra/test_aws_models.py checks they send what botocore's would.
+    assert sorted(n for n in deployed.namelist() if n.startswith("botocore_models/")) == sorted(
+        aws_models.trimmed_files()
+    )
+    code = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from chalicelib import wiring
+from chalicelib.settings import Settings
+clients = wiring.Container(Settings()).clients
+services = ("dynamodb", "ssm", "sqs", "sesv2", "events")
+print(json.dumps({s: len(clients.get(s).meta.service_model.operation_names) for s in services}))
+"""
+    operations = run_from_bundle(task_root, tmp_path / "runtime", code)
+    assert {service: operations[service] for service in TRIMMED_OPERATIONS} == {
+        service: len(kept) for service, kept in TRIMMED_OPERATIONS.items()
+    }
+    assert operations["sesv2"] > 50 and operations["events"] > 20
 
 
 def test_the_deployed_zip_leaves_out_the_powertools_utilities_and_pydantic_parts_nothing_imports(
