@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
 
+from infra import aws_models  # noqa: E402
+
 TITLE = "Lambda bundle"
 MB = 1024 * 1024
 #: The target for the deployed bundle, unzipped.
@@ -187,6 +189,7 @@ def render(
     biggest = sorted(natives.items(), key=lambda item: item[1], reverse=True)
     phonenumbers = packages.get("phonenumbers", (0, 0))[0]
     signatures = sum(packages.get(name, (0, 0))[0] for name in SIGNATURE_LIBRARIES)
+    models = packages.get(aws_models.FOLDER, (0, 0))[0]
     bytecode = sum(bytecode_by_package.values())
     lines = [
         _report.machine(),
@@ -228,7 +231,9 @@ def render(
             + ", ".join(f"`{name}` {size / MB:.2f}" for name, size in biggest[:3])
             + f"), bytecode {bytecode / MB:.2f} MB, phonenumbers {phonenumbers / MB:.2f} MB (was "
             f"{plain[3].get('phonenumbers', (0, 0))[0] / MB:.2f}), the rest (sources, metadata, data) "
-            f"{(unzipped - native - bytecode) / MB:.2f} MB. The SNS and Telnyx signature checks' libraries ("
+            f"{(unzipped - native - bytecode) / MB:.2f} MB, of which botocore's data trimmed to what the service "
+            f"uses (`{aws_models.FOLDER}/`, infra/aws_models.py) {models / MB:.2f} MB. The SNS and Telnyx signature "
+            "checks' libraries ("
             + ", ".join(f"`{name}`" for name in SIGNATURE_LIBRARIES)
             + f", pure Python) are {signatures / MB:.2f} MB of it; `cryptography`, `cffi` and `pycparser`, which "
             f"checked them before, were {CRYPTOGRAPHY_MB:.2f} MB. With the Powertools and pydantic parts and install "

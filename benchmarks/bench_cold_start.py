@@ -523,7 +523,9 @@ def _render(runs, importtime_runs, results, steps_run, imports, parts) -> str:
         (
             "- *deployed bundle (infra/bundle.py)*: the same, from the bundle the infra/ stack deploys (the same "
             "build function): that zip trimmed, every module shipped as unchecked-hash .pyc in place of its source "
-            "(the .pyc at the module's legacy location). For the bare app the same build gives its zip .pyc too."
+            "(the .pyc at the module's legacy location), with botocore's data trimmed to what the service uses "
+            "(infra/aws_models.py: read by our clients, the bare app's boto3 client reads botocore's own). For the "
+            "bare app the same build gives its zip .pyc too."
         ),
         (
             "- *bundle with its sources kept*: the same build with `sources=True`: the sources kept and the "
