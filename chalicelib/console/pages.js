@@ -150,7 +150,7 @@ async function numberPage(main, params, { go }) {
   await load(undefined);
 }
 
-const SEND_STATUS = { sent: "Text sent", skipped: "Text not sent (skipped)", failed: "Text failed", retrying: "Text being retried", sending: "Text being sent" };
+const SEND_STATUS = { sent: "Text sent", skipped: "Text not sent (skipped)", failed: "Text failed", retrying: "Text being retried" };
 const ACTION_TEXT = { opt_out: "Opt out", opt_in: "Opt in", lift: "Lift", reply: "Reply (lifts a bounce)", note: "Note" };
 
 /** One entry of a number's activity (newest first): a text sent to it, a reply from it, or a change. */
