@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters.sqs_batches import SEND_BATCH_LIMIT, send_in_batches
+from chalicelib.adapters.sqs_batches import send_in_batches
 from chalicelib.domain.change_events import ChangeEventJob
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.imports import ImportTask
@@ -33,18 +33,9 @@ class SqsSendQueue:
     def enqueue_jobs(self, jobs: Sequence[NotificationJob | ChangeEventJob]) -> dict[str, str]:
         """Queue the jobs, ten per SendMessageBatch (an opt-out's email job and change-event job: one call); returns
         job id -> why it was not queued. A call that fails leaves its jobs and the ones after it unqueued."""
-        refused: dict[str, str] = {}
-        for start in range(0, len(jobs), SEND_BATCH_LIMIT):
-            batch = jobs[start : start + SEND_BATCH_LIMIT]
-            try:
-                failures = send_in_batches(self._client, self._url, [job.model_dump_json() for job in batch], "jobs")
-            except StoreUnavailable as error:
-                refused.update((job.job_id, str(error)) for job in jobs[start:])
-                break
-            refused.update(
-                (batch[i].job_id, failure.get("Message") or failure.get("Code", "failed")) for i, failure in failures
-            )
-        return refused
+        bodies = [job.model_dump_json() for job in jobs]
+        refused = send_in_batches(self._client, self._url, bodies, "jobs", refuse_unsent=True)
+        return {jobs[i].job_id: failure.get("Message") or failure.get("Code", "failed") for i, failure in refused}
 
     def enqueue_import(self, task: ImportTask) -> None:
         """Queue an import's next chunk; StoreUnavailable when SQS did not take it."""
