@@ -783,8 +783,9 @@ def dynamodb_actions_in_the_code() -> set[str]:
         for method, action in DYNAMODB_METHODS.items():
             if re.search(rf"""\.{method}\(|["']{method}["']""", source):
                 actions.add(f"dynamodb:{action}")
-        # A transaction's items, in the adapters that call TransactWriteItems directly or through calls.transaction.
-        if "transact_write_items" in source or re.search(r"\btransaction\(", source):
+        # A transaction's items, in the adapters that call TransactWriteItems directly or through calls.transaction
+        # (or calls.conditional_transaction).
+        if "transact_write_items" in source or "transaction(" in source:
             actions |= {
                 f"dynamodb:{a}" for kind, a in TRANSACT_ITEMS.items() if re.search(rf'["\']{kind}["\']\s*:', source)
             }

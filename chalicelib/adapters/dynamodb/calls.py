@@ -54,6 +54,17 @@ def transaction(client: Any, items: list[dict[str, Any]], what: str) -> list[str
     return None
 
 
+def conditional_transaction(client: Any, items: list[dict[str, Any]], what: str) -> bool:
+    """`transaction` whose first item carries the condition that matters: True when written, False when that condition
+    failed; StoreUnavailable, naming `what`, for any other cancellation (its reasons) or failure."""
+    reasons = transaction(client, items, what)
+    if reasons is None:
+        return True
+    if reasons and reasons[0] == "ConditionalCheckFailed":
+        return False
+    raise StoreUnavailable(f"could not {what}: {reasons}")
+
+
 def get_document(client: Any, table: str, key: dict[str, Any], model: type[Model]) -> Model | None:
     """The item's `doc` attribute as `model`, strongly consistent; None when there is no such item."""
     item = call(client, "get_item", TableName=table, Key=key, ConsistentRead=True).get("Item")

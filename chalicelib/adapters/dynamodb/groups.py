@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chalicelib.adapters.dynamodb.calls import call, transaction
+from chalicelib.adapters.dynamodb.calls import call, conditional_transaction, transaction
 from chalicelib.adapters.dynamodb.cursors import decode_position, encode_position
 from chalicelib.adapters.dynamodb.table import group_key, group_word_key, group_word_partition, groups_partition
 from chalicelib.domain.errors import InvalidRequest, StoreUnavailable
@@ -47,12 +47,7 @@ class DynamoDBGroups:
         for word in sorted(stale):
             key = group_word_key(group.account_id, word, group.id)
             items.append({"Delete": {"TableName": self._table, "Key": key}})
-        reasons = transaction(self._client, items, "save the group")
-        if reasons is None:
-            return True
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            return False
-        raise StoreUnavailable(f"could not save the group: {reasons}")
+        return conditional_transaction(self._client, items, "save the group")
 
     def get_group(self, account_id: str, group_id: str) -> Group | None:
         item = call(

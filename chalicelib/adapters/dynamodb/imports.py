@@ -12,9 +12,8 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter
 
-from chalicelib.adapters.dynamodb.calls import call, conditional, transaction
+from chalicelib.adapters.dynamodb.calls import call, conditional, conditional_transaction
 from chalicelib.adapters.dynamodb.table import REJECTED_PREFIX, import_job_key, import_partition, rejected_sort_key
-from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.imports import ImportJob, RejectedRow
 
 #: Rejected rows an item holds at most (a row is well under 2 KB: reasons are bounded), so an item stays far below
@@ -87,12 +86,7 @@ class DynamoDBImportJobs:
             }
             for page in (ordered[start : start + ROWS_PER_ITEM] for start in range(0, len(ordered), ROWS_PER_ITEM))
         ]
-        reasons = transaction(self._client, [{"Update": update}, *puts], "save the import's progress")
-        if reasons is None:
-            return True
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            return False
-        raise StoreUnavailable(f"could not save the import's progress: {reasons}")
+        return conditional_transaction(self._client, [{"Update": update}, *puts], "save the import's progress")
 
     def rejected_rows(
         self, account_id: str, import_id: str, after_line: int, limit: int
