@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import _report  # noqa: E402  (benchmarks/, the script's directory, is on sys.path)
+from _endpoint import Endpoint  # noqa: E402
 
 from chalicelib.adapters.carriers import twilio  # noqa: E402
 from chalicelib.adapters.dynamodb.table import event_key, state_key, suppressed_partition  # noqa: E402
@@ -77,65 +77,11 @@ def main() -> None:
     _report.write_if_asked(args.write, TITLE, body)
 
 
-# --- the endpoint in a child process ---------------------------------------------------------------------------------
-
-_ENDPOINT_CHILD = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from tools import local_dynamodb
-from tools.local_stack import start_aws
-endpoint = start_aws()
-if sys.argv[2] == "moto":
-    local_dynamodb.uninstall()
-print(endpoint.url, flush=True)
-sys.stdin.read()  # serve until the parent closes our stdin (or dies)
-endpoint.stop()
-"""
-
-
-class Endpoint:
-    """The embedded endpoint (tools.local_stack.start_aws) in a child process, patched or moto alone."""
-
-    def __init__(self, implementation: str) -> None:
-        self.process = subprocess.Popen(  # our own interpreter and code
-            [sys.executable, "-c", _ENDPOINT_CHILD, str(ROOT), implementation],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip()
-        if not self.url.startswith("http://127.0.0.1:"):
-            self.process.kill()
-            raise RuntimeError(f"the embedded endpoint did not start (it printed {self.url!r})")
-
-    def resident_mb(self) -> float | None:
-        """The child's resident memory (Linux /proc), or None where that cannot be read."""
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 # --- one implementation at every size --------------------------------------------------------------------------------
 
 
 def _measure(implementation: str, sizes: list[int], stops: int, reads: int) -> list[list[object]]:
-    endpoint = Endpoint(implementation)
+    endpoint = Endpoint.start(implementation)
     try:
         resources = local_stack.create_resources(endpoint.url)
         port = local_stack.free_port()
