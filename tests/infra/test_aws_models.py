@@ -4,6 +4,7 @@ client the service builds finds its endpoint, signing name and region as before.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -139,10 +140,18 @@ def trimmed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / aws_models.FOLDER
 
 
-def _client(service: str, bundled: Path, region: str = "us-east-1"):
+@functools.cache
+def _session(bundled: Path) -> botocore.session.Session:
+    """One session per data path: its loader reads each file once for all the clients built from it."""
     session = botocore.session.Session()
     use_service_loader(session, bundled=bundled)
-    return session.create_client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="y")
+    return session
+
+
+def _client(service: str, bundled: Path, region: str = "us-east-1"):
+    return _session(bundled).create_client(
+        service, region_name=region, aws_access_key_id="x", aws_secret_access_key="y"
+    )
 
 
 def _sent(client, operation: str, params: dict[str, Any], status: int, body: bytes) -> tuple[dict, Any]:
